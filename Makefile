@@ -1,0 +1,34 @@
+# make run  : set up .venv and run the default job (a sweep of greedy, beam search and best-of-16 on the tiny world)
+# make test : set up .venv and run the fast test suite
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-slow bench models clean
+
+$(STAMP): pyproject.toml
+	command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or: make PYTHON=python3 ...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0  # the CPU wheel; a bare `torch` would pull a multi-GB CUDA build
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/ttc -m strategy=greedy,beam_search,best_of_n hydra.sweep.dir=runs/default
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_generate.py
+
+models: $(STAMP)
+	$(BIN)/python scripts/train_tiny.py
+
+clean:
+	rm -rf $(VENV) runs multirun

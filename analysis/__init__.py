@@ -1,0 +1,1 @@
+"""Analysis: estimators, curves, tables and plots, all derived from run directories."""

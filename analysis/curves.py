@@ -1,0 +1,138 @@
+"""Accuracy-vs-compute curves from a run's sample lines, with bootstrap intervals over problems.
+
+A pooled run (N seeded samples per problem) yields every selection rule at every budget k <= N through
+the exact estimators; a fixed-budget run (greedy, beam search) yields one point at its budget. Compute
+at budget k is what k samples would have cost with this backend: the prompt once (later samples hit the
+shared prefix cache), k times the mean generation cost, and k verifier calls when the rule uses them.
+Reads plain dicts (the JSONL lines); knows nothing about models or configs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable
+
+import numpy as np
+
+from analysis import estimators as est
+from strategies.selection import answer_key, candidate_key, vote
+
+POOLED = ("best_of_n", "majority", "sample")
+COLUMNS = ["strategy", "verifier", "model", "budget", "budget_unit", "difficulty", "n_problems", "accuracy",
+           "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem", "flops_per_problem",
+           "pretrain_flops"]
+
+
+def budgets(n: int) -> list[int]:
+    """Powers of two up to n, and n itself."""
+    out, k = [], 1
+    while k < n:
+        out.append(k)
+        k *= 2
+    return out + [n]
+
+
+def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, Callable[[int], tuple[float, float]]]]:
+    """rule name -> (verifier label, k -> (expected accuracy, mc standard error))."""
+    pid, n = pool[0]["problem_id"], len(pool)
+    answers = [c["answer"] for c in pool]
+    right_answers = {c["answer"] for c in pool if c["correct"]}
+    right = [bool(c["correct"]) for c in pool]
+    keys = [candidate_key(seed, pid, i) for i in range(n)]
+
+    def ranked(score: list[float]) -> list[bool]:
+        order = sorted(range(n), key=lambda i: (score[i], keys[i]), reverse=True)
+        return [right[i] for i in order]
+
+    lp_sum = ranked([c["logprob"] for c in pool])
+    lp_mean = ranked([c["logprob"] / max(c["generated_tokens"], 1) for c in pool])
+    c_right = sum(right)
+    rules = {
+        "pass@n (oracle)": ("none", lambda k: (est.pass_at_k(n, c_right, k), 0.0)),
+        "sample": ("none", lambda k: (c_right / n, 0.0)),
+        "majority": ("none", lambda k: (est.majority_at_k(
+            answers, right_answers.__contains__, lambda a: answer_key(seed, pid, a), k), 0.0)),
+        "best_of_n_logprob": ("self-prob-sum", lambda k: (est.best_of_k(lp_sum, k), 0.0)),
+        "best_of_n_logprob_mean": ("self-prob-mean", lambda k: (est.best_of_k(lp_mean, k), 0.0)),
+    }
+    if pool[0].get("verifier", "none") != "none" and pool[0]["verifier_score"] is not None:
+        vname, scores = pool[0]["verifier"], [c["verifier_score"] for c in pool]
+        by_verifier = ranked(scores)
+
+        def weighted(k: int) -> tuple[float, float]:
+            def ok(subset) -> bool:
+                won = vote([answers[i] for i in subset], [scores[i] for i in subset], seed, pid)
+                return won in right_answers
+            return est.subset_rate(ok, n, k, draws=2000, seed=int(answer_key(seed, pid, f"draws{k}") * 2**31))
+
+        rules["best_of_n"] = (vname, lambda k: (est.best_of_k(by_verifier, k), 0.0))
+        rules["weighted_vote"] = (vname, weighted)
+    return rules
+
+
+def _cost(pool: list[dict], k: int, uses_verifier: bool) -> tuple[float, float]:
+    n = len(pool)
+    prompt = sum(c["prompt_flops"] for c in pool)
+    gen = sum(c["flops"] - c["prompt_flops"] for c in pool) / n
+    ver = sum(c["verifier_flops"] for c in pool) / n if uses_verifier else 0.0
+    return k * sum(c["generated_tokens"] for c in pool) / n, prompt + k * (gen + ver)
+
+
+def per_problem(lines: list[dict]) -> list[dict]:
+    """One record per (problem, strategy rule, budget): accuracy, its MC error, tokens and FLOPs."""
+    pools: dict[str, list[dict]] = defaultdict(list)
+    for line in lines:
+        pools[line["problem_id"]].append(line)
+    out = []
+    for pid, pool in pools.items():
+        pool.sort(key=lambda c: c["candidate"])
+        head = pool[0]
+        base = {"problem_id": pid, "difficulty": head["difficulty"], "model": head.get("generator", "")}
+        if head["strategy"] in POOLED and head["budget_unit"] == "samples":
+            for rule, (vname, fn) in _pooled_rules(pool, head["run_seed"]).items():
+                for k in budgets(len(pool)) if rule != "sample" else [1]:
+                    acc, se = fn(k)
+                    toks, flops = _cost(pool, k, vname not in ("none", "self-prob-sum", "self-prob-mean"))
+                    out.append({**base, "strategy": rule, "verifier": vname, "budget": k, "budget_unit": "samples",
+                                "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops})
+        else:
+            ledger = head["ledger"]
+            chosen = next(c for c in pool if c["selected"])
+            out.append({**base, "strategy": head["strategy"], "verifier": head.get("verifier", "none")
+                        if head["verifier_score"] is not None else "none", "budget": head["budget"],
+                        "budget_unit": head["budget_unit"], "accuracy": float(chosen["correct"]), "mc_se": 0.0,
+                        "gen_tokens": ledger["generated_tokens"],
+                        "flops": ledger["generator_flops"] + ledger["verifier_flops"]})
+    return out
+
+
+def summarize(records: list[dict], pretrain_flops: float | None = None, n_boot: int = 1000,
+              seed: int = 0) -> list[dict]:
+    """curves.csv rows: per (strategy, verifier, budget) and difficulty ("all" and each level)."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        for diff in ("all", r["difficulty"]):
+            if diff is None:
+                continue
+            groups[(r["strategy"], r["verifier"], r["model"], r["budget"], r["budget_unit"], str(diff))].append(r)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (strategy, verifier, model, budget, unit, diff), rs in sorted(groups.items(), key=_order):
+        acc = np.array([r["accuracy"] for r in rs])
+        boots = acc[rng.integers(0, len(acc), size=(n_boot, len(acc)))].mean(axis=1)
+        se = float(np.sqrt(sum(r["mc_se"] ** 2 for r in rs)) / len(rs))
+        rows.append({
+            "strategy": strategy, "verifier": verifier, "model": model, "budget": budget, "budget_unit": unit,
+            "difficulty": diff, "n_problems": len(rs), "accuracy": round(float(acc.mean()), 6),
+            "ci_low": round(float(np.quantile(boots, 0.025)), 6), "ci_high": round(float(np.quantile(boots, 0.975)), 6),
+            "estimator": "resampled" if se > 0 else "exact", "mc_se": round(se, 6),
+            "gen_tokens_per_problem": round(float(np.mean([r["gen_tokens"] for r in rs])), 3),
+            "flops_per_problem": float(f"{np.mean([r['flops'] for r in rs]):.6g}"),
+            "pretrain_flops": pretrain_flops,
+        })
+    return rows
+
+
+def _order(item) -> tuple:
+    (strategy, verifier, model, budget, unit, diff), _ = item
+    return (strategy, verifier, model, unit, budget, diff != "all", diff)

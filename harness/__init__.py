@@ -1,0 +1,1 @@
+"""ttc harness: contracts, records, generators, the run loop and the CLI."""

@@ -1,0 +1,13 @@
+"""The one exception users see as a single line: a bad value, where it came from, and the valid choices."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+
+class ConfigError(ValueError):
+    """A user-fixable problem with the configuration or the inputs; printed as one line, nothing run."""
+
+
+def bad_choice(field: str, value: object, choices: Iterable[str]) -> ConfigError:
+    return ConfigError(f"{field}={value!s} is not valid; choose one of: {', '.join(sorted(choices))}")

@@ -1,0 +1,196 @@
+"""HF transformers generator: batched sampling with a shared-prefill KV cache, scoring, and beam search.
+
+Each prompt is prefilled once; its cache is then copied to its n sample rows, so samples 2..n count
+their prompt as cached tokens. Prompts are batched together (left padding); rows that finish are pruned
+from the batch so they stop costing decode steps. Sampling is seeded per row (see harness.sampling).
+FLOPs are counted from the model card at the positions actually computed, not from padded shapes.
+
+Knows nothing about tasks, strategies or configs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from harness.compute import ModelCard, load_card
+from harness.errors import ConfigError
+from harness.models import resolve_model
+from harness.records import Completion, SamplingParams, Scored
+from harness.sampling import choose
+
+_PRUNE_SHARE = 0.125  # prune finished rows once they are this share of the batch
+
+
+@dataclass
+class _Rows:
+    """Per-row decoding state of one batch."""
+
+    prompt_of: list[int]
+    seeds: torch.Tensor
+    tokens: list[list[int]] = field(default_factory=list)
+    logprobs: list[list[float]] = field(default_factory=list)
+    finish: list[str | None] = field(default_factory=list)
+
+
+class HFGenerator:
+    """A local causal LM run with HF transformers on CPU or GPU."""
+
+    def __init__(self, model: str, name: str | None = None, device: str = "cpu", dtype: str = "float32",
+                 max_batch_rows: int = 256, threads: int | None = None) -> None:
+        path = resolve_model(model)
+        if threads:
+            torch.set_num_threads(threads)
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise ConfigError(f"generator.dtype={dtype} is not valid; choose one of: bfloat16, float16, float32")
+        self.name = name or path.name
+        self.card: ModelCard = load_card(path, self.name)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(device).eval()
+        self.device, self.max_rows = torch.device(device), max_batch_rows
+        self.eos = self.tokenizer.eos_token_id
+        self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos
+
+    def encode(self, text: str, special: bool = True) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=special).input_ids
+
+    # ---- sampling -------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[str], params: SamplingParams,
+                 seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
+        """len(seeds[i]) completions of prompts[i], each drawn with its own seed."""
+        if len(prompts) != len(seeds):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seed lists")
+        encoded = [self.encode(p) for p in prompts]
+        out: list[list[Completion]] = [[] for _ in prompts]
+        start = 0
+        while start < len(prompts):
+            stop, rows = start, 0
+            while stop < len(prompts) and (stop == start or rows + len(seeds[stop]) <= self.max_rows):
+                rows += len(seeds[stop])
+                stop += 1
+            chunk = self._generate_chunk(encoded[start:stop], params, [list(s) for s in seeds[start:stop]])
+            out[start:stop] = chunk
+            start = stop
+        return out
+
+    def _prefill(self, encoded: list[list[int]]):
+        width = max(len(e) for e in encoded)
+        if width + 1 > self.card.context:
+            raise ConfigError(f"a prompt of {width} tokens does not fit the context of {self.card.context}")
+        ids = torch.full((len(encoded), width), self.pad, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for i, e in enumerate(encoded):
+            ids[i, width - len(e):] = torch.tensor(e)
+            mask[i, width - len(e):] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+        return out.logits[:, -1].float(), out.past_key_values, mask
+
+    def _generate_chunk(self, encoded: list[list[int]], params: SamplingParams,
+                        seeds: list[list[int]]) -> list[list[Completion]]:
+        logits, cache, mask = self._prefill(encoded)
+        prompt_of = [i for i, s in enumerate(seeds) for _ in s]
+        state = _Rows(prompt_of, torch.tensor([x for s in seeds for x in s], dtype=torch.int64))
+        n = len(prompt_of)
+        state.tokens, state.logprobs, state.finish = [[] for _ in range(n)], [[] for _ in range(n)], [None] * n
+        idx = torch.tensor(prompt_of, device=self.device)
+        cache.batch_select_indices(idx)
+        logits, mask = logits[idx], mask[idx]
+        pos = torch.tensor([len(encoded[p]) for p in prompt_of], device=self.device)
+        max_new = min(params.max_tokens, self.card.context - mask.shape[1])
+        alive = torch.arange(n, device=self.device)  # original row ids still in the batch
+        for step in range(max_new):
+            nxt = choose(logits, params, state.seeds[alive.cpu()].to(self.device), step)
+            lp = torch.log_softmax(logits, -1).gather(-1, nxt[:, None])[:, 0]
+            self._record(state, alive.tolist(), nxt.tolist(), lp.tolist(), params, last=step == max_new - 1)
+            keep = torch.tensor([state.finish[r] is None for r in alive.tolist()], device=self.device)
+            if not keep.any():
+                break
+            if (~keep).float().mean() >= _PRUNE_SHARE:
+                sel = keep.nonzero()[:, 0]
+                cache.batch_select_indices(sel)
+                alive, nxt, mask, pos = alive[sel], nxt[sel], mask[sel], pos[sel]
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos[:, None],
+                             past_key_values=cache, use_cache=True)
+            logits, cache, pos = out.logits[:, -1].float(), out.past_key_values, pos + 1
+        return self._completions(encoded, seeds, state, params)
+
+    def _record(self, state: _Rows, rows: list[int], toks: list[int], lps: list[float],
+                params: SamplingParams, last: bool) -> None:
+        for r, t, lp in zip(rows, toks, lps):
+            if state.finish[r] is not None:
+                continue  # finished but not yet pruned: its extra tokens are discarded, never counted
+            state.tokens[r].append(t)
+            state.logprobs[r].append(lp)
+            if t == self.eos:
+                state.finish[r] = "stop"
+            elif params.stop and self._hit_stop(state.tokens[r], params.stop):
+                state.finish[r] = "stop"
+            elif last:
+                state.finish[r] = "length"
+
+    def _hit_stop(self, tokens: list[int], stops: tuple[str, ...]) -> bool:
+        tail = self.tokenizer.decode(tokens[-(max(len(s) for s in stops) + 2):])
+        return any(s in tail for s in stops)
+
+    def _completions(self, encoded, seeds, state: _Rows, params: SamplingParams) -> list[list[Completion]]:
+        out: list[list[Completion]] = [[] for _ in seeds]
+        for r, p in enumerate(state.prompt_of):
+            toks = state.tokens[r]
+            body = toks[:-1] if toks and toks[-1] == self.eos else toks
+            text = self.tokenizer.decode(body, skip_special_tokens=True)
+            for s in params.stop:
+                if s in text:
+                    text = text[: text.index(s)]
+            j, plen = len(out[p]), len(encoded[p])
+            cached = plen if j > 0 else 0
+            prompt_flops = self.card.span_flops(0, plen - cached)
+            flops = prompt_flops + self.card.span_flops(plen, len(toks))
+            out[p].append(Completion(
+                index=j, seed=int(seeds[p][j]), text=text, prompt_tokens=plen, cached_tokens=cached,
+                generated_tokens=len(toks), logprob=float(sum(state.logprobs[r])),
+                finish_reason=state.finish[r] or "length", flops=flops, prompt_flops=prompt_flops,
+                token_logprobs=tuple(state.logprobs[r]),
+            ))
+        return out
+
+    # ---- scoring --------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
+        """log p(continuation | prompt), batched with right padding."""
+        pairs = [(self.encode(p), self.encode(c, special=False)) for p, c in zip(prompts, continuations)]
+        out: list[Scored] = []
+        for start in range(0, len(pairs), self.max_rows):
+            out.extend(self._score_chunk(pairs[start:start + self.max_rows]))
+        return out
+
+    def _score_chunk(self, pairs: list[tuple[list[int], list[int]]]) -> list[Scored]:
+        seqs = [(p + c)[: self.card.context] for p, c in pairs]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)], mask[i, : len(s)] = torch.tensor(s), 1
+        logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(self.device))[..., 0].cpu()
+        out = []
+        for i, (p, c) in enumerate(pairs):
+            n_cont = len(seqs[i]) - len(p)
+            tl = tuple(logp[i, len(p) - 1 : len(p) - 1 + n_cont].tolist())
+            out.append(Scored(logprob=float(sum(tl)), tokens=len(seqs[i]), flops=self.card.span_flops(0, len(seqs[i])),
+                              token_logprobs=tl))
+        return out
+
+    # ---- beam search ----------------------------------------------------------------------------
+    def beam_search(self, prompts: Sequence[str], width: int, max_tokens: int,
+                    length_penalty: float = 1.0) -> list[list[Completion]]:
+        """Token-level beam search; see harness.hf_beam."""
+        from harness.hf_beam import beam_search
+
+        return beam_search(self, prompts, width, max_tokens, length_penalty)

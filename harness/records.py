@@ -1,0 +1,159 @@
+"""Frozen records that cross plug-in boundaries: problems, completions, verdicts, ledgers, results.
+
+Plain data only; knows nothing about models, configs or files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One task item. `reference` is for the grader only: strategies and verifiers never receive it."""
+
+    id: str
+    prompt: str
+    reference: str
+    metadata: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def difficulty(self) -> int | None:
+        return self.metadata.get("difficulty")
+
+    def public(self) -> "Problem":
+        """This problem without its reference: what strategies and verifiers are given."""
+        return Problem(self.id, self.prompt, "", dict(self.metadata))
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Decoding settings. temperature 0 is greedy; truncations apply in the order top-k, top-p, min-p, epsilon."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    min_p: float = 0.0
+    epsilon: float = 0.0
+    max_tokens: int = 128
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        checks = {
+            "temperature": self.temperature >= 0, "top_k": self.top_k >= 0, "top_p": 0 < self.top_p <= 1,
+            "min_p": 0 <= self.min_p < 1, "epsilon": 0 <= self.epsilon < 1, "max_tokens": self.max_tokens > 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"sampling.{bad[0]}={getattr(self, bad[0])!r} is out of range")
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generated text with what it cost.
+
+    `cached_tokens` are prompt tokens served from a cache (not computed); `flops` is all this completion
+    computed, of which `prompt_flops` went to its (uncached) prompt.
+    """
+
+    index: int
+    seed: int
+    text: str
+    prompt_tokens: int
+    cached_tokens: int
+    generated_tokens: int
+    logprob: float
+    finish_reason: str
+    flops: float
+    prompt_flops: float = 0.0
+    token_logprobs: tuple[float, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Log-probability of a continuation given a prompt, from a scoring call."""
+
+    logprob: float
+    tokens: int
+    flops: float
+    token_logprobs: tuple[float, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verifier's judgement of one solution: a score (higher is better), optional per-step scores, cost."""
+
+    score: float
+    tokens: int
+    flops: float
+    step_scores: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A budget with its unit: "samples", "beams", "thinking_tokens"..."""
+
+    amount: int
+    unit: str = "samples"
+
+    def __post_init__(self) -> None:
+        if self.amount < 1:
+            raise ValueError(f"budget {self.amount} {self.unit} is impossible: it must be at least 1")
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What one problem actually cost, summed over every call made for it."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    generated_tokens: int = 0
+    verifier_tokens: int = 0
+    generator_flops: float = 0.0
+    verifier_flops: float = 0.0
+    wall_s: float = 0.0
+
+    @property
+    def flops(self) -> float:
+        return self.generator_flops + self.verifier_flops
+
+    def __add__(self, other: "Ledger") -> "Ledger":
+        return Ledger(*(a + b for a, b in zip(_values(self), _values(other))))
+
+
+def _values(ledger: Ledger) -> tuple:
+    return (ledger.prompt_tokens, ledger.cached_tokens, ledger.generated_tokens, ledger.verifier_tokens,
+            ledger.generator_flops, ledger.verifier_flops, ledger.wall_s)
+
+
+def ledger_of(completions: list[Completion], verdicts: list[Verdict] | None = None) -> Ledger:
+    """Sum the generator's and the verifier's costs; computed prompt tokens exclude cached ones."""
+    verdicts = verdicts or []
+    return Ledger(
+        prompt_tokens=sum(c.prompt_tokens - c.cached_tokens for c in completions),
+        cached_tokens=sum(c.cached_tokens for c in completions),
+        generated_tokens=sum(c.generated_tokens for c in completions),
+        verifier_tokens=sum(v.tokens for v in verdicts),
+        generator_flops=sum(c.flops for c in completions),
+        verifier_flops=sum(v.flops for v in verdicts),
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A completion with its verdict (if any verifier ran) and its extracted answer."""
+
+    completion: Completion
+    answer: str | None
+    verdict: Verdict | None = None
+
+
+@dataclass(frozen=True)
+class ProblemResult:
+    """A strategy's output for one problem: every candidate, the selected index, and the ledger."""
+
+    problem_id: str
+    candidates: tuple[Candidate, ...]
+    selected: int
+    ledger: Ledger
+    budget: Budget

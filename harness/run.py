@@ -1,0 +1,74 @@
+"""The run loop: the one place that sees the config. Builds components, runs batches, records, derives.
+
+Problems are cut into fixed batches of `batch_size` in task order. A batch whose problems are all on disk
+is skipped; a partly written batch is recomputed whole (so every number is computed in the same batch
+as in an uninterrupted run) and only its missing problems are appended.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from analysis.outputs import format_table, write_curves
+from harness.errors import ConfigError
+from harness.store import RunStore, sample_lines
+
+
+def build(node: Any, group: str) -> Any:
+    """Instantiate a component; errors in its arguments become one-line ConfigErrors naming the group."""
+    try:
+        return instantiate(node)
+    except InstantiationException as err:
+        cause = err.__cause__ or err
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        raise ConfigError(f"{group}: {cause}") from None
+
+
+def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False) -> list[dict]:
+    """Run (or resume) one task x generator x strategy x verifier into `run_dir`; return curve rows."""
+    if cfg.batch_size < 1:
+        raise ConfigError(f"batch_size={cfg.batch_size} must be at least 1")
+    task = build(cfg.task, "task")
+    strategy = build(cfg.strategy, "strategy")
+    problems = task.problems()
+    if not problems:
+        raise ConfigError("task: the task has no problems; check task.path / task.levels")
+    generator = build(cfg.generator, "generator")
+    verifier = build(cfg.verifier, "verifier") if cfg.get("verifier") and "_target_" in cfg.verifier else None
+    card = getattr(generator, "card", None)
+    meta = {
+        "task": task.name, "task_version": task.version, "grader_version": task.grader_version,
+        "strategy": strategy.name, "generator": generator.name, "run_seed": int(cfg.seed),
+        "verifier": verifier.name if verifier is not None else "none",
+    }
+    store = RunStore(run_dir)
+    store.bind(OmegaConf.to_container(cfg, resolve=True), {"meta": meta, "card": getattr(card, "__dict__", None)})
+    done = store.done_ids()
+    bar = tqdm(total=len(problems), initial=len(done & {p.id for p in problems}), desc=f"{strategy.name}",
+               unit="problem", disable=quiet, file=sys.stderr, dynamic_ncols=True)
+    for start in range(0, len(problems), cfg.batch_size):
+        batch = problems[start:start + cfg.batch_size]
+        if all(p.id in done for p in batch):
+            continue
+        results = strategy.run([p.public() for p in batch], generator, verifier, task.extract, int(cfg.seed))
+        for problem, result in zip(batch, results):
+            if problem.id in done:
+                continue
+            correct = [task.grade(c.answer, problem) for c in result.candidates]
+            store.append(sample_lines(problem, result, correct, meta))
+            bar.update(1)
+    bar.close()
+    pretrain = card.pretraining_flops if card is not None else None
+    rows = write_curves(run_dir, store.samples(), pretrain)
+    if not quiet:
+        print(format_table(rows))
+        print(f"run directory: {run_dir}")
+    return rows

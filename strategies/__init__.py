@@ -1,0 +1,1 @@
+"""Search strategies: each a pure function of (problems, generator, verifier, budget) -> results."""

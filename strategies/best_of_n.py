@@ -1,0 +1,58 @@
+"""Parallel sampling: N seeded samples per problem, optionally verified, one selected by a rule.
+
+One strategy covers plain sampling (`selection=first`), majority vote, best-of-N by verifier or by model
+probability (sum or length-normalised) and verifier-weighted vote: they differ only in the rule applied
+to the same pool, and the analysis re-applies every rule to every budget n <= N of that pool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Sequence
+
+from harness.errors import ConfigError, bad_choice
+from harness.protocols import Extractor, Generator, Verifier
+from harness.records import Budget, Candidate, Problem, ProblemResult, SamplingParams, ledger_of
+from strategies.selection import SELECTIONS, sample_seed, select
+
+NEEDS_VERIFIER = ("verifier", "weighted_vote")
+
+
+class BestOfN:
+    """Sample `n` completions per problem in one batched call and select one by `selection`."""
+
+    def __init__(self, n: int, selection: str = "majority", temperature: float = 0.8, top_k: int = 0,
+                 top_p: float = 1.0, min_p: float = 0.0, epsilon: float = 0.0, max_tokens: int = 160,
+                 name: str | None = None) -> None:
+        if selection not in SELECTIONS:
+            raise bad_choice("strategy.selection", selection, SELECTIONS)
+        try:
+            self.budget = Budget(int(n), "samples")
+            self.params = SamplingParams(temperature, top_k, top_p, min_p, epsilon, max_tokens)
+        except ValueError as err:
+            raise ConfigError(f"strategy: {err}") from None
+        self.selection, self.name = selection, name or ("best_of_n" if selection != "majority" else "majority")
+
+    def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
+            extract: Extractor, seed: int) -> list[ProblemResult]:
+        if self.selection in NEEDS_VERIFIER and verifier is None:
+            raise ConfigError(f"strategy.selection={self.selection} needs a verifier; set verifier=... "
+                              f"or use selection=majority/logprob_sum/logprob_mean")
+        t0 = time.perf_counter()
+        seeds = [[sample_seed(seed, p.id, i) for i in range(self.budget.amount)] for p in problems]
+        pools = generator.generate([p.prompt for p in problems], self.params, seeds)
+        verdicts = (verifier.verify([p.prompt for p in problems], [[c.text for c in pool] for pool in pools])
+                    if verifier is not None else [[None] * len(pool) for pool in pools])
+        wall = (time.perf_counter() - t0) / max(len(problems), 1)
+        results = []
+        for problem, pool, vs in zip(problems, pools, verdicts):
+            answers = [extract(c.text) for c in pool]
+            chosen = select(self.selection, answers, [v.score if v else 0.0 for v in vs],
+                            [c.logprob for c in pool], [c.generated_tokens for c in pool], seed, problem.id)
+            ledger = ledger_of(pool, [v for v in vs if v is not None])
+            results.append(ProblemResult(
+                problem.id, tuple(Candidate(c, a, v) for c, a, v in zip(pool, answers, vs)), chosen,
+                dataclasses.replace(ledger, wall_s=wall), self.budget,
+            ))
+        return results

@@ -1,0 +1,69 @@
+"""Selection rules over a pool of candidates, with seeded tie-breaks, and per-sample seeds.
+
+Every tie is broken by a hash of (seed, problem id, candidate index or answer), never by list order, so a
+selection is reproducible and the analysis estimators can reproduce the very same rule on any subset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from typing import Sequence
+
+SELECTIONS = ("verifier", "logprob_sum", "logprob_mean", "majority", "weighted_vote", "first")
+
+
+def _unit(*parts: object) -> float:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def sample_seed(seed: int, problem_id: str, index: int) -> int:
+    """The seed of sample `index` of a problem: fixed by (run seed, problem id, index) alone."""
+    return int(_unit("sample", seed, problem_id, index) * 2**62)
+
+
+def candidate_key(seed: int, problem_id: str, index: int) -> float:
+    """Tie-break priority of a candidate (higher wins among equal scores)."""
+    return _unit("cand", seed, problem_id, index)
+
+
+def answer_key(seed: int, problem_id: str, answer: str) -> float:
+    """Tie-break priority of an answer in a vote (higher wins among equal counts or weights)."""
+    return _unit("ans", seed, problem_id, answer)
+
+
+def argmax(scores: Sequence[float], keys: Sequence[float]) -> int:
+    """Index of the highest (score, key)."""
+    return max(range(len(scores)), key=lambda i: (scores[i], keys[i]))
+
+
+def vote(answers: Sequence[str | None], weights: Sequence[float], seed: int, problem_id: str) -> str | None:
+    """The answer with the largest total weight (None answers abstain); ties by answer key."""
+    totals: dict[str, float] = defaultdict(float)
+    for a, w in zip(answers, weights):
+        if a is not None:
+            totals[a] += w
+    if not totals:
+        return None
+    return max(totals, key=lambda a: (totals[a], answer_key(seed, problem_id, a)))
+
+
+def select(rule: str, answers: Sequence[str | None], scores: Sequence[float], logprobs: Sequence[float],
+           lengths: Sequence[int], seed: int, problem_id: str) -> int:
+    """Index of the selected candidate under `rule`; votes pick the best-keyed candidate of the winner."""
+    keys = [candidate_key(seed, problem_id, i) for i in range(len(answers))]
+    if rule == "first":
+        return 0
+    if rule == "verifier":
+        return argmax(scores, keys)
+    if rule == "logprob_sum":
+        return argmax(logprobs, keys)
+    if rule == "logprob_mean":
+        return argmax([lp / max(n, 1) for lp, n in zip(logprobs, lengths)], keys)
+    if rule in ("majority", "weighted_vote"):
+        weights = [1.0] * len(answers) if rule == "majority" else list(scores)
+        winner = vote(answers, weights, seed, problem_id)
+        members = [i for i, a in enumerate(answers) if a == winner] or list(range(len(answers)))
+        return max(members, key=lambda i: keys[i])
+    raise ValueError(f"selection={rule} is not one of {SELECTIONS}")

@@ -1,0 +1,1 @@
+"""Tasks: problem loading, answer extraction and grading, one file per task family."""

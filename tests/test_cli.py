@@ -1,0 +1,52 @@
+"""`ttc` driven as users drive it: bad inputs stop before any work with one line; a sweep prints a table."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TTC = [sys.executable, "-m", "harness.cli"]
+
+
+def ttc(*args, cwd):
+    return subprocess.run([*TTC, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["strategy=nope"], "strategy=nope is not valid; choose one of: beam_search, best_of_n, greedy"),
+    (["task=gsm9k"], "task=gsm9k is not valid; choose one of: arith"),
+    (["generator.model=tiny-9m"], "generator.model=tiny-9m is neither a bundled model (tiny-0.3m, tiny-1m"),
+    (["generator.model=/no/such/dir"], "generator.model=/no/such/dir is neither"),
+    (["strategy.n=0"], "budget 0 samples is impossible"),
+    (["strategy=beam_search", "strategy.width=-2"], "budget -2 beams is impossible"),
+    (["strategy.selection=best"], "strategy.selection=best is not valid; choose one of:"),
+    (["task.levels=[1,7]"], "task.levels contains 7; valid levels are [1, 2, 3, 4, 5]"),
+    (["strategy.top_p=1.5"], "top_p=1.5 is out of range"),
+])
+def test_bad_input_stops_before_work_with_one_line(tmp_path, args, needle):
+    run_dir = tmp_path / "run"
+    res = ttc(*args, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+    assert not (run_dir / "samples.jsonl").exists()
+
+
+def test_a_run_dir_holding_another_config_is_refused(tmp_path):
+    base = ["verifier=none", "strategy=greedy", "task.per_level=1", "task.levels=[1]", f"hydra.run.dir={tmp_path}/r"]
+    assert ttc(*base, cwd=tmp_path).returncode == 0
+    res = ttc(*base, "seed=3", cwd=tmp_path)
+    assert res.returncode == 2 and "holds a run with a different config" in res.stderr
+
+
+def test_multirun_prints_one_table_over_the_sweep(tmp_path):
+    res = ttc("-m", "strategy=greedy,majority", "verifier=none", "strategy.n=4", "task.per_level=2",
+              f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    table = res.stdout.split("accuracy (FLOPs/problem)")[-1]
+    assert "tiny-0.3m greedy" in table and "tiny-0.3m majority" in table and "n=4" in table
+    merged = (tmp_path / "sweep" / "curves.csv").read_text()
+    assert "greedy" in merged and "majority" in merged
+    assert (tmp_path / "sweep" / "curves.png").stat().st_size > 1000

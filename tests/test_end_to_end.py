@@ -1,0 +1,86 @@
+"""A best-of-N run on the tiny world, composed with Hydra as the CLI does, checked against its own samples."""
+
+import csv
+from collections import defaultdict
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from harness.cli import CONF_DIR
+from harness.run import execute
+from strategies.selection import candidate_key, vote
+from tasks.arith import make_problem
+
+N = 4
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            f"strategy.n={N}", "task.per_level=3", "verifier.scorer.model=tiny-1m", "strategy.temperature=1.0"])
+    execute(cfg, run_dir, quiet=True)
+    import json
+    samples = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    with open(run_dir / "curves.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    return samples, rows
+
+
+def _row(rows, strategy, budget, difficulty="all"):
+    [r] = [r for r in rows if r["strategy"] == strategy and int(r["budget"]) == budget and r["difficulty"] == difficulty]
+    return r
+
+
+def test_every_candidate_is_recorded_with_grade_and_versions(run):
+    samples, _ = run
+    assert len(samples) == 15 * N
+    assert {s["task_version"] for s in samples} == {"arith-v1"}
+    assert {s["grader_version"] for s in samples} == {"arith-exact-v1"}
+    for s in samples:
+        _, level, index = s["problem_id"].split("-")
+        gold = str(make_problem("test", int(level[1:]), int(index)).answer)
+        assert s["correct"] == (s["answer"] == gold)
+        assert s["difficulty"] == int(level[1:])
+    assert all(s["verifier_score"] is not None and s["verifier_tokens"] > s["generated_tokens"] for s in samples)
+
+
+def test_curves_at_full_budget_equal_rules_applied_to_the_samples(run):
+    samples, rows = run
+    pools = defaultdict(list)
+    for s in samples:
+        pools[s["problem_id"]].append(s)
+    maj, bon, anyok, mean = [], [], [], []
+    for pid, pool in pools.items():
+        right = {c["answer"] for c in pool if c["correct"]}
+        won = vote([c["answer"] for c in pool], [1.0] * N, 0, pid)
+        maj.append(won in right)
+        best = max(range(N), key=lambda i: (pool[i]["verifier_score"], candidate_key(0, pid, i)))
+        bon.append(pool[best]["correct"])
+        anyok.append(any(c["correct"] for c in pool))
+        mean.append(sum(c["correct"] for c in pool) / N)
+    n = len(pools)
+    assert float(_row(rows, "majority", N)["accuracy"]) == pytest.approx(sum(maj) / n, abs=1e-6)
+    assert float(_row(rows, "best_of_n", N)["accuracy"]) == pytest.approx(sum(bon) / n, abs=1e-6)
+    assert float(_row(rows, "pass@n (oracle)", N)["accuracy"]) == pytest.approx(sum(anyok) / n, abs=1e-6)
+    assert float(_row(rows, "sample", 1)["accuracy"]) == pytest.approx(sum(mean) / n, abs=1e-6)
+    for strategy in ("majority", "best_of_n", "pass@n (oracle)"):
+        assert float(_row(rows, strategy, 1)["accuracy"]) == pytest.approx(sum(mean) / n, abs=1e-6)
+
+
+def test_compute_grows_with_budget_and_matches_the_ledger_at_full_budget(run):
+    samples, rows = run
+    ledgers = {s["problem_id"]: s["ledger"] for s in samples}
+    full_flops = sum(l["generator_flops"] + l["verifier_flops"] for l in ledgers.values()) / len(ledgers)
+    full_tokens = sum(l["generated_tokens"] for l in ledgers.values()) / len(ledgers)
+    bon = [_row(rows, "best_of_n", k) for k in (1, 2, 4)]
+    assert [float(r["flops_per_problem"]) for r in bon] == sorted(float(r["flops_per_problem"]) for r in bon)
+    assert float(bon[-1]["flops_per_problem"]) == pytest.approx(full_flops, rel=1e-5)
+    assert float(bon[-1]["gen_tokens_per_problem"]) == pytest.approx(full_tokens, rel=1e-5)
+    maj = _row(rows, "majority", N)  # majority needs no verifier: its compute excludes the verifier's
+    assert float(maj["flops_per_problem"]) < float(bon[-1]["flops_per_problem"])
+    for r in rows:
+        assert float(r["ci_low"]) <= float(r["accuracy"]) <= float(r["ci_high"])
+    assert {r["difficulty"] for r in rows} == {"all", "1", "2", "3", "4", "5"}
+    assert float(rows[0]["pretrain_flops"]) > 0

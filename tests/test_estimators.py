@@ -1,0 +1,86 @@
+"""Every estimator against brute-force enumeration of all k-subsets of small pools."""
+
+import itertools
+import random
+
+import pytest
+
+from analysis import estimators as est
+from strategies.selection import answer_key, candidate_key, select, vote
+
+
+
+def _pools():
+    rng = random.Random(7)
+    for trial in range(40):
+        n = rng.randint(1, 8)
+        answers = [rng.choice(["1", "2", "3", None]) for _ in range(n)]
+        scores = [rng.choice([0.1, 0.5, 0.5, 0.9]) for _ in range(n)]  # ties on purpose
+        yield trial, answers, scores
+
+
+def _brute(n, k, fn):
+    subs = list(itertools.combinations(range(n), k))
+    return sum(fn(s) for s in subs) / len(subs)
+
+
+@pytest.mark.parametrize("n,c", [(5, 0), (5, 2), (6, 6), (8, 3)])
+def test_pass_at_k_matches_enumeration(n, c):
+    right = [i < c for i in range(n)]
+    for k in range(1, n + 1):
+        assert est.pass_at_k(n, c, k) == pytest.approx(_brute(n, k, lambda s: any(right[i] for i in s)))
+
+
+def test_best_of_k_matches_enumeration_with_seeded_ties():
+    for trial, answers, scores in _pools():
+        n, pid = len(answers), f"p{trial}"
+        right = [a == "2" for a in answers]
+        keys = [candidate_key(3, pid, i) for i in range(n)]
+        order = sorted(range(n), key=lambda i: (scores[i], keys[i]), reverse=True)
+        for k in range(1, n + 1):
+            def picked_right(s):
+                # each candidate keeps its own pool key inside any subset
+                return right[max(s, key=lambda i: (scores[i], keys[i]))]
+            assert est.best_of_k([right[i] for i in order], k) == pytest.approx(_brute(n, k, picked_right))
+
+
+def test_majority_exact_matches_enumeration_of_the_vote_rule():
+    for trial, answers, _ in _pools():
+        n, pid = len(answers), f"q{trial}"
+        for k in range(1, n + 1):
+            brute = _brute(n, k, lambda s: vote([answers[i] for i in s], [1.0] * len(s), 5, pid) == "2")
+            exact = est.majority_at_k(answers, lambda a: a == "2", lambda a: answer_key(5, pid, a), k)
+            assert exact == pytest.approx(brute, abs=1e-12), (answers, k)
+
+
+def test_majority_handles_large_pools_fast_and_stays_a_probability():
+    answers = [str(i % 7) for i in range(64)] + [None] * 8
+    val = est.majority_at_k(answers, lambda a: a == "3", lambda a: answer_key(0, "x", a), 32)
+    assert 0.0 <= val <= 1.0
+
+
+def test_subset_rate_exact_and_resampled_agree_within_error():
+    rng = random.Random(1)
+    answers = [rng.choice("abc") for _ in range(30)]
+    weights = [rng.random() for _ in range(30)]
+
+    def rule(s):
+        return vote([answers[i] for i in s], [weights[i] for i in s], 0, "w") == "a"
+
+    exact, se0 = est.subset_rate(rule, 30, 3, draws=4000, seed=0)  # C(30,3)=4060: enumerated
+    approx, se = est.subset_rate(rule, 30, 3, draws=4000, seed=0, exact_limit=10)
+    assert se0 == 0.0 and se > 0
+    assert abs(exact - approx) < 4 * se
+
+
+def test_select_on_the_full_pool_agrees_with_the_estimators_at_k_equals_n():
+    for trial, answers, scores in _pools():
+        n, pid = len(answers), f"r{trial}"
+        right = [a == "2" for a in answers]
+        chosen = select("verifier", answers, scores, [0.0] * n, [1] * n, 3, pid)
+        keys = [candidate_key(3, pid, i) for i in range(n)]
+        order = sorted(range(n), key=lambda i: (scores[i], keys[i]), reverse=True)
+        assert float(right[chosen]) == est.best_of_k([right[i] for i in order], n)
+        maj = select("majority", answers, scores, [0.0] * n, [1] * n, 5, pid)
+        exact = est.majority_at_k(answers, lambda a: a == "2", lambda a: answer_key(5, pid, a), n)
+        assert float(answers[maj] == "2") == exact

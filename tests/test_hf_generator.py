@@ -1,0 +1,57 @@
+"""The HF generator on a real tiny model: seeds, shared prefill, stops, lengths, scoring, beam search."""
+
+from harness.records import SamplingParams
+
+SAMPLE = SamplingParams(temperature=1.0, max_tokens=60)
+
+
+def test_same_seed_gives_same_text_whatever_the_batch(small, arith_prompts):
+    together = small.generate(arith_prompts, SAMPLE, [[11, 12, 13]] * len(arith_prompts))
+    alone = small.generate([arith_prompts[3]], SAMPLE, [[13, 11]])
+    assert alone[0][0].text == together[3][2].text
+    assert alone[0][1].text == together[3][0].text
+    assert alone[0][0].token_logprobs == together[3][2].token_logprobs or all(
+        abs(a - b) < 1e-4 for a, b in zip(alone[0][0].token_logprobs, together[3][2].token_logprobs))
+    texts = {c.text for c in small.generate([arith_prompts[5]], SAMPLE, [list(range(16))])[0]}
+    assert len(texts) > 1  # different seeds really sample
+
+
+def test_prompt_is_prefilled_once_and_shared_by_its_samples(small, arith_prompts):
+    comps = small.generate(arith_prompts[:2], SAMPLE, [[1, 2, 3, 4], [5]])
+    plen = len(small.encode(arith_prompts[0]))
+    assert [c.cached_tokens for c in comps[0]] == [0, plen, plen, plen]
+    assert all(c.prompt_tokens == plen for c in comps[0])
+    assert comps[0][0].prompt_flops == small.card.span_flops(0, plen)
+    assert all(c.prompt_flops == 0 for c in comps[0][1:])
+    for c in comps[0] + comps[1]:
+        assert len(c.token_logprobs) == c.generated_tokens
+        assert c.flops == c.prompt_flops + small.card.span_flops(c.prompt_tokens, c.generated_tokens)
+
+
+def test_greedy_matches_top_k_1_and_its_logprob_matches_scoring(small, arith_prompts):
+    greedy = small.generate(arith_prompts, SamplingParams(temperature=0, max_tokens=80), [[0]] * 6)
+    topk1 = small.generate(arith_prompts, SamplingParams(temperature=1, top_k=1, max_tokens=80), [[9]] * 6)
+    assert [g[0].text for g in greedy] == [t[0].text for t in topk1]
+    scored = small.score(arith_prompts, [g[0].text + "\n" * 0 for g in greedy])
+    for g, s in zip(greedy, scored):
+        body = g[0].token_logprobs[:-1] if g[0].finish_reason == "stop" else g[0].token_logprobs
+        assert abs(sum(body) - s.logprob) < 1e-3
+
+
+def test_stop_strings_and_max_tokens(small, arith_prompts):
+    cut = small.generate(arith_prompts[4:], SamplingParams(temperature=0, max_tokens=80, stop=("2.",)), [[0]] * 2)
+    for c in (x[0] for x in cut):
+        assert c.finish_reason == "stop" and "2." not in c.text and c.text.startswith("1. ")
+    short = small.generate(arith_prompts, SamplingParams(temperature=1, max_tokens=5), [[1, 2]] * 6)
+    for c in (x for row in short for x in row):
+        assert c.generated_tokens <= 5
+        assert c.finish_reason == "length" or c.generated_tokens < 5
+
+
+def test_beam_search_returns_width_beams_best_first(small, arith_prompts):
+    beams = small.beam_search(arith_prompts[:3], width=3, max_tokens=80, length_penalty=1.0)
+    assert [len(b) for b in beams] == [3, 3, 3]
+    for b in beams:
+        normalised = [c.logprob / max(len(c.token_logprobs), 1) for c in b]
+        assert normalised == sorted(normalised, reverse=True)
+        assert all(c.prompt_tokens == b[0].prompt_tokens and c.cached_tokens == 0 for c in b)
