@@ -21,7 +21,9 @@ from harness.store import write_atomic  # noqa: E402
 def write_curves(run_dir: Path, lines: list[dict], pretrain_flops: float | None) -> list[dict]:
     rows = summarize(per_problem(lines), pretrain_flops)
     write_atomic(run_dir / "curves.csv", to_csv(rows))
-    write_atomic(run_dir / "curves.png", plot(rows, title=run_dir.name))
+    head = lines[0] if lines else {}
+    title = " / ".join(str(head.get(k, "")) for k in ("task", "generator", "strategy", "verifier"))
+    write_atomic(run_dir / "curves.png", plot(rows, title=title))
     return rows
 
 

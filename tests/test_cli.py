@@ -42,11 +42,21 @@ def test_a_run_dir_holding_another_config_is_refused(tmp_path):
 
 
 def test_multirun_prints_one_table_over_the_sweep(tmp_path):
-    res = ttc("-m", "strategy=greedy,majority", "verifier=none", "strategy.n=4", "task.per_level=2",
+    res = ttc("-m", "strategy=greedy,majority", "verifier=none", "task.per_level=2",
               f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     table = res.stdout.split("accuracy (FLOPs/problem)")[-1]
-    assert "tiny-0.3m greedy" in table and "tiny-0.3m majority" in table and "n=4" in table
+    assert "tiny-0.3m greedy" in table and "tiny-0.3m majority" in table and "n=16" in table
     merged = (tmp_path / "sweep" / "curves.csv").read_text()
     assert "greedy" in merged and "majority" in merged
     assert (tmp_path / "sweep" / "curves.png").stat().st_size > 1000
+
+
+def test_malformed_data_file_stops_with_its_line(tmp_path):
+    bad = tmp_path / "qa.jsonl"
+    bad.write_text('{"question": "1+1?", "answer": "2"}\n{"question": "2+2?", "answer": 4\n')
+    res = ttc("task=jsonl", f"task.path={bad}", f"hydra.run.dir={tmp_path}/r", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and f"task.path={bad} line 2 is not valid JSON" in res.stderr
+    res = ttc("task=jsonl", f"task.path={tmp_path}/nope.jsonl", f"hydra.run.dir={tmp_path}/r", cwd=tmp_path)
+    assert res.returncode == 2 and "nope.jsonl: no such file" in res.stderr

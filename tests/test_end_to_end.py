@@ -9,6 +9,7 @@ from hydra import compose, initialize_config_dir
 from harness.cli import CONF_DIR
 from harness.run import execute
 from strategies.selection import candidate_key, vote
+from tasks import arith
 from tasks.arith import make_problem
 
 N = 4
@@ -36,7 +37,7 @@ def _row(rows, strategy, budget, difficulty="all"):
 def test_every_candidate_is_recorded_with_grade_and_versions(run):
     samples, _ = run
     assert len(samples) == 15 * N
-    assert {s["task_version"] for s in samples} == {"arith-v1"}
+    assert {s["task_version"] for s in samples} == {arith.VERSION}
     assert {s["grader_version"] for s in samples} == {"arith-exact-v1"}
     for s in samples:
         _, level, index = s["problem_id"].split("-")

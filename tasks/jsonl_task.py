@@ -1,0 +1,82 @@
+"""A question/answer task read from a user's local JSONL file, graded by exact numeric match.
+
+Each line is a JSON object; `question_field` fills `template`, and the reference is the first group of
+`reference_pattern` matched in `answer_field` (the whole field when the pattern is empty). Answers are
+extracted from completions as the number after the last "Answer:" or, failing that, the last number.
+Malformed files stop before any work, naming the file, the line and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from harness.errors import ConfigError
+from harness.records import Problem
+
+_ANSWER = re.compile(r"Answer:\s*\$?(-?[\d,]*\.?\d+)")
+_NUMBER = re.compile(r"-?[\d,]*\.?\d+")
+
+
+def _number(text: str) -> str:
+    value = text.replace(",", "").strip()
+    return value[:-2] if value.endswith(".0") else value
+
+
+class JsonlTask:
+    name = "jsonl"
+    version = "jsonl-v1"
+    grader_version = "numeric-exact-v1"
+
+    def __init__(self, path: str, question_field: str = "question", answer_field: str = "answer",
+                 template: str = "Q: {question}\nA:\n", reference_pattern: str = "", limit: int | None = None) -> None:
+        self.path = Path(path).expanduser()
+        if not self.path.is_file():
+            raise ConfigError(f"task.path={path}: no such file")
+        self.fields, self.template, self.limit = (question_field, answer_field), template, limit
+        self.pattern = re.compile(reference_pattern) if reference_pattern else None
+        self.version = f"jsonl-v1:{self.path.name}"
+        self._problems = self._load()
+
+    def _load(self) -> list[Problem]:
+        out = []
+        for n, raw in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"task.path={self.path} line {n} is not valid JSON ({err.msg})") from None
+            missing = [f for f in self.fields if not isinstance(row, dict) or f not in row]
+            if missing:
+                raise ConfigError(f"task.path={self.path} line {n} has no field {missing[0]!r}; "
+                                  f"set task.question_field / task.answer_field")
+            out.append(Problem(f"{self.path.stem}-{len(out)}", self.template.format(question=row[self.fields[0]]),
+                               self._reference(str(row[self.fields[1]]), n), {"line": n}))
+            if self.limit is not None and len(out) >= self.limit:
+                break
+        return out
+
+    def _reference(self, answer: str, n: int) -> str:
+        if self.pattern is None:
+            return _number(answer)
+        m = self.pattern.search(answer)
+        if not m:
+            raise ConfigError(f"task.path={self.path} line {n}: task.reference_pattern finds nothing in the answer")
+        return _number(m.group(1) if m.groups() else m.group(0))
+
+    def problems(self) -> list[Problem]:
+        return list(self._problems)
+
+    def extract(self, text: str) -> str | None:
+        found = _ANSWER.findall(text) or _NUMBER.findall(text)
+        return _number(found[-1]) if found else None
+
+    def grade(self, answer: str | None, problem: Problem) -> bool:
+        if answer is None:
+            return False
+        try:
+            return abs(float(answer) - float(problem.reference)) < 1e-9
+        except ValueError:
+            return answer == problem.reference

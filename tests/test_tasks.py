@@ -1,0 +1,70 @@
+"""The arithmetic world's generator, extractor and grader, and the JSONL task on real GSM8K data."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError
+from tasks import arith
+from tasks.arith_corpus import corrupt, example
+from tasks.arith_task import ArithTask
+from tasks.jsonl_task import JsonlTask
+
+GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "test.jsonl"
+
+
+def test_problems_are_deterministic_and_levels_grow():
+    assert arith.make_problem("test", 3, 5) == arith.make_problem("test", 3, 5)
+    steps = [len(arith.make_problem("test", lv, 0).events) for lv in arith.LEVELS]
+    assert steps == [arith.STEPS[lv] for lv in arith.LEVELS] and steps == sorted(steps)
+
+
+def test_train_and_test_are_disjoint_as_computations():
+    train = {(p.start, p.events) for p in (arith.make_problem("train", 1 + i % 5, i) for i in range(5000))}
+    test = [arith.make_problem("test", lv, i) for lv in arith.LEVELS for i in range(100)]
+    assert not any((p.start, p.events) in train for p in test)
+    assert all(arith.split_of(p.start, p.events) == "test" for p in test)
+
+
+def test_reference_solution_extracts_grades_and_checks_stepwise():
+    for lv in arith.LEVELS:
+        p = arith.make_problem("test", lv, 1)
+        text = arith.solution_text(p.steps())
+        assert arith.grade(arith.extract_answer(text), str(p.answer))
+        assert arith.first_wrong_step(p, text) is None
+        import random
+        bad = arith.solution_text(corrupt(p, random.Random(0), at=len(p.events) - 1))
+        assert arith.first_wrong_step(p, bad) == len(p.events)
+        assert not arith.grade(arith.extract_answer(bad), str(p.answer))
+    assert arith.extract_answer("<think>\nAnswer: 3\n</think>\nAnswer: 4\n") == "4"
+    assert arith.extract_answer("1. 2+2=4\n") is None
+
+
+def test_corpus_teaches_every_format_and_masks_shown_mistakes():
+    texts = ["".join(s for s, _ in example(i, 0)) for i in range(400)]
+    for marker in ("\nA:\n1. ", "<think>", "Wait, check", "Check", "Previous attempt:", "Corrected attempt:"):
+        assert any(marker in t for t in texts), marker
+    for i in range(400):
+        for seg, trainable in example(i, 0):
+            if trainable and seg.startswith(tuple("123456789")) and "=" in seg and not seg.startswith("Wait"):
+                for step in arith.parse_steps(seg):
+                    assert step.result == step.correct_result  # the model is only ever taught right arithmetic
+
+
+def test_arith_task_slices_and_validates():
+    task = ArithTask(levels=[2, 4], per_level=3)
+    probs = task.problems()
+    assert [p.difficulty for p in probs] == [2, 2, 2, 4, 4, 4]
+    assert probs[0].public().reference == "" and probs[0].reference != ""
+    with pytest.raises(ConfigError, match="task.levels contains 9"):
+        ArithTask(levels=[9])
+
+
+def test_jsonl_task_loads_gsm8k_and_grades_its_gold_answers():
+    task = JsonlTask(str(GSM8K), reference_pattern=r"####\s*(.+)")
+    probs = task.problems()
+    assert len(probs) == 1319
+    for p in probs[:50]:
+        gold = p.reference
+        assert task.grade(task.extract(f"so it is {gold}.\nAnswer: {gold}"), p)
+        assert not task.grade(task.extract("Answer: 123456789"), p)
