@@ -11,7 +11,7 @@ from harness.records import Budget, Candidate, Problem, ProblemResult, SamplingP
 
 
 class Greedy:
-    """Temperature 0, one sample; the verifier, if given, only scores (there is nothing to choose)."""
+    """Temperature 0, one sample. With one candidate there is nothing to choose, so no verifier is called."""
 
     name = "greedy"
 
@@ -23,11 +23,9 @@ class Greedy:
             extract: Extractor, seed: int) -> list[ProblemResult]:
         t0 = time.perf_counter()
         outs = generator.generate([p.prompt for p in problems], self.params, [[0] for _ in problems])
-        verdicts = (verifier.verify([p.prompt for p in problems], [[o[0].text] for o in outs])
-                    if verifier is not None else [[None] for _ in outs])
         wall = (time.perf_counter() - t0) / max(len(problems), 1)
         return [
-            ProblemResult(p.id, (Candidate(o[0], extract(o[0].text), v[0]),), 0,
-                          dataclasses.replace(ledger_of(o, [x for x in v if x]), wall_s=wall), self.budget)
-            for p, o, v in zip(problems, outs, verdicts)
+            ProblemResult(p.id, (Candidate(o[0], extract(o[0].text)),), 0,
+                          dataclasses.replace(ledger_of(o), wall_s=wall), self.budget)
+            for p, o in zip(problems, outs)
         ]
