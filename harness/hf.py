@@ -10,7 +10,7 @@ Knows nothing about tasks, strategies or configs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -31,9 +31,9 @@ class _Rows:
 
     prompt_of: list[int]
     seeds: torch.Tensor
-    tokens: list[list[int]] = field(default_factory=list)
-    logprobs: list[list[float]] = field(default_factory=list)
-    finish: list[str | None] = field(default_factory=list)
+    tokens: list[list[int]]
+    logprobs: list[list[float]]
+    finish: list[str | None]
 
 
 class HFGenerator:
@@ -95,9 +95,9 @@ class HFGenerator:
                         seeds: list[list[int]]) -> list[list[Completion]]:
         logits, cache, mask = self._prefill(encoded)
         prompt_of = [i for i, s in enumerate(seeds) for _ in s]
-        state = _Rows(prompt_of, torch.tensor([x for s in seeds for x in s], dtype=torch.int64))
         n = len(prompt_of)
-        state.tokens, state.logprobs, state.finish = [[] for _ in range(n)], [[] for _ in range(n)], [None] * n
+        state = _Rows(prompt_of, torch.tensor([x for s in seeds for x in s], dtype=torch.int64),
+                      [[] for _ in range(n)], [[] for _ in range(n)], [None] * n)
         idx = torch.tensor(prompt_of, device=self.device)
         cache.batch_select_indices(idx)
         logits, mask = logits[idx], mask[idx]

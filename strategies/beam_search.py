@@ -12,6 +12,7 @@ from typing import Sequence
 
 from harness.errors import ConfigError
 from harness.protocols import Extractor, Generator, Verifier
+from strategies.common import verify_pools
 from harness.records import Budget, Candidate, Problem, ProblemResult, ledger_of
 from strategies.selection import argmax, candidate_key
 
@@ -33,8 +34,7 @@ class BeamSearch:
             raise ConfigError(f"strategy=beam_search needs a generator with beam search; {generator.name} has none")
         t0 = time.perf_counter()
         beams = search([p.prompt for p in problems], self.budget.amount, self.max_tokens, self.length_penalty)
-        verdicts = (verifier.verify([p.prompt for p in problems], [[c.text for c in b] for b in beams])
-                    if verifier is not None else [[None] * len(b) for b in beams])
+        verdicts = verify_pools(verifier, problems, beams)
         wall = (time.perf_counter() - t0) / max(len(problems), 1)
         results = []
         for p, b, vs in zip(problems, beams, verdicts):

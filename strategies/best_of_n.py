@@ -13,6 +13,7 @@ from typing import Sequence
 
 from harness.errors import ConfigError, bad_choice
 from harness.protocols import Extractor, Generator, Verifier
+from strategies.common import verify_pools
 from harness.records import Budget, Candidate, Problem, ProblemResult, SamplingParams, ledger_of
 from strategies.selection import SELECTIONS, sample_seed, select
 
@@ -42,8 +43,7 @@ class BestOfN:
         t0 = time.perf_counter()
         seeds = [[sample_seed(seed, p.id, i) for i in range(self.budget.amount)] for p in problems]
         pools = generator.generate([p.prompt for p in problems], self.params, seeds)
-        verdicts = (verifier.verify([p.prompt for p in problems], [[c.text for c in pool] for pool in pools])
-                    if verifier is not None else [[None] * len(pool) for pool in pools])
+        verdicts = verify_pools(verifier, problems, pools)
         wall = (time.perf_counter() - t0) / max(len(problems), 1)
         results = []
         for problem, pool, vs in zip(problems, pools, verdicts):
