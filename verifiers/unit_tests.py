@@ -1,0 +1,78 @@
+"""Unit-test verifier: runs a candidate program against the public tests written in its prompt.
+
+Public tests are what the prompt itself shows: doctest examples (`>>> f(x)` followed by the expected
+value, as in HumanEval docstrings) and `assert` lines (as in MBPP prompts). The hidden tests the grader
+uses live only in the task's references and never reach this verifier. Score = share of public tests
+passed (each test runs on its own, so one failure does not hide the others); with no public test in the
+prompt, 1.0 when the program at least runs. Programs run in the sandbox, in parallel.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from harness.records import Verdict
+from tasks.code_task import extract_code, program
+from tasks.sandbox import Limits, run_many
+
+_DOCTEST = re.compile(r"^\s*>>> (.+)\n\s*([^\s>].*)$", re.M)
+_ASSERT = re.compile(r"^\s*(assert .+)$", re.M)
+_DEF = re.compile(r"^def (\w+)\(", re.M)
+
+
+def public_tests(prompt: str) -> list[str]:
+    """Assertions built from the prompt's doctest examples and assert lines."""
+    tests = [f"assert ({call}) == ({want})" for call, want in _DOCTEST.findall(prompt)]
+    return tests + _ASSERT.findall(prompt)
+
+
+def _entry_point(prompt: str, tests: list[str]) -> str:
+    names = _DEF.findall(prompt)
+    if names:
+        return names[-1]
+    m = re.search(r"assert\W*(?:set\()?\s*(\w+)\(", " ".join(tests))
+    return m.group(1) if m else "solution"
+
+
+_RUNNER = '''
+_passed = 0
+for _src in _TESTS:
+    try:
+        exec(_src, dict(globals()))
+        _passed += 1
+    except BaseException:
+        pass
+print(f"PUBLIC {_passed}/{len(_TESTS)}")
+'''
+
+
+class UnitTestVerifier:
+    name = "public-tests"
+
+    def __init__(self, timeout_s: float = 10.0, workers: int | None = None) -> None:
+        self.limits, self.workers = Limits(wall_s=timeout_s, cpu_s=int(timeout_s)), workers
+
+    def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
+        sources, shape = [], []
+        for prompt, sols in zip(prompts, solutions):
+            tests = public_tests(prompt)
+            entry = _entry_point(prompt, tests)
+            for text in sols:
+                code = program(prompt, extract_code(text), entry)
+                sources.append(f"{code}\n_TESTS = {tests!r}\n{_RUNNER}")
+            shape.append(len(sols))
+        outcomes = run_many(sources, self.limits, self.workers)
+        out, i = [], 0
+        for n in shape:
+            out.append([Verdict(score=_score(o.stdout), tokens=0, flops=0.0) for o in outcomes[i:i + n]])
+            i += n
+        return out
+
+
+def _score(stdout: str) -> float:
+    m = re.search(r"PUBLIC (\d+)/(\d+)", stdout)
+    if not m:
+        return 0.0
+    passed, total = int(m.group(1)), int(m.group(2))
+    return passed / total if total else 1.0
