@@ -32,6 +32,15 @@ def build(node: Any, group: str) -> Any:
         raise ConfigError(f"{group}: {cause}") from None
 
 
+def _grades(task: Any, batch: list, results: list, done: set[str]) -> list[list[bool]]:
+    """Grades of every candidate of the batch's unfinished problems; one parallel call where the task
+    offers `grade_many` (code tasks run their tests in sandboxes)."""
+    pairs = [(c.answer, p) for p, r in zip(batch, results) if p.id not in done for c in r.candidates]
+    many = getattr(task, "grade_many", None)
+    flat = iter(many([a for a, _ in pairs], [p for _, p in pairs]) if many else [task.grade(a, p) for a, p in pairs])
+    return [[next(flat) for _ in r.candidates] if p.id not in done else [] for p, r in zip(batch, results)]
+
+
 def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False) -> list[dict]:
     """Run (or resume) one task x generator x strategy x verifier into `run_dir`; return curve rows."""
     if cfg.batch_size < 1:
@@ -43,6 +52,8 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False) -> list[dict]:
         raise ConfigError("task: the task has no problems; check task.path / task.levels")
     generator = build(cfg.generator, "generator")
     verifier = build(cfg.verifier, "verifier") if cfg.get("verifier") and "_target_" in cfg.verifier else None
+    if hasattr(verifier, "use_generator"):
+        verifier.use_generator(generator)  # self-critique judges with the run's own model unless told otherwise
     card = getattr(generator, "card", None)
     meta = {
         "task": task.name, "task_version": task.version, "grader_version": task.grader_version,
@@ -59,10 +70,9 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False) -> list[dict]:
         if all(p.id in done for p in batch):
             continue
         results = strategy.run([p.public() for p in batch], generator, verifier, task.extract, int(cfg.seed))
-        for problem, result in zip(batch, results):
+        for problem, result, correct in zip(batch, results, _grades(task, batch, results, done)):
             if problem.id in done:
                 continue
-            correct = [task.grade(c.answer, problem) for c in result.candidates]
             store.append(sample_lines(problem, result, correct, meta))
             bar.update(1)
     bar.close()

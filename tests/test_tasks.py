@@ -1,5 +1,6 @@
 """The arithmetic world's generator, extractor and grader, and the JSONL task on real GSM8K data."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,36 @@ def test_jsonl_task_loads_gsm8k_and_grades_its_gold_answers():
         gold = p.reference
         assert task.grade(task.extract(f"so it is {gold}.\nAnswer: {gold}"), p)
         assert not task.grade(task.extract("Answer: 123456789"), p)
+
+
+def test_gsm8k_gold_answers_extract_and_grade_and_prompts_are_standard(tmp_path):
+    from tasks.gsm8k import GSM8KTask, extract
+
+    task = GSM8KTask(path=str(GSM8K))
+    probs = task.problems()
+    assert len(probs) == 1319
+    raw = [json.loads(x)["answer"] for x in GSM8K.read_text().splitlines()]
+    assert sum(task.grade(task.extract(r), p) for r, p in zip(raw, probs)) == 1319  # gold "#### N" lines
+    assert sum(task.grade(task.extract(f"So it is {p.reference}. The answer is {p.reference}."), p)
+               for p in probs) == 1319
+    assert probs[0].prompt.count("The answer is") == 8 and probs[0].prompt.endswith("\nA:")
+    assert extract("x = \\boxed{1,234}") == "1234" and extract("The answer is $18.00.") == "18"
+    assert extract("no numbers") is None and extract("I got 3 then 4") == "4"
+    assert not task.grade("17", probs[0]) or probs[0].reference == "17"
+    with pytest.raises(ConfigError, match="task.mode=chat needs task.chat_tokenizer"):
+        GSM8KTask(path=str(GSM8K), mode="chat")
+
+
+def test_gsm8k_chat_mode_uses_the_tokenizers_template(tmp_path):
+    from transformers import AutoTokenizer
+
+    from harness.models import resolve_model
+    from tasks.gsm8k import GSM8KTask
+
+    tok = AutoTokenizer.from_pretrained(resolve_model("tiny-0.3m"))
+    tok.chat_template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}<|assistant|>"
+    tok.save_pretrained(tmp_path / "tok")
+    task = GSM8KTask(path=str(GSM8K), mode="chat", chat_tokenizer=str(tmp_path / "tok"), limit=3)
+    p = task.problems()[0]
+    assert p.prompt.startswith("<|user|>Solve the following") and p.prompt.endswith("<|assistant|>")
+    assert "Janet" in p.prompt

@@ -1,0 +1,156 @@
+"""GSM8K: grade-school math word problems with numeric answers.
+
+Prompts: `fewshot` (the 8 chain-of-thought exemplars of Wei et al. 2022, "Q: ... A: ... The answer is N.")
+or `chat` (zero-shot: an instruction wrapped in a model's chat template, from `chat_tokenizer`, a local
+tokenizer directory or hub id). The reference is the number after `####` in the dataset's answer.
+Extraction tries, in order: "The answer is N", "#### N", "\\boxed{N}", then the last number in the text.
+Loads from a local JSONL file (`task.path`) or from the hub (`openai/gsm8k`, config "main").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from harness.errors import ConfigError, bad_choice
+from harness.records import Problem
+
+EXEMPLARS = (
+    ("There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, "
+     "there will be 21 trees. How many trees did the grove workers plant today?",
+     "There are 15 trees originally. Then there were 21 trees after some more were planted. So there must have "
+     "been 21 - 15 = 6. The answer is 6."),
+    ("If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?",
+     "There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5. The answer is 5."),
+    ("Leah had 32 chocolates and her sister had 42. If they ate 35, how many pieces do they have left in total?",
+     "Originally, Leah had 32 chocolates. Her sister had 42. So in total they had 32 + 42 = 74. After eating 35, "
+     "they had 74 - 35 = 39. The answer is 39."),
+    ("Jason had 20 lollipops. He gave Denny some lollipops. Now Jason has 12 lollipops. How many lollipops did "
+     "Jason give to Denny?",
+     "Jason started with 20 lollipops. Then he had 12 after giving some to Denny. So he gave Denny 20 - 12 = 8. "
+     "The answer is 8."),
+    ("Shawn has five toys. For Christmas, he got two toys each from his mom and dad. How many toys does he have "
+     "now?",
+     "Shawn started with 5 toys. If he got 2 toys each from his mom and dad, then that is 4 more toys. 5 + 4 = 9. "
+     "The answer is 9."),
+    ("There were nine computers in the server room. Five more computers were installed each day, from monday to "
+     "thursday. How many computers are now in the server room?",
+     "There were originally 9 computers. For each of 4 days, 5 more computers were added. So 5 * 4 = 20 "
+     "computers were added. 9 + 20 is 29. The answer is 29."),
+    ("Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On wednesday, he lost 2 more. How many golf "
+     "balls did he have at the end of wednesday?",
+     "Michael started with 58 golf balls. After losing 23 on tuesday, he had 58 - 23 = 35. After losing 2 more, "
+     "he had 35 - 2 = 33 golf balls. The answer is 33."),
+    ("Olivia has $23. She bought five bagels for $3 each. How much money does she have left?",
+     "Olivia had 23 dollars. 5 bagels for 3 dollars each will be 5 x 3 = 15 dollars. So she has 23 - 15 dollars "
+     "left. 23 - 15 is 8. The answer is 8."),
+)
+CHAT_INSTRUCTION = ("Solve the following math problem step by step. End your response with "
+                    "\"The answer is N.\" where N is the final number.\n\n{question}")
+_NUM = r"-?\$?\s*[\d,]*\.?\d+"
+_PATTERNS = (re.compile(r"[Tt]he (?:final )?answer is[:\s]*(" + _NUM + ")"), re.compile(r"####\s*(" + _NUM + ")"),
+             re.compile(r"\\boxed\{\s*(" + _NUM + r")\s*\}"))
+_LAST = re.compile(_NUM)
+MODES = ("fewshot", "chat")
+
+
+def normalize(number: str) -> str:
+    """'$1,234.50' -> '1234.5'; '-0' -> '0'."""
+    value = number.replace("$", "").replace(",", "").replace(" ", "").rstrip(".")
+    try:
+        f = float(value)
+    except ValueError:
+        return value
+    return str(int(f)) if f == int(f) else repr(f)
+
+
+def extract(text: str) -> str | None:
+    for pattern in _PATTERNS:
+        found = pattern.findall(text)
+        if found:
+            return normalize(found[-1])
+    found = _LAST.findall(text)
+    return normalize(found[-1]) if found else None
+
+
+def fewshot_prompt(question: str) -> str:
+    shots = "".join(f"Q: {q}\nA: {a}\n\n" for q, a in EXEMPLARS)
+    return f"{shots}Q: {question}\nA:"
+
+
+class GSM8KTask:
+    name = "gsm8k"
+    grader_version = "numeric-v1"
+
+    def __init__(self, path: str | None = None, mode: str = "fewshot", chat_tokenizer: str | None = None,
+                 revision: str = "main", split: str = "test", limit: int | None = None) -> None:
+        if mode not in MODES:
+            raise bad_choice("task.mode", mode, MODES)
+        if mode == "chat" and not chat_tokenizer:
+            raise ConfigError("task.mode=chat needs task.chat_tokenizer (a tokenizer with a chat template)")
+        self.mode, self.limit = mode, limit
+        self.version = f"gsm8k-{mode}-v1:{Path(path).name if path else 'openai/gsm8k@' + revision}"
+        rows = _read(Path(path).expanduser()) if path else _hub(revision, split)
+        self._template = _chat(chat_tokenizer) if mode == "chat" else None
+        self._problems = [self._problem(i, r) for i, r in enumerate(rows[:limit])]
+
+    def _problem(self, i: int, row: dict) -> Problem:
+        question = row["question"]
+        prompt = fewshot_prompt(question) if self._template is None else self._template(question)
+        reference = row["answer"].split("####")[-1].strip()
+        return Problem(f"gsm8k-{i}", prompt, normalize(reference), {"question": question})
+
+    def problems(self) -> list[Problem]:
+        return list(self._problems)
+
+    def extract(self, text: str) -> str | None:
+        return extract(text.split("\nQ:")[0] if self.mode == "fewshot" else text)  # ignore an invented next shot
+
+    def grade(self, answer: str | None, problem: Problem) -> bool:
+        if answer is None:
+            return False
+        try:
+            return abs(float(answer) - float(problem.reference)) < 1e-6
+        except ValueError:
+            return answer == problem.reference
+
+
+def _chat(tokenizer_path: str):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_path)
+    if not tok.chat_template:
+        raise ConfigError(f"task.chat_tokenizer={tokenizer_path} has no chat template; use task.mode=fewshot")
+
+    def render(question: str) -> str:
+        messages = [{"role": "user", "content": CHAT_INSTRUCTION.format(question=question)}]
+        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    return render
+
+
+def _read(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise ConfigError(f"task.path={path}: no such file")
+    rows = []
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if raw.strip():
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"task.path={path} line {n} is not valid JSON ({err.msg})") from None
+            if "question" not in row or "answer" not in row or "####" not in str(row["answer"]):
+                raise ConfigError(f"task.path={path} line {n} needs 'question' and an 'answer' with '####'")
+            rows.append(row)
+    return rows
+
+
+def _hub(revision: str, split: str) -> list[dict]:
+    from datasets import load_dataset
+
+    try:
+        return list(load_dataset("openai/gsm8k", "main", split=split, revision=revision))
+    except Exception as err:
+        raise ConfigError(f"task=gsm8k: cannot load openai/gsm8k@{revision} from the hub ({type(err).__name__}); "
+                          f"pass a local file with task.path=...") from None
