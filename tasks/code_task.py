@@ -135,10 +135,10 @@ def _read(path: Path) -> list[dict]:
 
 
 def _hub(dataset: str, revision: str) -> list[dict]:
-    from datasets import load_dataset
-
     hub_id, split = HUB[dataset]
     try:
+        from datasets import load_dataset
+
         return list(load_dataset(hub_id, split=split, revision=revision))
     except Exception as err:  # offline, unknown revision, no network: say which and how to pass a file
         raise ConfigError(f"task.dataset={dataset}: cannot load {hub_id}@{revision} from the hub "

@@ -147,9 +147,9 @@ def _read(path: Path) -> list[dict]:
 
 
 def _hub(revision: str, split: str) -> list[dict]:
-    from datasets import load_dataset
-
     try:
+        from datasets import load_dataset
+
         return list(load_dataset("openai/gsm8k", "main", split=split, revision=revision))
     except Exception as err:
         raise ConfigError(f"task=gsm8k: cannot load openai/gsm8k@{revision} from the hub ({type(err).__name__}); "

@@ -102,3 +102,29 @@ def test_gsm8k_chat_mode_uses_the_tokenizers_template(tmp_path):
     p = task.problems()[0]
     assert p.prompt.startswith("<|user|>Solve the following") and p.prompt.endswith("<|assistant|>")
     assert "Janet" in p.prompt
+
+
+def test_math500_gold_answers_are_equivalent_to_themselves_and_wrong_pairs_fail():
+    from tasks.math500 import Math500Task, equivalent, last_boxed
+
+    task = Math500Task(path=str(GSM8K.parents[1] / "math500" / "test.jsonl"))
+    probs = task.problems()
+    assert len(probs) == 500 and task.grader_version.startswith("math-verify-0.9")
+    assert sum(task.grade(task.extract(f"so \\boxed{{{p.reference}}}."), p) for p in probs) == 500
+    assert {p.difficulty for p in probs} == {1, 2, 3, 4, 5}
+    assert equivalent("\\frac{1}{2}", "0.5") and equivalent("\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\pi/2)")
+    for a, b in [("3", "4"), ("x+1", "x+2"), ("(1,2)", "(2,1)"), ("\\sqrt{2}", "1.41"), ("2\\pi", "\\pi")]:
+        assert not equivalent(a, b), (a, b)
+    assert last_boxed("a \\boxed{1} b \\boxed{\\frac{a}{b}} c") == "\\frac{a}{b}" and last_boxed("none") is None
+
+
+def test_hub_loading_fails_fast_and_clearly_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    from tasks.gsm8k import GSM8KTask
+    from tasks.math500 import Math500Task
+
+    with pytest.raises(ConfigError, match="cannot load openai/gsm8k@main from the hub"):
+        GSM8KTask()
+    with pytest.raises(ConfigError, match="cannot load HuggingFaceH4/MATH-500@main"):
+        Math500Task()

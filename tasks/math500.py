@@ -1,0 +1,108 @@
+"""MATH-500 (the PRM800K test split of MATH): free-form answers in `\\boxed{}`, graded by equivalence.
+
+The answer is the content of the last `\\boxed{...}` (braces balanced) in a completion. Grading parses
+both sides with `math-verify` (pinned in pyproject; its version is part of the grader version) and
+asks whether they are mathematically equivalent (numbers, fractions, expressions, intervals, tuples).
+Loads from a local JSONL file (`task.path`) or from the hub (`HuggingFaceH4/MATH-500`).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+from harness.errors import ConfigError, bad_choice
+from harness.records import Problem
+
+PROMPT = ("Solve the following math problem. Think step by step, and put the final answer in \\boxed{{}}.\n\n"
+          "Problem: {problem}\n\nSolution:")
+CHAT = "Solve the following math problem step by step. Put your final answer within \\boxed{{}}.\n\n{problem}"
+MODES = ("plain", "chat")
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last `\\boxed{...}` (or `\\fbox{...}`), with nested braces kept whole."""
+    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
+    if start < 0:
+        return None
+    i = text.index("{", start) + 1
+    depth, j = 1, i
+    while j < len(text) and depth:
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        j += 1
+    return text[i:j - 1].strip() if depth == 0 else None
+
+
+def equivalent(answer: str, reference: str) -> bool:
+    """Whether two answers are mathematically equivalent, by math-verify."""
+    from math_verify import parse, verify
+
+    gold, pred = parse(f"\\boxed{{{reference}}}"), parse(f"\\boxed{{{answer}}}")
+    return bool(gold and pred and verify(gold, pred))
+
+
+class Math500Task:
+    name = "math500"
+
+    def __init__(self, path: str | None = None, mode: str = "plain", chat_tokenizer: str | None = None,
+                 revision: str = "main", limit: int | None = None) -> None:
+        if mode not in MODES:
+            raise bad_choice("task.mode", mode, MODES)
+        if mode == "chat" and not chat_tokenizer:
+            raise ConfigError("task.mode=chat needs task.chat_tokenizer (a tokenizer with a chat template)")
+        self.grader_version = f"math-verify-{version('math-verify')}"
+        self.version = f"math500-{mode}-v1:{Path(path).name if path else 'HuggingFaceH4/MATH-500@' + revision}"
+        rows = _read(Path(path).expanduser()) if path else _hub(revision)
+        render = _chat(chat_tokenizer) if mode == "chat" else (lambda p: PROMPT.format(problem=p))
+        self._problems = [
+            Problem(r.get("unique_id", f"math500-{i}"), render(r["problem"]), r["answer"],
+                    {"difficulty": int(r["level"]) if str(r.get("level", "")).isdigit() else None,
+                     "subject": r.get("subject")})
+            for i, r in enumerate(rows[:limit])
+        ]
+
+    def problems(self) -> list[Problem]:
+        return list(self._problems)
+
+    def extract(self, text: str) -> str | None:
+        return last_boxed(text)
+
+    def grade(self, answer: str | None, problem: Problem) -> bool:
+        return answer is not None and equivalent(answer, problem.reference)
+
+
+def _chat(tokenizer_path: str):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_path)
+    if not tok.chat_template:
+        raise ConfigError(f"task.chat_tokenizer={tokenizer_path} has no chat template; use task.mode=plain")
+    return lambda problem: tok.apply_chat_template([{"role": "user", "content": CHAT.format(problem=problem)}],
+                                                   tokenize=False, add_generation_prompt=True)
+
+
+def _read(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise ConfigError(f"task.path={path}: no such file")
+    rows = []
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if raw.strip():
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"task.path={path} line {n} is not valid JSON ({err.msg})") from None
+            if "problem" not in row or "answer" not in row:
+                raise ConfigError(f"task.path={path} line {n} needs 'problem' and 'answer' fields")
+            rows.append(row)
+    return rows
+
+
+def _hub(revision: str) -> list[dict]:
+    try:
+        from datasets import load_dataset
+
+        return list(load_dataset("HuggingFaceH4/MATH-500", split="test", revision=revision))
+    except Exception as err:
+        raise ConfigError(f"task=math500: cannot load HuggingFaceH4/MATH-500@{revision} from the hub "
+                          f"({type(err).__name__}); pass a local file with task.path=...") from None
