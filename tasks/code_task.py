@@ -13,6 +13,7 @@ from a local file a user passes (`task.path`, JSONL or JSONL.gz) or from the hub
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import re
@@ -31,7 +32,29 @@ _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.S)
 
 _PLUS_HARNESS = r'''
 import copy as _copy, json as _json, math as _math
+def _shape(value, template):
+    # JSON has no tuples, sets or complex numbers: give each input the types of the example call's arguments
+    if isinstance(value, list) and isinstance(template, (tuple, list, set)):
+        items = list(template)
+        boxes = [t for t in items if isinstance(t, (tuple, list, set))]
+        def pick(i, v):
+            t = items[min(i, len(items) - 1)] if items else None
+            if isinstance(v, list) and not isinstance(t, (tuple, list, set)):
+                return boxes[0] if boxes else template  # deeper than the example: same container again
+            return t
+        inner = [_shape(v, pick(i, v)) for i, v in enumerate(value)]
+        return inner if isinstance(template, list) else (tuple(inner) if isinstance(template, tuple) else set(inner))
+    if isinstance(value, str) and isinstance(template, (int, float, complex)) and not isinstance(template, bool):
+        try:
+            return complex(value)
+        except ValueError:
+            return value
+    return value
 def _close(got, exp, atol):
+    if got == exp:
+        return True
+    if hasattr(got, "span") and hasattr(exp, "span") and hasattr(exp, "group"):  # re.Match
+        return got.span() == exp.span() and got.group() == exp.group()
     if isinstance(exp, float) or isinstance(got, float):
         if isinstance(got, bool) or not isinstance(got, (int, float)):
             return False
@@ -45,6 +68,8 @@ _ns = {}
 exec(_REFERENCE, _ns)
 _reference, _candidate = _ns[_ENTRY], globals()[_ENTRY]
 for _args in _json.loads(_INPUTS):
+    if _TEMPLATES is not None and len(_TEMPLATES) == len(_args):
+        _args = [_shape(a, t) for a, t in zip(_args, _TEMPLATES)]
     _got = _candidate(*_copy.deepcopy(_args))
     if _ENTRY == "find_zero":
         assert abs(_ns["poly"](_args[0], _got)) <= _ATOL, (_args, _got)
@@ -52,6 +77,21 @@ for _args in _json.loads(_INPUTS):
     _exp = _reference(*_copy.deepcopy(_args))
     assert _close(_got, _exp, _ATOL), (_args, _got, _exp)
 '''
+
+
+def _templates(tests: str, entry: str) -> list | None:
+    """The literal arguments of the first call to `entry` in the original tests (None if not literal)."""
+    try:
+        tree = ast.parse(tests)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == entry:
+            try:
+                return [ast.literal_eval(arg) for arg in node.args]
+            except (ValueError, SyntaxError):
+                return None
+    return None
 
 
 def extract_code(text: str) -> str:
@@ -72,12 +112,14 @@ class CodeTask:
     grader_version = "sandbox-tests-v1"
 
     def __init__(self, dataset: str = "humaneval", path: str | None = None, revision: str = "main",
-                 limit: int | None = None, timeout_s: float = 20.0, workers: int | None = None) -> None:
+                 limit: int | None = None, timeout_s: float = 60.0, memory_mb: int = 4096,
+                 workers: int | None = None) -> None:
         if dataset not in HUB:
             raise bad_choice("task.dataset", dataset, HUB)
         self.name, self.dataset, self.limit = dataset, dataset, limit
         self.version = f"{dataset}:{Path(path).name if path else HUB[dataset][0] + '@' + revision}"
-        self.limits, self.workers = Limits(wall_s=timeout_s, cpu_s=int(timeout_s)), workers
+        self.limits = Limits(wall_s=timeout_s, cpu_s=int(timeout_s), memory_mb=memory_mb)
+        self.workers = workers
         rows = _read(Path(path).expanduser()) if path else _hub(dataset, revision)
         self._problems = [self._problem(r) for r in rows[:limit]]
 
@@ -91,6 +133,7 @@ class CodeTask:
                          else row["canonical_solution"])
             inputs = json.dumps([*(row["base_input"] or []), *(row["plus_input"] or [])])  # Mbpp/793 has {}
             hidden = (f"{original}\n_ENTRY = {entry!r}\n_ATOL = {float(row['atol'] or 0)!r}\n"
+                      f"_TEMPLATES = {_templates(original, entry)!r}\n"
                       f"_REFERENCE = {reference!r}\n_INPUTS = {inputs!r}\n{_PLUS_HARNESS}")
         canonical = row["canonical_solution"]
         return Problem(row["task_id"], row["prompt"], hidden, {"entry_point": entry, "canonical": canonical})

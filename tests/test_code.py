@@ -60,6 +60,8 @@ def test_canonical_evalplus_solutions_pass(dataset, file, expected):
     passed = task.grade_many([p.metadata["canonical"] for p in problems], problems)
     assert len(problems) == expected
     assert sum(passed) == expected, [p.id for p, ok in zip(problems, passed) if not ok]
+    wrong = [f"def {p.metadata['entry_point']}(*args):\n    return None\n" for p in problems[:30]]
+    assert not any(task.grade_many(wrong, problems[:30]))
 
 
 def test_extraction_and_program_assembly():
@@ -86,3 +88,10 @@ def test_unit_test_verifier_reads_only_public_tests_from_the_prompt():
     bad = [v[1].score for v in verdicts]
     assert sum(s == 1.0 for s in good) >= 0.85 * len(good)
     assert sum(g > b for g, b in zip(good, bad)) >= 0.85 * len(good)
+
+
+def test_evalplus_inputs_get_the_example_calls_types_back():
+    task = CodeTask("mbpp_plus", path=str(DATA / "mbpp" / "MbppPlus.jsonl.gz"))
+    by_id = {p.id: p for p in task.problems()}
+    chosen = [by_id[i] for i in ("Mbpp/106", "Mbpp/124", "Mbpp/580", "Mbpp/737")]  # tuples, complex, nesting, re.Match
+    assert all(task.grade_many([p.metadata["canonical"] for p in chosen], chosen))
