@@ -1,0 +1,133 @@
+"""Generator for any OpenAI-compatible server (vLLM `serve`, SGLang, TGI, llama.cpp, OpenAI itself).
+
+- `endpoint="completions"` sends raw prompts; `endpoint="chat"` wraps each prompt as one user message.
+- One request per sample (`n=1`, the sample's `seed`), so the same seed gives the same text wherever the
+  server honours seeds; requests run concurrently up to `concurrency`.
+- Failed requests (connection errors, 429, 5xx) are retried with exponential backoff and jitter up to
+  `retries` times; other HTTP errors stop at once with the server's message.
+- Token counts come from the server's `usage` (prompt, completion and cached prompt tokens); log-
+  probabilities where the server offers them. FLOPs use the model card the config names (`card`: a
+  bundled model name, a directory with card.json, or null for no FLOPs), since a server does not say.
+- `score` asks the completions endpoint to echo prompt + continuation with log-probabilities and sums
+  those of the continuation's tokens (by character offset).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+from harness.compute import ModelCard, load_card
+from harness.errors import ConfigError
+from harness.models import resolve_model
+from harness.records import Completion, SamplingParams, Scored
+
+RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
+
+
+class OpenAIGenerator:
+    def __init__(self, model: str, base_url: str = "http://localhost:8000/v1", endpoint: str = "completions",
+                 api_key: str | None = None, card: str | None = None, concurrency: int = 8, retries: int = 4,
+                 backoff_s: float = 0.5, timeout_s: float = 120.0, logprobs: bool = True) -> None:
+        if endpoint not in ("completions", "chat"):
+            raise ConfigError(f"generator.endpoint={endpoint} is not valid; choose one of: chat, completions")
+        if concurrency < 1 or retries < 0:
+            raise ConfigError("generator.concurrency must be >= 1 and generator.retries >= 0")
+        self.model, self.base_url, self.endpoint = model, base_url.rstrip("/"), endpoint
+        self.api_key, self.concurrency, self.retries, self.backoff_s = api_key, concurrency, retries, backoff_s
+        self.timeout_s, self.logprobs = timeout_s, logprobs
+        self.card: ModelCard | None = load_card(resolve_model(card, "generator.card")) if card else None
+        self.name = model
+
+    # ---- HTTP -----------------------------------------------------------------------------------
+    def _post(self, path: str, body: dict) -> dict:
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        for attempt in range(self.retries + 1):
+            try:
+                req = urllib.request.Request(f"{self.base_url}/{path}", data=data, headers=headers)
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                    return json.loads(resp.read())
+            except urllib.error.HTTPError as err:
+                if err.code not in RETRY_STATUS or attempt == self.retries:
+                    detail = err.read().decode(errors="replace")[:300]
+                    raise RuntimeError(f"{self.base_url}/{path}: HTTP {err.code}: {detail}") from None
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+                if attempt == self.retries:
+                    raise RuntimeError(f"{self.base_url}/{path}: {err} (after {attempt + 1} tries)") from None
+            time.sleep(self.backoff_s * 2 ** attempt * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def _map(self, fn, items: list) -> list:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(fn, items))
+
+    # ---- generation -----------------------------------------------------------------------------
+    def generate(self, prompts: Sequence[str], params: SamplingParams,
+                 seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
+        jobs = [(i, j, p, s) for i, (p, row) in enumerate(zip(prompts, seeds)) for j, s in enumerate(row)]
+        done = self._map(lambda job: self._one(job[2], params, job[3], job[1]), jobs)
+        out: list[list[Completion]] = [[] for _ in prompts]
+        for (i, _, _, _), completion in zip(jobs, done):
+            out[i].append(completion)
+        return out
+
+    def _one(self, prompt: str, params: SamplingParams, seed: int, index: int) -> Completion:
+        body = {"model": self.model, "max_tokens": params.max_tokens, "temperature": params.temperature,
+                "top_p": params.top_p, "seed": int(seed) % 2**31, "n": 1}
+        if params.top_k:
+            body["top_k"] = params.top_k  # vLLM and SGLang extensions; ignored elsewhere
+        if params.min_p:
+            body["min_p"] = params.min_p
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if self.endpoint == "chat":
+            body["messages"] = [{"role": "user", "content": prompt}]
+            if self.logprobs:
+                body["logprobs"] = True
+            resp = self._post("chat/completions", body)
+            choice = resp["choices"][0]
+            text = choice["message"]["content"] or ""
+            lps = [t["logprob"] for t in ((choice.get("logprobs") or {}).get("content") or [])]
+        else:
+            body["prompt"] = prompt
+            if self.logprobs:
+                body["logprobs"] = 1
+            resp = self._post("completions", body)
+            choice = resp["choices"][0]
+            text = choice["text"]
+            lps = [lp for lp in ((choice.get("logprobs") or {}).get("token_logprobs") or []) if lp is not None]
+        usage = resp.get("usage") or {}
+        p_tok, g_tok = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", len(lps)))
+        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        prompt_flops = self.card.span_flops(0, p_tok - cached) if self.card else 0.0
+        flops = prompt_flops + (self.card.span_flops(p_tok, g_tok) if self.card else 0.0)
+        stop_reason = choice.get("stop_reason") if isinstance(choice.get("stop_reason"), str) else None
+        return Completion(index=index, seed=int(seed), text=text, prompt_tokens=p_tok, cached_tokens=cached,
+                          generated_tokens=g_tok, logprob=float(sum(lps)), finish_reason=choice.get("finish_reason")
+                          or "length", flops=flops, prompt_flops=prompt_flops, token_logprobs=tuple(lps),
+                          stop_reason=stop_reason)
+
+    # ---- scoring --------------------------------------------------------------------------------
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
+        if self.endpoint != "completions":
+            raise ConfigError("generator.endpoint=chat cannot score continuations; use endpoint=completions")
+        return self._map(lambda pc: self._score_one(*pc), list(zip(prompts, continuations)))
+
+    def _score_one(self, prompt: str, continuation: str) -> Scored:
+        body = {"model": self.model, "prompt": prompt + continuation, "max_tokens": 1, "echo": True,
+                "logprobs": 1, "temperature": 0.0}
+        resp = self._post("completions", body)
+        lp = resp["choices"][0]["logprobs"]
+        n_prompt = int((resp.get("usage") or {}).get("prompt_tokens", len(lp["tokens"])))
+        offsets, values = lp["text_offset"][:n_prompt], lp["token_logprobs"][:n_prompt]
+        cont = tuple(v for o, v in zip(offsets, values) if o >= len(prompt) and v is not None)
+        flops = self.card.span_flops(0, n_prompt) if self.card else 0.0
+        return Scored(logprob=float(sum(cont)), tokens=n_prompt, flops=flops, token_logprobs=cont)
