@@ -15,11 +15,12 @@ from typing import Callable
 import numpy as np
 
 from analysis import estimators as est
+from strategies.revision import choose
 from strategies.selection import answer_key, candidate_key, vote
 
 POOLED = ("best_of_n", "majority", "sample")
 COLUMNS = ["strategy", "verifier", "model", "budget", "budget_unit", "difficulty", "n_problems", "accuracy",
-           "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem", "flops_per_problem",
+           "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem", "thinking_tokens_per_problem", "flops_per_problem",
            "pretrain_flops"]
 
 
@@ -95,14 +96,42 @@ def per_problem(lines: list[dict]) -> list[dict]:
                     toks, flops = _cost(pool, k, vname not in ("none", "self-prob-sum", "self-prob-mean"))
                     out.append({**base, "strategy": rule, "verifier": vname, "budget": k, "budget_unit": "samples",
                                 "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops})
+        elif "attempt" in (head.get("info") or {}):
+            out.extend(_chain_records(pool, base))
         else:
             ledger = head["ledger"]
             chosen = next(c for c in pool if c["selected"])
             out.append({**base, "strategy": head["strategy"], "verifier": head.get("verifier", "none")
                         if head["verifier_score"] is not None else "none", "budget": head["budget"],
                         "budget_unit": head["budget_unit"], "accuracy": float(chosen["correct"]), "mc_se": 0.0,
-                        "gen_tokens": ledger["generated_tokens"],
+                        "gen_tokens": ledger["generated_tokens"], "thinking_tokens": _thinking(pool),
                         "flops": ledger["generator_flops"] + ledger["verifier_flops"]})
+    return out
+
+
+def _thinking(pool: list[dict]) -> float | None:
+    """Mean thinking tokens per candidate where the strategy recorded them (budget forcing)."""
+    counts = [(c.get("info") or {}).get("thinking_tokens") for c in pool]
+    return None if None in counts else sum(counts) / len(counts)
+
+
+def _chain_records(pool: list[dict], base: dict) -> list[dict]:
+    """Revision chains: the first l attempts of every chain are exactly what a run with chains of length l
+    would have made (attempt seeds depend on chain and attempt only), so every budget P*l is read off one run."""
+    head, chains = pool[0], sorted({c["info"]["chain"] for c in pool})
+    length = head["budget"] // len(chains)
+    out = []
+    for l in budgets(length):
+        subset = [c for c in pool if c["info"]["attempt"] < l]
+        lasts = [max(i for i, c in enumerate(subset) if c["info"]["chain"] == ch) for ch in chains]
+        scores = [c["verifier_score"] or 0.0 for c in subset]
+        won = choose(head["info"]["selection"], [c["answer"] for c in subset], scores, lasts,
+                     head["run_seed"], head["problem_id"])
+        out.append({**base, "strategy": head["strategy"], "verifier": head.get("verifier", "none")
+                    if head["verifier_score"] is not None else "none", "budget": len(chains) * l,
+                    "budget_unit": head["budget_unit"], "accuracy": float(subset[won]["correct"]), "mc_se": 0.0,
+                    "gen_tokens": sum(c["generated_tokens"] for c in subset),
+                    "flops": sum(c["flops"] + c["verifier_flops"] for c in subset)})
     return out
 
 
@@ -127,10 +156,15 @@ def summarize(records: list[dict], pretrain_flops: float | None = None, n_boot: 
             "ci_low": round(float(np.quantile(boots, 0.025)), 6), "ci_high": round(float(np.quantile(boots, 0.975)), 6),
             "estimator": "resampled" if se > 0 else "exact", "mc_se": round(se, 6),
             "gen_tokens_per_problem": round(float(np.mean([r["gen_tokens"] for r in rs])), 3),
+            "thinking_tokens_per_problem": _mean_or_none([r.get("thinking_tokens") for r in rs]),
             "flops_per_problem": float(f"{np.mean([r['flops'] for r in rs]):.6g}"),
             "pretrain_flops": pretrain_flops,
         })
     return rows
+
+
+def _mean_or_none(values: list) -> float | None:
+    return None if not values or None in values else round(float(np.mean(values)), 3)
 
 
 def _order(item) -> tuple:

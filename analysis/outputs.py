@@ -43,6 +43,8 @@ def read_csv(path: Path) -> list[dict]:
             r[col] = int(r[col])
         for col in ("accuracy", "ci_low", "ci_high", "mc_se", "gen_tokens_per_problem", "flops_per_problem"):
             r[col] = float(r[col])
+        r["thinking_tokens_per_problem"] = float(r["thinking_tokens_per_problem"]) if r.get(
+            "thinking_tokens_per_problem") else None
     return rows
 
 

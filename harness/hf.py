@@ -145,9 +145,9 @@ class HFGenerator:
             toks = state.tokens[r]
             body = toks[:-1] if toks and toks[-1] == self.eos else toks
             text = self.tokenizer.decode(body, skip_special_tokens=True)
-            for s in params.stop:
-                if s in text:
-                    text = text[: text.index(s)]
+            hits = [(text.index(s), s) for s in params.stop if s in text]
+            stop_reason = min(hits)[1] if hits else None
+            text = text[: min(hits)[0]] if hits else text
             j, plen = len(out[p]), len(encoded[p])
             cached = plen if j > 0 else 0
             prompt_flops = self.card.span_flops(0, plen - cached)
@@ -156,7 +156,7 @@ class HFGenerator:
                 index=j, seed=int(seeds[p][j]), text=text, prompt_tokens=plen, cached_tokens=cached,
                 generated_tokens=len(toks), logprob=float(sum(state.logprobs[r])),
                 finish_reason=state.finish[r] or "length", flops=flops, prompt_flops=prompt_flops,
-                token_logprobs=tuple(state.logprobs[r]),
+                token_logprobs=tuple(state.logprobs[r]), stop_reason=stop_reason,
             ))
         return out
 

@@ -67,6 +67,7 @@ class Completion:
     flops: float
     prompt_flops: float = 0.0
     token_logprobs: tuple[float, ...] = field(default=(), repr=False)
+    stop_reason: str | None = None  # the stop string that ended it (None: end of sequence or length)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,18 @@ def _values(ledger: Ledger) -> tuple:
             ledger.generator_flops, ledger.verifier_flops, ledger.wall_s)
 
 
+def joined(parts: list[Completion], text: str, index: int = 0) -> Completion:
+    """One completion built from several generator calls (a continued or forced generation): costs and
+    log-probabilities add up; `text` is the whole text, inserted strings included."""
+    return Completion(
+        index=index, seed=parts[0].seed, text=text, prompt_tokens=sum(c.prompt_tokens for c in parts),
+        cached_tokens=sum(c.cached_tokens for c in parts), generated_tokens=sum(c.generated_tokens for c in parts),
+        logprob=sum(c.logprob for c in parts), finish_reason=parts[-1].finish_reason,
+        flops=sum(c.flops for c in parts), prompt_flops=sum(c.prompt_flops for c in parts),
+        token_logprobs=tuple(lp for c in parts for lp in c.token_logprobs), stop_reason=parts[-1].stop_reason,
+    )
+
+
 def ledger_of(completions: list[Completion], verdicts: list[Verdict] | None = None) -> Ledger:
     """Sum the generator's and the verifier's costs; computed prompt tokens exclude cached ones."""
     verdicts = verdicts or []
@@ -141,11 +154,16 @@ def ledger_of(completions: list[Completion], verdicts: list[Verdict] | None = No
 
 @dataclass(frozen=True)
 class Candidate:
-    """A completion with its verdict (if any verifier ran) and its extracted answer."""
+    """A completion with its verdict (if any verifier ran), its extracted answer, and strategy facts.
+
+    `info` holds per-candidate facts a strategy wants on the record (thinking tokens, "Wait" insertions,
+    chain and attempt numbers); it is written as-is into the sample line.
+    """
 
     completion: Completion
     answer: str | None
     verdict: Verdict | None = None
+    info: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

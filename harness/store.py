@@ -102,6 +102,6 @@ def sample_lines(problem: Problem, result: ProblemResult, correct: list[bool], m
             "prompt_flops": c.prompt_flops, "verifier_score": None if v is None else round(v.score, 8),
             "verifier_tokens": 0 if v is None else v.tokens, "verifier_flops": 0.0 if v is None else v.flops,
             "step_scores": None if v is None or v.step_scores is None else list(v.step_scores),
-            "ledger": ledger,
+            "info": cand.info, "ledger": ledger,
         })
     return lines

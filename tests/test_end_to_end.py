@@ -38,7 +38,7 @@ def test_every_candidate_is_recorded_with_grade_and_versions(run):
     samples, _ = run
     assert len(samples) == 15 * N
     assert {s["task_version"] for s in samples} == {arith.VERSION}
-    assert {s["grader_version"] for s in samples} == {"arith-exact-v1"}
+    assert {s["grader_version"] for s in samples} == {arith.GRADER_VERSION}
     for s in samples:
         _, level, index = s["problem_id"].split("-")
         gold = str(make_problem("test", int(level[1:]), int(index)).answer)

@@ -1,0 +1,136 @@
+"""Sequential revision and the parallel/sequential mix of Snell et al. (2024).
+
+A budget of `n` generations is split into `parallel` chains of `n // parallel` attempts. The first attempt
+of a chain answers the problem prompt; each later attempt answers a revision prompt that shows the last
+`window` attempts of its chain (and, with `critique`, the verifier's verdict on each). A chain stops
+early when the verifier scores its latest attempt at or above `stop_at` (iterative refinement). The
+final answer is chosen across all attempts of all chains by `selection`:
+- "verifier": the verifier's argmax; "majority": a vote; "weighted_vote": a verifier-weighted vote;
+- "last": a vote over the chains' last attempts (with one chain, its last attempt).
+
+Every round makes one generator call for the live chains of all problems and, when a verifier is set,
+one verifier call. The ledger counts every revision prompt, which grows with the window: re-read context
+is real compute, and the share a prefix cache served is recorded beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Sequence
+
+from harness.errors import ConfigError, bad_choice
+from harness.protocols import Extractor, Generator, Verifier
+from harness.records import Budget, Candidate, Completion, Problem, ProblemResult, SamplingParams, Verdict, ledger_of
+from strategies.selection import sample_seed, select
+
+SELECTIONS = ("verifier", "majority", "weighted_vote", "last")
+
+
+def attempt_seed(seed: int, problem_id: str, chain: int, attempt: int) -> int:
+    """The seed of an attempt, fixed by (chain, attempt) alone: a shorter or narrower run repeats the
+    same first attempts of the same first chains, so the analysis can read every smaller budget off one run."""
+    return sample_seed(seed, problem_id, chain * 1_000_003 + attempt)
+
+
+def choose(selection: str, answers: Sequence[str | None], scores: Sequence[float], lasts: Sequence[int],
+           seed: int, problem_id: str) -> int:
+    """Index of the chosen attempt (attempts listed chain by chain; `lasts` are each chain's last)."""
+    if selection == "last":
+        won = select("majority", [answers[i] for i in lasts], [1.0] * len(lasts), [0.0] * len(lasts),
+                     [1] * len(lasts), seed, problem_id)
+        return lasts[won]
+    return select(selection, answers, scores, [0.0] * len(answers), [1] * len(answers), seed, problem_id)
+
+
+@dataclasses.dataclass
+class _Chain:
+    problem: int
+    index: int
+    attempts: list[Completion] = dataclasses.field(default_factory=list)
+    verdicts: list[Verdict | None] = dataclasses.field(default_factory=list)
+    done: bool = False
+
+
+class Revision:
+    """`parallel` chains of `n // parallel` attempts each; see the module docstring."""
+
+    def __init__(self, n: int = 8, parallel: int = 1, window: int = 1, selection: str = "majority",
+                 stop_at: float | None = None, critique: bool = False, strip_suffix: str = "A:\n",
+                 template: str = "{prompt}{attempts}Corrected attempt:\n",
+                 attempt_template: str = "Previous attempt:\n{text}{critique}",
+                 critique_template: str = "Check: {verdict}\n", temperature: float = 0.8, max_tokens: int = 160,
+                 name: str | None = None) -> None:
+        if selection not in SELECTIONS:
+            raise bad_choice("strategy.selection", selection, SELECTIONS)
+        if parallel < 1 or n % parallel:
+            raise ConfigError(f"strategy.parallel={parallel} must divide strategy.n={n} (chains of equal length)")
+        if window < 1:
+            raise ConfigError(f"strategy.window={window} must be at least 1")
+        try:
+            self.budget = Budget(int(n), "samples")
+            self.params = SamplingParams(temperature=temperature, max_tokens=max_tokens)
+        except ValueError as err:
+            raise ConfigError(f"strategy: {err}") from None
+        self.parallel, self.length, self.window = int(parallel), int(n) // int(parallel), int(window)
+        self.selection, self.stop_at, self.critique = selection, stop_at, bool(critique)
+        self.strip_suffix, self.template = strip_suffix, template
+        self.attempt_template, self.critique_template = attempt_template, critique_template
+        self.name = name or f"revision_p{self.parallel}"
+
+    def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
+            extract: Extractor, seed: int) -> list[ProblemResult]:
+        needs = self.selection in ("verifier", "weighted_vote") or self.stop_at is not None or self.critique
+        if needs and verifier is None:
+            raise ConfigError(f"strategy=revision with selection={self.selection}, stop_at or critique needs a "
+                              f"verifier; set verifier=... or use selection=majority/last")
+        t0 = time.perf_counter()
+        chains = [_Chain(i, c) for i in range(len(problems)) for c in range(self.parallel)]
+        for step in range(self.length):
+            live = [ch for ch in chains if not ch.done]
+            if not live:
+                break
+            prompts = [self._prompt(problems[ch.problem].prompt, ch) for ch in live]
+            seeds = [[attempt_seed(seed, problems[ch.problem].id, ch.index, step)] for ch in live]
+            outs = generator.generate(prompts, self.params, seeds)
+            verdicts = self._verify(verifier, [problems[ch.problem].prompt for ch in live], [o[0] for o in outs])
+            for ch, [c], v in zip(live, outs, verdicts):
+                ch.attempts.append(c)
+                ch.verdicts.append(v)
+                ch.done = self.stop_at is not None and v is not None and v.score >= self.stop_at
+        wall = (time.perf_counter() - t0) / max(len(problems), 1)
+        return [self._result(p, [ch for ch in chains if ch.problem == i], extract, seed, wall)
+                for i, p in enumerate(problems)]
+
+    def _prompt(self, prompt: str, chain: _Chain) -> str:
+        if not chain.attempts:
+            return prompt
+        shown = []
+        for c, v in list(zip(chain.attempts, chain.verdicts))[-self.window:]:
+            critique = ""
+            if self.critique and v is not None:
+                critique = self.critique_template.format(verdict="yes" if v.score >= 0.5 else "no", score=v.score)
+            text = c.text if c.text.endswith("\n") else c.text + "\n"
+            shown.append(self.attempt_template.format(text=text, critique=critique))
+        head = prompt[: -len(self.strip_suffix)] if self.strip_suffix and prompt.endswith(self.strip_suffix) else prompt
+        return self.template.format(prompt=head, attempts="".join(shown))
+
+    @staticmethod
+    def _verify(verifier: Verifier | None, prompts: list[str], outs: list[Completion]) -> list[Verdict | None]:
+        if verifier is None:
+            return [None] * len(outs)
+        return [row[0] for row in verifier.verify(prompts, [[c.text] for c in outs])]
+
+    def _result(self, problem: Problem, chains: list[_Chain], extract: Extractor, seed: int,
+                wall: float) -> ProblemResult:
+        cands, lasts = [], []
+        for ch in chains:
+            for step, (c, v) in enumerate(zip(ch.attempts, ch.verdicts)):
+                cands.append(Candidate(dataclasses.replace(c, index=len(cands)), extract(c.text), v,
+                                       {"chain": ch.index, "attempt": step, "selection": self.selection}))
+            lasts.append(len(cands) - 1)
+        scores = [c.verdict.score if c.verdict else 0.0 for c in cands]
+        chosen = choose(self.selection, [c.answer for c in cands], scores, lasts, seed, problem.id)
+        verdicts = [c.verdict for c in cands if c.verdict is not None]
+        ledger = dataclasses.replace(ledger_of([c.completion for c in cands], verdicts), wall_s=wall)
+        return ProblemResult(problem.id, tuple(cands), chosen, ledger, self.budget)

@@ -1,0 +1,96 @@
+"""Self-critique verifier: the generator judges a solution with a verification prompt.
+
+The judge reads `template` filled with the problem prompt and the solution. With `reason_tokens > 0` it
+first writes its check greedily (up to `verdict_cue`, e.g. the tiny world's recomputed steps then `->`),
+and the verdict is read after that. The score is P(correct):
+- mode="logprob": P(yes) / (P(yes) + P(no)) from the log-probabilities of the two verdict strings
+  (`accept`, `reject`);
+- mode="sample": the share of `k` sampled critiques whose verdict starts with the yes string, for
+  backends that give no log-probabilities (an API).
+Every token the judge reads or writes is counted in the verdict's tokens and FLOPs.
+The judge is the run's own generator unless another is configured (`judge: null` means "the generator").
+It sees the prompt and the solution only, never a reference.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from harness.errors import ConfigError, bad_choice
+from harness.protocols import Generator
+from harness.records import SamplingParams, Verdict
+from strategies.selection import sample_seed
+
+MODES = ("logprob", "sample")
+
+
+class SelfCritiqueVerifier:
+    def __init__(self, judge: Generator | None = None, template: str = "{prompt}{solution}Check:",
+                 accept: str = " yes", reject: str = " no", mode: str = "logprob", k: int = 4,
+                 temperature: float = 1.0, max_tokens: int = 4, reason_tokens: int = 0, verdict_cue: str = "",
+                 name: str | None = None) -> None:
+        if mode not in MODES:
+            raise bad_choice("verifier.mode", mode, MODES)
+        if "{solution}" not in template:
+            raise ConfigError("verifier.template has no {solution} field; the judge would never see the solution")
+        if k < 1:
+            raise ConfigError(f"verifier.k={k} must be at least 1")
+        self.judge, self.template, self.yes, self.no, self.mode = judge, template, accept, reject, mode
+        if reason_tokens < 0 or (reason_tokens and not verdict_cue):
+            raise ConfigError(f"verifier.reason_tokens={reason_tokens} must be >= 0 and needs a verdict_cue when > 0")
+        self.params = SamplingParams(temperature=temperature, max_tokens=max_tokens + reason_tokens)
+        self.reason = SamplingParams(temperature=0.0, max_tokens=max(reason_tokens, 1), stop=(verdict_cue,) if verdict_cue else ())
+        self.k, self.reason_tokens, self.cue = int(k), int(reason_tokens), verdict_cue
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        judge = self.judge.name if self.judge is not None else "self"
+        return self._name or f"{judge}-critique-{self.mode}"
+
+    def use_generator(self, generator: Generator) -> None:
+        """Judge with the run's generator when no other judge was configured."""
+        if self.judge is None:
+            self.judge = generator
+
+    def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
+        if self.judge is None:
+            raise ConfigError("verifier=self_critique has no judge: set verifier.judge or run it inside ttc")
+        queries = [self.template.format(prompt=p, solution=s) for p, sols in zip(prompts, solutions) for s in sols]
+        flat = self._by_logprob(queries) if self.mode == "logprob" else self._by_sampling(queries)
+        out, i = [], 0
+        for sols in solutions:
+            out.append(flat[i:i + len(sols)])
+            i += len(sols)
+        return out
+
+    def _by_logprob(self, queries: list[str]) -> list[Verdict]:
+        spent = [(0, 0.0)] * len(queries)
+        if self.reason_tokens:
+            checks = [row[0] for row in self.judge.generate(queries, self.reason, [[0]] * len(queries))]
+            queries = [q + c.text + self.cue for q, c in zip(queries, checks)]
+            spent = [(c.prompt_tokens - c.cached_tokens + c.generated_tokens, c.flops) for c in checks]
+        scored = self.judge.score(queries * 2, [self.yes] * len(queries) + [self.no] * len(queries))
+        out = []
+        for y, n, (tokens, flops) in zip(scored[:len(queries)], scored[len(queries):], spent):
+            top = max(y.logprob, n.logprob)
+            p_yes = math.exp(y.logprob - top)
+            p_no = math.exp(n.logprob - top)
+            out.append(Verdict(score=p_yes / (p_yes + p_no), tokens=tokens + y.tokens + n.tokens,
+                               flops=flops + y.flops + n.flops))
+        return out
+
+    def _says_yes(self, text: str) -> bool:
+        verdict = text.rsplit(self.cue, 1)[-1] if self.reason_tokens else text
+        return verdict.strip().lower().startswith(self.yes.strip().lower())
+
+    def _by_sampling(self, queries: list[str]) -> list[Verdict]:
+        seeds = [[sample_seed(0, q, j) for j in range(self.k)] for q in queries]
+        outs = self.judge.generate(queries, self.params, seeds)
+        verdicts = []
+        for row in outs:
+            says_yes = sum(self._says_yes(c.text) for c in row)
+            tokens = sum(c.prompt_tokens - c.cached_tokens + c.generated_tokens for c in row)
+            verdicts.append(Verdict(score=says_yes / len(row), tokens=tokens, flops=sum(c.flops for c in row)))
+        return verdicts
