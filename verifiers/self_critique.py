@@ -7,6 +7,9 @@ and the verdict is read after that. The score is P(correct):
   (`accept`, `reject`);
 - mode="sample": the share of `k` sampled critiques whose verdict starts with the yes string, for
   backends that give no log-probabilities (an API).
+With `steps=True` the judge checks each step on its own instead: for every line matching `step_pattern`,
+it reads the solution up to that step and `step_template` (the tiny world's `Check k:`); the verdict's
+`step_scores` are those P(correct), and its score is their `aggregate` (min, prod, mean or last).
 Every token the judge reads or writes is counted in the verdict's tokens and FLOPs.
 The judge is the run's own generator unless another is configured (`judge: null` means "the generator").
 It sees the prompt and the solution only, never a reference.
@@ -15,6 +18,7 @@ It sees the prompt and the solution only, never a reference.
 from __future__ import annotations
 
 import math
+import re
 from typing import Sequence
 
 from harness.errors import ConfigError, bad_choice
@@ -23,13 +27,15 @@ from harness.records import SamplingParams, Verdict
 from strategies.selection import sample_seed
 
 MODES = ("logprob", "sample")
+AGGREGATES = ("min", "prod", "mean", "last")
 
 
 class SelfCritiqueVerifier:
     def __init__(self, judge: Generator | None = None, template: str = "{prompt}{solution}Check:",
                  accept: str = " yes", reject: str = " no", mode: str = "logprob", k: int = 4,
                  temperature: float = 1.0, max_tokens: int = 4, reason_tokens: int = 0, verdict_cue: str = "",
-                 name: str | None = None) -> None:
+                 steps: bool = False, step_template: str = "{prompt}{prefix}Check {k}:",
+                 step_pattern: str = r"^\d+\. ", aggregate: str = "min", name: str | None = None) -> None:
         if mode not in MODES:
             raise bad_choice("verifier.mode", mode, MODES)
         if "{solution}" not in template:
@@ -42,12 +48,16 @@ class SelfCritiqueVerifier:
         self.params = SamplingParams(temperature=temperature, max_tokens=max_tokens + reason_tokens)
         self.reason = SamplingParams(temperature=0.0, max_tokens=max(reason_tokens, 1), stop=(verdict_cue,) if verdict_cue else ())
         self.k, self.reason_tokens, self.cue = int(k), int(reason_tokens), verdict_cue
+        if aggregate not in AGGREGATES:
+            raise bad_choice("verifier.aggregate", aggregate, AGGREGATES)
+        self.steps, self.step_template, self.aggregate = bool(steps), step_template, aggregate
+        self.step_pattern = re.compile(step_pattern)
         self._name = name
 
     @property
     def name(self) -> str:
         judge = self.judge.name if self.judge is not None else "self"
-        return self._name or f"{judge}-critique-{self.mode}"
+        return self._name or f"{judge}-critique-{self.mode}" + ("-steps" if self.steps else "")
 
     def use_generator(self, generator: Generator) -> None:
         """Judge with the run's generator when no other judge was configured."""
@@ -57,13 +67,41 @@ class SelfCritiqueVerifier:
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
         if self.judge is None:
             raise ConfigError("verifier=self_critique has no judge: set verifier.judge or run it inside ttc")
-        queries = [self.template.format(prompt=p, solution=s) for p, sols in zip(prompts, solutions) for s in sols]
-        flat = self._by_logprob(queries) if self.mode == "logprob" else self._by_sampling(queries)
+        pairs = [(p, s) for p, sols in zip(prompts, solutions) for s in sols]
+        queries, owner = [], []
+        for i, (prompt, solution) in enumerate(pairs):
+            for q in self._queries(prompt, solution):
+                queries.append(q)
+                owner.append(i)
+        judged = self._by_logprob(queries) if self.mode == "logprob" else self._by_sampling(queries)
+        per: list[list[Verdict]] = [[] for _ in pairs]
+        for i, v in zip(owner, judged):
+            per[i].append(v)
+        flat = [self._combine(vs) for vs in per]
         out, i = [], 0
         for sols in solutions:
             out.append(flat[i:i + len(sols)])
             i += len(sols)
         return out
+
+    def _queries(self, prompt: str, solution: str) -> list[str]:
+        if not self.steps:
+            return [self.template.format(prompt=prompt, solution=solution)]
+        lines = solution.split("\n")
+        marks = [j for j, line in enumerate(lines) if self.step_pattern.match(line)]
+        if not marks:
+            return [self.template.format(prompt=prompt, solution=solution)]
+        return [self.step_template.format(prompt=prompt, prefix="\n".join(lines[:j + 1]) + "\n", k=k)
+                for k, j in enumerate(marks, 1)]
+
+    def _combine(self, verdicts: list[Verdict]) -> Verdict:
+        if not self.steps:
+            return verdicts[0]
+        scores = [v.score for v in verdicts]
+        value = {"min": min, "last": lambda x: x[-1], "mean": lambda x: sum(x) / len(x), "prod": math.prod}[
+            self.aggregate](scores)
+        return Verdict(score=value, tokens=sum(v.tokens for v in verdicts), flops=sum(v.flops for v in verdicts),
+                       step_scores=tuple(scores))
 
     def _by_logprob(self, queries: list[str]) -> list[Verdict]:
         spent = [(0, 0.0)] * len(queries)
