@@ -3,6 +3,8 @@
     ttc                                   # default job: arith, tiny-0.3m, best-of-16 with a verifier
     ttc strategy=greedy generator.model=tiny-4m
     ttc -m strategy=greedy,majority,best_of_n
+    ttc -m strategy=greedy,majority task.num_shards=4 task.shard=0,1,2,3   # shards merge at the end
+    ttc merge OUT_DIR SHARD_DIR...        # merge finished shards run separately
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from omegaconf import DictConfig
 from harness.errors import ConfigError, bad_choice
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ("task", "generator", "strategy", "verifier")
+GROUPS = ("task", "generator", "strategy", "verifier", "experiment")
 
 
 def check_choices(argv: list[str]) -> None:
@@ -55,6 +57,8 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
+        if sys.argv[1:2] == ["merge"]:
+            return merge_command(sys.argv[2:])
         check_choices(sys.argv[1:])
     except ConfigError as err:
         fail(err)
@@ -66,26 +70,73 @@ def main() -> None:
 
 
 class SweepSummary(Callback):
-    """After a multirun: merge every job's curves into the sweep directory and print one table."""
+    """After a multirun: merge the shards of each run, then every run's curves into the sweep directory,
+    and print one table."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from analysis.outputs import format_table, plot, read_csv, to_csv
         from harness.store import write_atomic
 
         sweep = Path(config.hydra.sweep.dir)
-        rows, seen = [], set()
-        for path in sorted(sweep.glob("*/curves.csv")):
-            for r in read_csv(path):
+        try:
+            runs = merge_sweep_shards(sweep)
+        except ConfigError as err:
+            print(f"ttc: shards not merged: {err}", file=sys.stderr)
+            return
+        rows, seen = [], {}
+        for run in sorted(runs):
+            if not (run / "curves.csv").exists():
+                continue
+            for r in read_csv(run / "curves.csv"):
                 key = (r["strategy"], r["verifier"], r["model"], r["budget"], r["budget_unit"], r["difficulty"])
-                if key not in seen:  # the same rule from two pools of the same seeds is the same number
-                    seen.add(key)
-                    rows.append(r)
+                if key in seen and seen[key] == (r["accuracy"], r["flops_per_problem"]):
+                    continue  # the same rule from two pools of the same seeds is the same number
+                if key in seen:  # same name, other settings (a swept hyperparameter): say which run
+                    r = {**r, "strategy": f"{r['strategy']} [{run.name}]"}
+                seen.setdefault(key, (r["accuracy"], r["flops_per_problem"]))
+                rows.append(r)
         if not rows:
             return
         write_atomic(sweep / "curves.csv", to_csv(rows))
         write_atomic(sweep / "curves.png", plot(rows, title=str(sweep)))
         print(format_table(rows))
         print(f"sweep directory: {sweep}")
+
+
+def merge_sweep_shards(sweep: Path) -> list[Path]:
+    """Merge the shard jobs of every sharded run of a sweep into `sweep/merged/NAME`; return the run
+    directories to summarise (merged runs and unsharded jobs)."""
+    import json
+
+    from harness.shards import merge, merged_name
+
+    groups: dict[str, list[Path]] = {}
+    for record in sorted(sweep.glob("*/run.json")):
+        task = json.loads(record.read_text())["config"].get("task", {})
+        if int(task.get("num_shards", 1)) > 1:
+            groups.setdefault(merged_name(record.parent.name), []).append(record.parent)
+        else:
+            groups[record.parent.name] = [record.parent]
+    runs = []
+    for name, dirs in groups.items():
+        first = json.loads((dirs[0] / "run.json").read_text())["config"]
+        if int(first["task"].get("num_shards", 1)) == 1:
+            runs.append(dirs[0])
+            continue
+        runs.append(merge(sweep / "merged" / name, dirs))
+    return runs
+
+
+def merge_command(argv: list[str]) -> None:
+    """`ttc merge OUT_DIR SHARD_DIR...`: merge finished shard run directories into one run directory."""
+    from analysis.outputs import format_table, read_csv
+    from harness.shards import merge
+
+    if len(argv) < 2:
+        raise ConfigError("usage: ttc merge OUT_DIR SHARD_DIR [SHARD_DIR ...]")
+    out = merge(argv[0], argv[1:])
+    print(format_table(read_csv(out / "curves.csv")))
+    print(f"merged run directory: {out}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The run loop: the one place that sees the config. Builds components, runs batches, records, derives.
 
-Problems are cut into fixed batches of `batch_size` in task order. A batch whose problems are all on disk
-is skipped; a partly written batch is recomputed whole (so every number is computed in the same batch
+Problems are cut into fixed batches of `batch_size` in task order (a shard takes every k-th batch, see
+harness.shards). A batch whose problems are all on disk is skipped; a partly written batch is recomputed whole (so every number is computed in the same batch
 as in an uninterrupted run) and only its missing problems are appended.
 """
 
@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from analysis.outputs import format_table, write_curves
 from harness.errors import ConfigError
+from harness.shards import check_shard, pretraining_flops, shard_batches
 from harness.store import RunStore, sample_lines
 
 
@@ -41,15 +42,34 @@ def _grades(task: Any, batch: list, results: list, done: set[str]) -> list[list[
     return [[next(flat) for _ in r.candidates] if p.id not in done else [] for p, r in zip(batch, results)]
 
 
+def _task_node(cfg: DictConfig) -> tuple[Any, int, int]:
+    """The task's config without the shard fields (they are the run loop's, not the task's)."""
+    node = OmegaConf.to_container(cfg.task, resolve=True)
+    shard, num_shards = int(node.pop("shard", 0)), int(node.pop("num_shards", 1))
+    check_shard(shard, num_shards)
+    return OmegaConf.create(node), shard, num_shards
+
+
 def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False) -> list[dict]:
-    """Run (or resume) one task x generator x strategy x verifier into `run_dir`; return curve rows."""
+    """Run (or resume) one task x generator x strategy x verifier (or one shard of it) into `run_dir`;
+    return curve rows. A shard whose problems are all on disk is finished without loading any model."""
     if cfg.batch_size < 1:
         raise ConfigError(f"batch_size={cfg.batch_size} must be at least 1")
-    task = build(cfg.task, "task")
+    task_node, shard, num_shards = _task_node(cfg)
+    task = build(task_node, "task")
     strategy = build(cfg.strategy, "strategy")
     problems = task.problems()
     if not problems:
         raise ConfigError("task: the task has no problems; check task.path / task.levels")
+    index = {p.id: i for i, p in enumerate(problems)}
+    batches = shard_batches(problems, cfg.batch_size, shard, num_shards)
+    mine = {p.id for b in batches for p in b}
+    config = OmegaConf.to_container(cfg, resolve=True)
+    store = RunStore(run_dir)
+    old = store.recorded(config)
+    done = store.done_ids()
+    if old is not None and mine <= done:
+        return _finish(run_dir, store, pretraining_flops(old.get("card")), quiet)
     generator = build(cfg.generator, "generator")
     verifier = build(cfg.verifier, "verifier") if cfg.get("verifier") and "_target_" in cfg.verifier else None
     if hasattr(verifier, "use_generator"):
@@ -60,23 +80,24 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False) -> list[dict]:
         "strategy": strategy.name, "generator": generator.name, "run_seed": int(cfg.seed),
         "verifier": verifier.name if verifier is not None else "none",
     }
-    store = RunStore(run_dir)
-    store.bind(OmegaConf.to_container(cfg, resolve=True), {"meta": meta, "card": getattr(card, "__dict__", None)})
-    done = store.done_ids()
-    bar = tqdm(total=len(problems), initial=len(done & {p.id for p in problems}), desc=f"{strategy.name}",
+    store.bind(config, {"meta": meta, "card": getattr(card, "__dict__", None), "problems": len(mine)})
+    bar = tqdm(total=len(mine), initial=len(done & mine), desc=f"{strategy.name}" + (
+        f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""),
                unit="problem", disable=quiet, file=sys.stderr, dynamic_ncols=True)
-    for start in range(0, len(problems), cfg.batch_size):
-        batch = problems[start:start + cfg.batch_size]
+    for batch in batches:
         if all(p.id in done for p in batch):
             continue
         results = strategy.run([p.public() for p in batch], generator, verifier, task.extract, int(cfg.seed))
         for problem, result, correct in zip(batch, results, _grades(task, batch, results, done)):
             if problem.id in done:
                 continue
-            store.append(sample_lines(problem, result, correct, meta))
+            store.append(sample_lines(problem, result, correct, {**meta, "problem_index": index[problem.id]}))
             bar.update(1)
     bar.close()
-    pretrain = card.pretraining_flops if card is not None else None
+    return _finish(run_dir, store, card.pretraining_flops if card is not None else None, quiet)
+
+
+def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool) -> list[dict]:
     rows = write_curves(run_dir, store.samples(), pretrain)
     if not quiet:
         print(format_table(rows))

@@ -35,19 +35,24 @@ class RunStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.samples_path = self.root / SAMPLES
 
+    def recorded(self, config: dict) -> dict | None:
+        """The run.json record if this directory already holds this run; refuse one holding another run."""
+        path = self.root / "run.json"
+        if not path.exists():
+            return None
+        old = json.loads(path.read_text())
+        if old.get("config") != config:
+            raise ConfigError(
+                f"run directory {self.root} holds a run with a different config; "
+                f"pass hydra.run.dir=NEW_DIR or delete it"
+            )
+        return old
+
     def bind(self, config: dict, meta: dict) -> None:
         """Record what this run is; refuse a directory that holds a different run."""
-        path = self.root / "run.json"
-        record = {"config": config, **meta}
-        if path.exists():
-            old = json.loads(path.read_text())
-            if old.get("config") != config:
-                raise ConfigError(
-                    f"run directory {self.root} holds a run with a different config; "
-                    f"pass hydra.run.dir=NEW_DIR or delete it"
-                )
-            return
-        write_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        if self.recorded(config) is None:
+            record = {"config": config, **meta}
+            write_atomic(self.root / "run.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
 
     def done_ids(self) -> set[str]:
         """Ids of problems whose every candidate line is on disk; a torn tail is truncated away."""

@@ -63,7 +63,8 @@ class BudgetForcing:
             raise ConfigError("strategy.wait is empty; give a string such as 'Wait' or a list of them")
         self.think_close, self.answer_cue, self.answer_tokens = think_close, answer_cue, int(answer_tokens)
         self.selection = selection
-        self.name = name or ("budget_forcing" if not self.min_thinking else f"budget_forcing_min{self.min_thinking}")
+        self.name = name or ("budget_forcing" if not self.min_thinking
+                             else f"budget_forcing_min{self.min_thinking}_w{self.max_waits}")
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:

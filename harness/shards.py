@@ -1,0 +1,111 @@
+"""Sharding a run's problems across jobs, and merging the shards' run directories back into one.
+
+A shard is a set of whole batches: with `batch_size` b the task's problems are cut into batches of b in task
+order, and shard i of k takes batches i, i+k, i+2k, ... So every problem is computed in exactly the batch an
+unsharded run would compute it in, and the merged record is line for line what that run writes (sample
+seeds and tie-breaks hang on problem ids, never on the shard).
+
+`merge` checks that the shards are one run (configs equal but for `task.shard`), all present and finished,
+and disjoint; it writes their lines in task order into a new run directory and derives its curves.
+Knows nothing about models or strategies.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Sequence, TypeVar
+
+from harness.errors import ConfigError
+from harness.store import SAMPLES, RunStore, write_atomic
+
+T = TypeVar("T")
+SHARD_KEYS = ("shard", "num_shards")
+
+
+def check_shard(shard: int, num_shards: int) -> None:
+    if num_shards < 1:
+        raise ConfigError(f"task.num_shards={num_shards} must be at least 1")
+    if not 0 <= shard < num_shards:
+        raise ConfigError(f"task.shard={shard} must be in 0..{num_shards - 1} (task.num_shards={num_shards})")
+
+
+def shard_batches(items: Sequence[T], batch_size: int, shard: int = 0, num_shards: int = 1) -> list[list[T]]:
+    """This shard's batches: batch j of the unsharded run belongs to shard j % num_shards."""
+    check_shard(shard, num_shards)
+    batches = [list(items[i:i + batch_size]) for i in range(0, len(items), batch_size)]
+    return batches[shard::num_shards]
+
+
+def unsharded(config: dict) -> dict:
+    """The config without the shard fields: what every shard of one run shares."""
+    out = copy.deepcopy(config)
+    for key in SHARD_KEYS:
+        out.get("task", {}).pop(key, None)
+    return out
+
+
+def merged_name(job_dir_name: str) -> str:
+    """A sweep job's directory name with its `task.shard=i` override taken out."""
+    name = re.sub(r"(^|,)task\.shard=\d+(?=,|$)", "", job_dir_name).strip(",")
+    return name or "merged"
+
+
+def pretraining_flops(card: dict | None) -> float | None:
+    """6 N D from a card as recorded in run.json (None when the training tokens are unknown)."""
+    if not card or card.get("training_tokens") is None:
+        return None
+    return 6.0 * card["non_embedding_parameters"] * card["training_tokens"]
+
+
+def _record(run_dir: Path) -> dict:
+    path = run_dir / "run.json"
+    if not path.exists():
+        raise ConfigError(f"{run_dir} is not a run directory (no run.json)")
+    return json.loads(path.read_text())
+
+
+def merge(out_dir: str | Path, shard_dirs: Sequence[str | Path]) -> Path:
+    """Merge finished shard run directories into `out_dir` (refused if it holds another run)."""
+    from analysis.outputs import write_curves  # plotting imports only when merging
+
+    dirs = [Path(d) for d in shard_dirs]
+    if not dirs:
+        raise ConfigError("merge: no shard directories given")
+    records = [_record(d) for d in dirs]
+    base = unsharded(records[0]["config"])
+    k = int(records[0]["config"]["task"].get("num_shards", 1))
+    seen: dict[int, Path] = {}
+    for d, rec in zip(dirs, records):
+        if unsharded(rec["config"]) != base:
+            raise ConfigError(f"merge: {d} is not a shard of the same run as {dirs[0]} (configs differ beyond task.shard)")
+        i = int(rec["config"]["task"].get("shard", 0))
+        if i in seen:
+            raise ConfigError(f"merge: shard {i} given twice ({seen[i]} and {d})")
+        seen[i] = d
+        done, want = len(RunStore(d).done_ids()), rec.get("problems")
+        if want is not None and done != want:
+            raise ConfigError(f"merge: shard {i} of {k} ({d}) has {done}/{want} problems done; "
+                              f"re-launch the same command or sweep to finish it")
+    missing = sorted(set(range(k)) - set(seen))
+    if missing:
+        raise ConfigError(f"merge: shards {missing} of {k} are missing; have {sorted(seen)}")
+    lines, ids = [], set()
+    for d in dirs:
+        for line in RunStore(d).samples():
+            key = (line["problem_id"], line["candidate"])
+            if key in ids:
+                raise ConfigError(f"merge: problem {line['problem_id']} appears in more than one shard ({d})")
+            ids.add(key)
+            lines.append(line)
+    lines.sort(key=lambda x: (x["problem_index"], x["candidate"]))
+    out = RunStore(out_dir)
+    head = {key: records[0][key] for key in ("meta", "card") if key in records[0]}
+    out.bind(base, {**head, "problems": sum(r.get("problems", 0) for r in records),
+                    "merged_from": sorted(str(d.resolve()) for d in dirs)})
+    blob = "".join(json.dumps(x, sort_keys=True) + "\n" for x in lines)
+    write_atomic(out.root / SAMPLES, blob)
+    write_curves(out.root, lines, pretraining_flops(records[0].get("card")))
+    return out.root
