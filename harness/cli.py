@@ -5,6 +5,7 @@
     ttc -m strategy=greedy,majority,best_of_n
     ttc -m strategy=greedy,majority task.num_shards=4 task.shard=0,1,2,3   # shards merge at the end
     ttc merge OUT_DIR SHARD_DIR...        # merge finished shards run separately
+    ttc report RUN_DIR... [--out DIR]     # report.html / report.md: curves, compute-optimal, exchange
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def main() -> None:
     try:
         if sys.argv[1:2] == ["merge"]:
             return merge_command(sys.argv[2:])
+        if sys.argv[1:2] == ["report"]:
+            from analysis.report import main as report
+
+            return report(sys.argv[2:])
         check_choices(sys.argv[1:])
     except ConfigError as err:
         fail(err)

@@ -1,0 +1,86 @@
+"""Per-problem records from many run directories, each tagged with the runnable arm that produced it.
+
+An *arm* is a strategy config that would reproduce a record's rule at its budget: the pooled rules of a
+best-of-N pool (majority@k, best-of-k by verifier, ...) become `best_of_n` with `n=k` and that selection;
+fixed-budget strategies (greedy, beam search, budget forcing) are their run's own strategy config; revision
+chains read at length l are the run's config with `n = P*l`. Oracle rules (pass@n) have no arm.
+Reads run directories only (run.json and samples.jsonl); never W&B.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from analysis.curves import per_problem
+
+SELECTION_OF_RULE = {"majority": "majority", "best_of_n": "verifier", "weighted_vote": "weighted_vote",
+                     "best_of_n_logprob": "logprob_sum", "best_of_n_logprob_mean": "logprob_mean", "sample": "first"}
+
+
+def find_runs(paths: Iterable[str | Path]) -> list[Path]:
+    """Run directories under `paths` (a run directory itself, a sweep, or any folder of them). Shard runs
+    are skipped: their merged run (written after the sweep, or by `ttc merge`) stands for them."""
+    runs: list[Path] = []
+    for path in map(Path, paths):
+        found = [path] if (path / "samples.jsonl").exists() else sorted(p.parent for p in path.rglob("samples.jsonl"))
+        for run in found:
+            config = json.loads((run / "run.json").read_text()).get("config", {}) if (run / "run.json").exists() else {}
+            if int(config.get("task", {}).get("num_shards", 1)) > 1:
+                continue
+            if run not in runs:
+                runs.append(run)
+    return runs
+
+
+def arm_of(record: dict, strategy_cfg: dict) -> dict | None:
+    """The strategy config that reproduces `record` (None for oracle rules)."""
+    rule, budget = record["strategy"], int(record["budget"])
+    target = strategy_cfg.get("_target_", "")
+    if rule in SELECTION_OF_RULE and target.endswith("BestOfN"):
+        name = "majority" if rule == "majority" else ("sample" if rule == "sample" else None)
+        arm = {**strategy_cfg, "n": budget, "selection": SELECTION_OF_RULE[rule]}
+        if name:
+            arm["name"] = name
+        return arm
+    if rule.startswith("pass@"):
+        return None
+    if target.endswith("Revision"):
+        return {**strategy_cfg, "n": budget}
+    return dict(strategy_cfg)
+
+
+def load(runs: Iterable[Path]) -> list[dict]:
+    """Per-problem records of every run, with `run`, `arm` and `verifier_cfg`; one rule read off two pools of
+    the same seeds is kept once, and two settings that share a name are told apart by their run."""
+    out, seen = [], {}
+    for run in runs:
+        record = json.loads((run / "run.json").read_text())
+        config = record.get("config", {})
+        lines = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines() if x.strip()]
+        for r in per_problem(lines):
+            key = (r["model"], r["strategy"], r["verifier"], r["budget"], r["budget_unit"], r["problem_id"])
+            value = (r["accuracy"], r["flops"])
+            if key in seen and seen[key][0] == value:
+                continue
+            if key in seen and seen[key][1] != run.name:
+                r = {**r, "strategy": f"{r['strategy']} [{run.name}]"}
+            seen.setdefault(key, (value, run.name))
+            out.append({**r, "run": str(run), "arm": arm_of(r, config.get("strategy", {})),
+                        "verifier_cfg": config.get("verifier"), "generator_cfg": config.get("generator"),
+                        "pretrain_flops": _pretrain(record.get("card"))})
+    return out
+
+
+def _pretrain(card: dict | None) -> float | None:
+    from harness.shards import pretraining_flops
+
+    return pretraining_flops(card)
+
+
+def arm_label(r: dict) -> str:
+    """A short name for a record's arm: strategy [verifier] @budget."""
+    ver = f" [{r['verifier']}]" if r["verifier"] not in ("none", "") else ""
+    unit = "" if r["budget_unit"] == "samples" else f" {r['budget_unit']}"
+    return f"{r['strategy']}{ver} @{r['budget']}{unit}"

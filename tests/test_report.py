@@ -1,0 +1,149 @@
+"""Analysis: compute-optimal choice with cross-validation, the FLOPs exchange, the report, the adaptive policy."""
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from analysis.exchange import exchange
+from analysis.optimal import bin_of, compute_optimal, quantile_bins, thresholds
+from analysis.report import build, pareto, write
+from harness.cli import CONF_DIR
+from harness.errors import ConfigError
+from harness.run import execute
+
+# arm -> (strategy, budget, flops, accuracy on bin 1, accuracy on bin 2)
+ARMS = {"greedy": ("greedy", 1, 10.0, 1.0, 0.0), "maj1": ("majority", 1, 10.0, 0.5, 0.5),
+        "maj2": ("majority", 2, 20.0, 0.6, 0.6), "beam": ("beam_search", 4, 20.0, 0.0, 1.0),
+        "big": ("best_of_n", 8, 100.0, 1.0, 1.0)}
+
+
+def _records(model="S", n=20, arms=ARMS, pretrain=None):
+    out = []
+    for i in range(n):
+        pid = f"p{i}"
+        for strategy, budget, flops, easy, hard in arms.values():
+            out.append({"problem_id": pid, "difficulty": 1, "model": model, "strategy": strategy, "verifier": "none",
+                        "budget": budget, "budget_unit": "samples", "accuracy": easy if i < n // 2 else hard,
+                        "mc_se": 0.0, "gen_tokens": 1.0, "flops": flops, "arm": {"_target_": strategy},
+                        "pretrain_flops": pretrain})
+    return out
+
+
+def test_compute_optimal_picks_each_bins_winner_within_the_baselines_budget():
+    bins = {f"p{i}": 1 if i < 10 else 2 for i in range(20)}
+    rows = {(r["baseline"], r["difficulty"]): r for r in compute_optimal(_records(), "S", bins, "majority")}
+    cheap, wide = rows[("majority @1", "1")], rows[("majority @1", "2")]
+    assert cheap["chosen"] == "greedy @1" and cheap["adaptive_accuracy"] == 1.0 and cheap["gain"] == 0.5
+    assert wide["chosen"] == "majority @1" and wide["gain"] == 0.0  # beam (20 FLOPs) is over the 10 budget
+    total = rows[("majority @1", "all")]
+    assert total["adaptive_accuracy"] == 0.75 and total["baseline_accuracy"] == 0.5 and total["fixed_accuracy"] == 0.5
+    assert total["gain_ci_low"] > 0
+    assert rows[("majority @2", "2")]["chosen"] == "beam_search @4"  # affordable at 20 FLOPs
+    assert rows[("majority @2", "1")]["chosen"] == "greedy @1"  # as accurate as anything, and cheapest
+    assert rows[("majority @2", "all")]["adaptive_accuracy"] == 1.0 and rows[("majority @2", "all")]["fixed_accuracy"] == 0.6
+    assert not any(r["chosen"] == "best_of_n @8" for r in rows.values())  # never within budget
+    probe = {f"p{i}": 5.0 for i in range(20)}  # a probe costing 5 FLOPs a problem prices beam out
+    paid = {(r["baseline"], r["difficulty"]): r for r in compute_optimal(_records(), "S", bins, "majority", probe)}
+    assert paid[("majority @2", "2")]["chosen"] == "majority @1"
+
+
+def test_exchange_gives_the_small_model_the_large_models_total_flops():
+    records = _records("S", pretrain=1e6, arms={"greedy": ("greedy", 1, 10.0, 0.2, 0.2),
+                                               "maj": ("majority", 16, 1000.0, 0.9, 0.9)})
+    records += _records("L", pretrain=3e6, arms={"greedy": ("greedy", 1, 100.0, 0.5, 0.5)})
+    bins = {"S": {f"p{i}": 1 + i % 2 for i in range(20)}}
+    rows = {(r["R"], r["difficulty"]): r for r in exchange(records, bins, ratios=(0.16, 22.0))}
+    low, high = rows[(0.16, "all")], rows[(22.0, "all")]
+    assert low["small_budget_per_query"] == pytest.approx((3e6 * (1 + 0.16 / 3) - 1e6) / 1600, rel=1e-3)
+    assert low["small_arms"] == ["majority @16"] and low["small_accuracy"] == 0.9 and low["winner"] == "S"
+    assert high["small_budget_per_query"] == pytest.approx((3e6 * (1 + 22 / 3) - 1e6) / (3e6 * 22 / 3 / 100), rel=1e-3)
+    assert high["small_arms"] == ["greedy @1"] and high["difference"] == pytest.approx(-0.3) and high["winner"] == "L"
+    assert {r["difficulty"] for r in rows.values()} == {"all", "1", "2"}
+
+
+def test_bins_and_pareto():
+    values = {f"p{i}": i / 10 for i in range(10)}
+    bins = quantile_bins(values, 5)
+    assert bins["p9"] == 1 and bins["p0"] == 5 and sorted(bins.values()) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    cuts = thresholds(values, 5)
+    assert cuts == sorted(cuts, reverse=True) and bin_of(1.0, cuts) == 1 and bin_of(-1.0, cuts) == 5
+    rows = [{"accuracy": a, "flops_per_problem": f} for a, f in [(0.5, 1), (0.4, 2), (0.7, 3), (0.7, 4), (0.9, 9)]]
+    assert [(r["accuracy"], r["flops_per_problem"]) for r in pareto(rows)] == [(0.5, 1), (0.7, 3), (0.9, 9)]
+
+
+def _execute(run_dir, overrides):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["task.levels=[1,3,5]", "task.per_level=6", *overrides])
+    return execute(cfg, run_dir, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    _execute(root / "bon", ["strategy=best_of_n", "strategy.n=8", "verifier=self_critique"])
+    _execute(root / "greedy", ["strategy=greedy", "verifier=none"])
+    _execute(root / "greedy1m", ["strategy=greedy", "verifier=none", "generator.model=tiny-1m"])
+    return root
+
+
+def test_report_from_real_runs(runs, tmp_path):
+    data = build([str(runs)])
+    assert len(data["runs"]) == 3
+    front = data["pareto"]["tiny-0.3m"]
+    assert [r["accuracy"] for r in front] == sorted(r["accuracy"] for r in front)
+    mine = [r for r in data["curves"] if r["model"] == "tiny-0.3m" and r["difficulty"] == "all"
+            and "oracle" not in r["strategy"]]
+    for r in mine:  # nothing off the frontier beats it at its cost
+        assert max(f["accuracy"] for f in front if f["flops_per_problem"] <= r["flops_per_problem"]) >= r["accuracy"]
+    oracle = [r for r in data["oracle"] if r["difficulty"] == "all"]
+    assert oracle and all(r["n_problems"] == 18 for r in oracle)
+    for r in data["oracle"] + data["predicted"]:
+        if r["adaptive_accuracy"] is not None:
+            assert r["gain"] == pytest.approx(r["adaptive_accuracy"] - r["baseline_accuracy"], abs=1e-5)
+    assert data["predicted"] and data["policies"]["tiny-0.3m"]["budgets"]
+    pairs = {(r["small"], r["large"]) for r in data["exchange"]}
+    assert pairs == {("tiny-0.3m", "tiny-1m")}
+    out = write(data, tmp_path / "report")
+    html = (out / "report.html").read_text()
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == 5 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert "Pretraining vs test-time FLOPs" in (out / "report.md").read_text()
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium: `make test` installs it (apt); the HTML was checked without a browser")
+    dom = subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", "--virtual-time-budget=5000",
+                          "--dump-dom", (out / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
+    body = re.search(r"<body[^>]*>", dom.stdout).group(0)
+    assert 'data-rendered="5/5"' in body and 'data-errors="0"' in body
+
+
+def test_adaptive_policy_runs_its_arms_per_predicted_bin(runs, tmp_path):
+    data = build([str(runs)])
+    write(data, tmp_path / "report")
+    policy_file = tmp_path / "report" / "policy-tiny-0.3m.json"
+    policy = json.loads(policy_file.read_text())
+    run_dir = tmp_path / "adaptive"
+    rows = _execute(run_dir, ["strategy=adaptive", f"strategy.policy={policy_file}", "verifier=self_critique"])
+    assert any(r["strategy"] == "adaptive" and r["difficulty"] == "all" for r in rows)
+    lines = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    largest = policy["budgets"][-1]["bins"]
+    cuts, m = policy["probe"]["thresholds"], policy["probe"]["m"]
+    for pid in {x["problem_id"] for x in lines}:
+        mine = [x for x in lines if x["problem_id"] == pid]
+        probe = [x for x in mine if x["info"]["role"] == "probe"]
+        level = bin_of(sum(x["verifier_score"] for x in probe) / len(probe), cuts)
+        assert len(probe) == m and all(x["info"]["bin"] == level for x in mine)
+        nearest = min((int(b) for b in largest), key=lambda b: (abs(b - level), b))
+        assert {x["info"]["arm"] for x in mine} == {largest[str(nearest)]["arm"]}
+        [chosen] = [x for x in mine if x["selected"]]
+        assert chosen["info"]["role"] == "arm"
+        assert mine[0]["ledger"]["generator_flops"] == pytest.approx(sum(x["flops"] for x in mine), rel=1e-6)
+    with pytest.raises(ConfigError, match="predicts difficulty with a verifier"):
+        _execute(tmp_path / "nov", ["strategy=adaptive", f"strategy.policy={policy_file}", "verifier=none"])
+    with pytest.raises(ConfigError, match="does not exist; write one with `ttc report"):
+        _execute(tmp_path / "nofile", ["strategy=adaptive", "strategy.policy=/no/such.json"])
