@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from harness.errors import ConfigError, bad_choice
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ("task", "generator", "strategy", "verifier", "experiment")
+GROUPS = ("task", "generator", "strategy", "verifier", "logger", "experiment")
 
 
 def check_choices(argv: list[str]) -> None:
@@ -48,8 +48,12 @@ def fail(err: Exception) -> None:
 def _app(cfg: DictConfig) -> None:
     from harness.run import execute  # heavy imports after argument checks
 
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    group = Path(hc.sweep.dir).name if hc.mode == RunMode.MULTIRUN else None
     try:
-        execute(cfg, Path(HydraConfig.get().runtime.output_dir))
+        execute(cfg, Path(hc.runtime.output_dir), group=group)
     except ConfigError as err:
         fail(err)
 

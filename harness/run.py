@@ -7,6 +7,7 @@ as in an uninterrupted run) and only its missing problems are appended.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from tqdm import tqdm
 from analysis.outputs import format_table, write_curves
 from harness.errors import ConfigError
 from harness.shards import check_shard, pretraining_flops, shard_batches
-from harness.store import RunStore, sample_lines
+from harness.store import RunStore, sample_lines, write_atomic
 
 
 def build(node: Any, group: str) -> Any:
@@ -50,7 +51,7 @@ def _task_node(cfg: DictConfig) -> tuple[Any, int, int]:
     return OmegaConf.create(node), shard, num_shards
 
 
-def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False) -> list[dict]:
+def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | None = None) -> list[dict]:
     """Run (or resume) one task x generator x strategy x verifier (or one shard of it) into `run_dir`;
     return curve rows. A shard whose problems are all on disk is finished without loading any model."""
     if cfg.batch_size < 1:
@@ -68,8 +69,9 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False) -> list[dict]:
     store = RunStore(run_dir)
     old = store.recorded(config)
     done = store.done_ids()
+    logger = build(cfg.logger, "logger") if cfg.get("logger") else None
     if old is not None and mine <= done:
-        return _finish(run_dir, store, pretraining_flops(old.get("card")), quiet)
+        return _finish(run_dir, store, pretraining_flops(old.get("card")), quiet, logger, config, group)
     generator = build(cfg.generator, "generator")
     verifier = build(cfg.verifier, "verifier") if cfg.get("verifier") and "_target_" in cfg.verifier else None
     if hasattr(verifier, "use_generator"):
@@ -94,11 +96,18 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False) -> list[dict]:
             store.append(sample_lines(problem, result, correct, {**meta, "problem_index": index[problem.id]}))
             bar.update(1)
     bar.close()
-    return _finish(run_dir, store, card.pretraining_flops if card is not None else None, quiet)
+    return _finish(run_dir, store, card.pretraining_flops if card is not None else None, quiet, logger, config, group)
 
 
-def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool) -> list[dict]:
-    rows = write_curves(run_dir, store.samples(), pretrain)
+def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool, logger: Any, config: dict,
+            group: str | None) -> list[dict]:
+    samples = store.samples()
+    rows = write_curves(run_dir, samples, pretrain)
+    marker = run_dir / "logged.json"
+    if logger is not None and not marker.exists():  # mirrored once, also when a resumed run had nothing left
+        where = logger.log_run(run_dir, config, rows, samples, group)
+        if where:
+            write_atomic(marker, json.dumps({"wandb": where}) + "\n")
     if not quiet:
         print(format_table(rows))
         print(f"run directory: {run_dir}")

@@ -87,7 +87,7 @@ def test_an_unfinished_shard_is_refused_and_a_finished_one_loads_no_model(tmp_pa
     assert "generator" in built
     built.clear()
     _run(d, ["task.num_shards=2", "task.shard=0"])  # finished: nothing to do, no model loaded
-    assert built == ["task", "strategy"]
+    assert "generator" not in built and "verifier" not in built
     merge(tmp_path / "m", [d, tmp_path / "s1"])
 
 
