@@ -139,8 +139,9 @@ def compute_optimal(records: list[dict], model: str, bins: dict[str, int], basel
                 for p in test:
                     adaptive[p] = arms[label][p]["accuracy"]
                     base[p] = arms[base_label][p]["accuracy"]
-            rows.append(_row(model, baseline, base_label, budget, str(b), pids, adaptive, base,
-                             _choose(arms, pids, base_label, extra), picks))
+            if picks:  # a bin where no arm fits (a probe dearer than the budget) gets no row; "all" says n=0
+                rows.append(_row(model, baseline, base_label, budget, str(b), pids, adaptive, base,
+                                 _choose(arms, pids, base_label, extra), picks))
         everyone = list(bins)
         for f in range(folds):  # the best single fixed arm, chosen the same held-out way without bins
             train = [p for p in everyone if fold_of(p, folds) != f]
