@@ -21,7 +21,7 @@ from hydra.utils import instantiate
 from analysis.optimal import bin_of
 from harness.errors import ConfigError
 from harness.protocols import Extractor, Generator, Verifier
-from harness.records import Budget, Candidate, Problem, ProblemResult
+from harness.records import Budget, Problem, ProblemResult
 
 
 def _load(policy: str | Path) -> dict:

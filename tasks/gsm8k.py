@@ -9,11 +9,11 @@ Loads from a local JSONL file (`task.path`) or from the hub (`openai/gsm8k`, con
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from harness.errors import ConfigError, bad_choice
+from tasks.files import read_jsonl
 from harness.records import Problem
 
 EXEMPLARS = (
@@ -131,19 +131,8 @@ def _chat(tokenizer_path: str):
 
 
 def _read(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise ConfigError(f"task.path={path}: no such file")
-    rows = []
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if raw.strip():
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"task.path={path} line {n} is not valid JSON ({err.msg})") from None
-            if "question" not in row or "answer" not in row or "####" not in str(row["answer"]):
-                raise ConfigError(f"task.path={path} line {n} needs 'question' and an 'answer' with '####'")
-            rows.append(row)
-    return rows
+    return read_jsonl(path, ("question", "answer"), lambda row: "####" in str(row["answer"]),
+                      "'question' and an 'answer' with '####'")
 
 
 def _hub(revision: str, split: str) -> list[dict]:

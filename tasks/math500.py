@@ -8,11 +8,11 @@ Loads from a local JSONL file (`task.path`) or from the hub (`HuggingFaceH4/MATH
 
 from __future__ import annotations
 
-import json
 from importlib.metadata import version
 from pathlib import Path
 
 from harness.errors import ConfigError, bad_choice
+from tasks.files import read_jsonl
 from harness.records import Problem
 
 PROMPT = ("Solve the following math problem. Think step by step, and put the final answer in \\boxed{{}}.\n\n"
@@ -83,19 +83,7 @@ def _chat(tokenizer_path: str):
 
 
 def _read(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise ConfigError(f"task.path={path}: no such file")
-    rows = []
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if raw.strip():
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"task.path={path} line {n} is not valid JSON ({err.msg})") from None
-            if "problem" not in row or "answer" not in row:
-                raise ConfigError(f"task.path={path} line {n} needs 'problem' and 'answer' fields")
-            rows.append(row)
-    return rows
+    return read_jsonl(path, ("problem", "answer"), need="'problem' and 'answer' fields")
 
 
 def _hub(revision: str) -> list[dict]:

@@ -12,11 +12,11 @@ file (`premise`, `hypothesis`, `label` as a word or 0/1/2) or from the hub (nyu-
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from harness.errors import ConfigError, bad_choice
+from tasks.files import read_jsonl
 from harness.records import Problem
 
 LABELS = ("entailment", "neutral", "contradiction")  # GLUE's 0, 1, 2
@@ -78,19 +78,7 @@ def _label(value) -> str:
 
 
 def _read(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise ConfigError(f"task.path={path}: no such file")
-    rows = []
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if raw.strip():
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"task.path={path} line {n} is not valid JSON ({err.msg})") from None
-            if not all(k in row for k in ("premise", "hypothesis", "label")):
-                raise ConfigError(f"task.path={path} line {n} needs 'premise', 'hypothesis' and 'label'")
-            rows.append(row)
-    return rows
+    return read_jsonl(path, ("premise", "hypothesis", "label"), need="'premise', 'hypothesis' and 'label'")
 
 
 def _hub(split: str, revision: str) -> list[dict]:

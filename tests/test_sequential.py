@@ -181,6 +181,10 @@ def test_self_critique_step_mode_checks_every_step_prefix(small, aggregate):
             assert v.step_scores == pytest.approx(expected, abs=1e-6)
             want = {"min": min(expected), "prod": math.prod(expected), "last": expected[-1]}[aggregate]
             assert v.score == pytest.approx(want, abs=1e-6)
+    newest = SelfCritiqueVerifier(small, steps=True, aggregate=aggregate, last_step_only=True).verify(prompts, pairs)
+    for row, full in zip(newest, verdicts):
+        for v, w in zip(row, full):
+            assert v.step_scores == pytest.approx(w.step_scores[-1:]) and v.tokens < w.tokens
     with pytest.raises(ConfigError, match="verifier.aggregate=median is not valid"):
         SelfCritiqueVerifier(aggregate="median")
 

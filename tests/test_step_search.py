@@ -110,3 +110,29 @@ def test_bad_settings_and_no_verifier():
         StepSearch(kind="bfs")
     with pytest.raises(ConfigError, match="is guided by a verifier"):
         StepSearch().run(PROBLEMS, Counting(), None, extract_answer, seed=0)
+
+
+def test_prm_search_lands_in_curves_beside_best_of_n(tmp_path):
+    import json
+
+    from hydra import compose, initialize_config_dir
+
+    from harness.cli import CONF_DIR
+    from harness.run import execute
+
+    def run(name, overrides):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=["task.levels=[3]", "task.per_level=2", *overrides])
+        rows = execute(cfg, tmp_path / name, quiet=True)
+        return rows, [json.loads(x) for x in (tmp_path / name / "samples.jsonl").read_text().splitlines()]
+
+    bon, _ = run("bon", ["strategy=best_of_n", "strategy.n=4", "verifier=tiny_orm"])
+    assert any(r["strategy"] == "best_of_n" and r["verifier"] == "tiny-orm" and r["budget"] == 4 for r in bon)
+    for strategy in ("prm_beam", "dvts", "lookahead"):
+        rows, lines = run(strategy, [f"strategy={strategy}", "strategy.n=4", "strategy.width=2", "verifier=tiny_prm"])
+        [row] = [r for r in rows if r["difficulty"] == "all"]
+        assert row["verifier"] == "tiny-prm" and row["budget"] == 4 and row["flops_per_problem"] > 0
+        assert all(len(x["step_scores"]) == 1 for x in lines)  # the newest step only
+        chosen = [x for x in lines if x["selected"]]
+        assert row["accuracy"] == sum(x["correct"] for x in chosen) / len(chosen)
+        assert all(x["ledger"]["verifier_tokens"] > 0 for x in lines)

@@ -9,7 +9,8 @@ and the verdict is read after that. The score is P(correct):
   backends that give no log-probabilities (an API).
 With `steps=True` the judge checks each step on its own instead: for every line matching `step_pattern`,
 it reads the solution up to that step and `step_template` (the tiny world's `Check k:`); the verdict's
-`step_scores` are those P(correct), and its score is their `aggregate` (min, prod, mean or last).
+`step_scores` are those P(correct), and its score is their `aggregate` (min, prod, mean or last);
+`last_step_only` checks the newest step alone (what step-level search ranks by, at one query per candidate).
 Every token the judge reads or writes is counted in the verdict's tokens and FLOPs.
 The judge is the run's own generator unless another is configured (`judge: null` means "the generator").
 It sees the prompt and the solution only, never a reference.
@@ -35,7 +36,8 @@ class SelfCritiqueVerifier:
                  accept: str = " yes", reject: str = " no", mode: str = "logprob", k: int = 4,
                  temperature: float = 1.0, max_tokens: int = 4, reason_tokens: int = 0, verdict_cue: str = "",
                  steps: bool = False, step_template: str = "{prompt}{prefix}Check {k}:",
-                 step_pattern: str = r"^\d+\. ", aggregate: str = "min", name: str | None = None) -> None:
+                 step_pattern: str = r"^\d+\. ", aggregate: str = "min", last_step_only: bool = False,
+                 name: str | None = None) -> None:
         if mode not in MODES:
             raise bad_choice("verifier.mode", mode, MODES)
         if "{solution}" not in template:
@@ -51,6 +53,7 @@ class SelfCritiqueVerifier:
         if aggregate not in AGGREGATES:
             raise bad_choice("verifier.aggregate", aggregate, AGGREGATES)
         self.steps, self.step_template, self.aggregate = bool(steps), step_template, aggregate
+        self.last_only = bool(last_step_only)
         self.step_pattern = re.compile(step_pattern)
         self._name = name
 
@@ -91,8 +94,9 @@ class SelfCritiqueVerifier:
         marks = [j for j, line in enumerate(lines) if self.step_pattern.match(line)]
         if not marks:
             return [self.template.format(prompt=prompt, solution=solution)]
-        return [self.step_template.format(prompt=prompt, prefix="\n".join(lines[:j + 1]) + "\n", k=k)
-                for k, j in enumerate(marks, 1)]
+        queries = [self.step_template.format(prompt=prompt, prefix="\n".join(lines[:j + 1]) + "\n", k=k)
+                   for k, j in enumerate(marks, 1)]
+        return queries[-1:] if self.last_only else queries
 
     def _combine(self, verdicts: list[Verdict]) -> Verdict:
         if not self.steps:
