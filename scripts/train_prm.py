@@ -1,6 +1,6 @@
 """Train the tiny process/outcome reward model of the arithmetic world from rollouts, and measure it.
 
-    python scripts/train_prm.py                      # into models/tiny-prm (about 15 minutes on 2 cores)
+    python scripts/train_prm.py                      # into models/tiny-prm (about 17 minutes on 2 cores)
     python scripts/train_prm.py --per-level 20 --out /tmp/prm   # quick
 
 1. The policy (tiny-0.3m) samples `--samples` solutions to each *train* problem of levels 1-5.
@@ -166,7 +166,7 @@ def quality(judge_path: Path, policy: HFGenerator, per_level: int, seed: int) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-level", type=int, default=80, help="train problems per level")
+    parser.add_argument("--per-level", type=int, default=120, help="train problems per level")
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--rollouts", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=2)
