@@ -261,3 +261,17 @@ def test_sequential_strategies_land_in_curves_beside_best_of_n(tmp_path):
         assert row["budget_unit"] == "thinking_tokens" and row["budget"] == cap
         assert 0 < row["thinking_tokens_per_problem"] <= cap
         assert all(s["info"]["thinking_tokens"] <= cap for s in samples)
+
+
+def test_self_critique_refuses_nan_verdicts():
+    from harness.records import Scored
+
+    class Broken:
+        name = "broken"
+
+        def score(self, prompts, continuations):
+            return [Scored(logprob=float("nan") if c == " no" else -1.0, tokens=1, flops=1.0)
+                    for c in continuations]
+
+    with pytest.raises(ConfigError, match="no finite log-probability"):
+        SelfCritiqueVerifier(Broken()).verify(["Q"], [["1. 1+1=2\nAnswer: 2\n"]])

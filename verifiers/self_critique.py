@@ -117,6 +117,9 @@ class SelfCritiqueVerifier:
         out = []
         for y, n, (tokens, flops) in zip(scored[:len(queries)], scored[len(queries):], spent):
             top = max(y.logprob, n.logprob)
+            if not (math.isfinite(top) and not math.isnan(y.logprob) and not math.isnan(n.logprob)):
+                raise ConfigError(f"verifier {self.name}: the judge gives no finite log-probability to "
+                                  f"{self.yes!r} or {self.no!r} (NaN logits, or verdict strings it cannot write)")
             p_yes = math.exp(y.logprob - top)
             p_no = math.exp(n.logprob - top)
             out.append(Verdict(score=p_yes / (p_yes + p_no), tokens=tokens + y.tokens + n.tokens,
