@@ -21,8 +21,8 @@ run: $(STAMP)
 # headless Chromium for the report's rendering test (Debian package); skipped with a note where apt cannot run
 BROWSER_STAMP := $(VENV)/.browser
 $(BROWSER_STAMP): $(STAMP)
-	command -v chromium >/dev/null 2>&1 || { apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
-	  || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; } \
+	command -v chromium >/dev/null 2>&1 || { timeout 300 apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+	  || { timeout 120 apt-get update -q >/dev/null 2>&1 && timeout 300 apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; } \
 	  || echo "note: chromium could not be installed; the report's browser check will be skipped"; }
 	touch $(BROWSER_STAMP)
 
