@@ -15,7 +15,7 @@ def ttc(*args, cwd):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["strategy=nope"], "strategy=nope is not valid; choose one of: adaptive, beam_search, best_of_n, budget_forcing, greedy"),
+    (["strategy=nope"], "strategy=nope is not valid; choose one of: adaptive, beam_search, best_of_n, budget_forcing, dvts, greedy"),
     (["task=gsm9k"], "task=gsm9k is not valid; choose one of: arith"),
     (["generator.model=tiny-9m"], "generator.model=tiny-9m is neither a bundled model (tiny-0.3m, tiny-1m"),
     (["generator.model=/no/such/dir"], "generator.model=/no/such/dir is neither"),
