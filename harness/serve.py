@@ -92,20 +92,26 @@ class ModelServer:
                     server.max_seen_concurrency = max(server.max_seen_concurrency, server.in_flight)
                     fail = server.fail_left > 0
                     server.fail_left -= fail
-                try:
-                    if fail:
-                        return self._send(503, {"error": {"message": "warming up"}})
-                    body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                    if self.path == "/v1/chat/completions":
-                        return self._send(200, server.completions(body, chat=True))
-                    if self.path == "/v1/completions":
-                        return self._send(200, server.completions(body, chat=False))
-                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
-                except (KeyError, ValueError) as err:
-                    return self._send(400, {"error": {"message": f"bad request: {err}"}})
+                try:  # the request counts as in flight until its answer is ready, not until it is sent: a
+                    # client may start its next request the moment it has read this answer
+                    code, payload = self._answer(fail)
                 finally:
                     with server.count_lock:
                         server.in_flight -= 1
+                self._send(code, payload)
+
+            def _answer(self, fail: bool) -> tuple[int, dict]:
+                if fail:
+                    return 503, {"error": {"message": "warming up"}}
+                try:
+                    body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                    if self.path == "/v1/chat/completions":
+                        return 200, server.completions(body, chat=True)
+                    if self.path == "/v1/completions":
+                        return 200, server.completions(body, chat=False)
+                    return 404, {"error": {"message": f"no route {self.path}"}}
+                except (KeyError, ValueError) as err:
+                    return 400, {"error": {"message": f"bad request: {err}"}}
 
             def _send(self, code: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
