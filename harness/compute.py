@@ -48,12 +48,17 @@ def load_card(path: str | Path, name: str | None = None) -> ModelCard:
             layers=int(data["layers"]), hidden_size=int(data["hidden_size"]), context=int(data["context"]),
             training_tokens=data.get("training_tokens"),
         )
-    cfg = json.loads((path / "config.json").read_text())
+    return card_from_config(json.loads((path / "config.json").read_text()), name or path.name)
+
+
+def card_from_config(cfg: dict, name: str) -> ModelCard:
+    """A card from a HF `config.json` dict (models we did not train: no training tokens)."""
+    cfg = cfg.get("text_config", cfg)
     hidden, layers = int(cfg["hidden_size"]), int(cfg["num_hidden_layers"])
     inter = int(cfg.get("intermediate_size", 4 * hidden))
     heads, kv = int(cfg["num_attention_heads"]), int(cfg.get("num_key_value_heads", cfg["num_attention_heads"]))
     attn = hidden * hidden * 2 + 2 * hidden * (hidden // heads) * kv
     return ModelCard(
-        name=name or path.name, non_embedding_parameters=layers * (attn + 3 * hidden * inter),
+        name=name, non_embedding_parameters=layers * (attn + 3 * hidden * inter),
         layers=layers, hidden_size=hidden, context=int(cfg.get("max_position_embeddings", 2048)),
     )

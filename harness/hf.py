@@ -10,15 +10,17 @@ Knows nothing about tasks, strategies or configs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-from harness.compute import ModelCard, load_card
+from harness.compute import ModelCard, card_from_config, load_card
 from harness.errors import ConfigError
-from harness.models import resolve_model
+from harness.models import bundled_models, resolve_model
 from harness.records import Completion, SamplingParams, Scored
 from harness.sampling import choose
 
@@ -36,20 +38,40 @@ class _Rows:
     finish: list[str | None]
 
 
+def _source(model: str, revision: str | None) -> tuple[Path | str, dict]:
+    """A bundled name or local directory (a Path), or a hub id, which must carry a pinned revision."""
+    try:
+        return resolve_model(model), {}
+    except ConfigError as err:
+        hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", model) and not Path(model).exists()
+        if not hub_id:
+            raise
+        if not revision:
+            raise ConfigError(f"generator.model={model} is neither a bundled model ({', '.join(bundled_models())}) "
+                              f"nor an existing directory; as a hub id it needs generator.revision=COMMIT "
+                              f"(pinned for reproducibility)") from err
+        return model, {"revision": revision}
+
+
 class HFGenerator:
     """A local causal LM run with HF transformers on CPU or GPU."""
 
     def __init__(self, model: str, name: str | None = None, device: str = "cpu", dtype: str = "float32",
-                 max_batch_rows: int = 256, threads: int | None = None) -> None:
-        path = resolve_model(model)
-        if threads:
-            torch.set_num_threads(threads)
+                 max_batch_rows: int = 256, threads: int | None = None, revision: str | None = None) -> None:
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError(f"generator.dtype={dtype} is not valid; choose one of: bfloat16, float16, float32")
-        self.name = name or path.name
-        self.card: ModelCard = load_card(path, self.name)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(device).eval()
+        if threads:
+            torch.set_num_threads(threads)
+        source, kw = _source(model, revision)
+        self.name = name or Path(str(source)).name
+        try:
+            self.card: ModelCard = (load_card(source, self.name) if isinstance(source, Path) else
+                                    card_from_config(AutoConfig.from_pretrained(source, **kw).to_dict(), self.name))
+            self.tokenizer = AutoTokenizer.from_pretrained(source, **kw)
+            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype), **kw).to(device).eval()
+        except OSError as err:  # a hub id that is not cached (offline) or does not exist
+            raise ConfigError(f"generator.model={model}@{revision}: cannot load ({str(err).splitlines()[0]}); "
+                              f"download it first or pass a local directory") from None
         self.device, self.max_rows = torch.device(device), max_batch_rows
         self.eos = self.tokenizer.eos_token_id
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos

@@ -1,5 +1,7 @@
 """The HF generator on a real tiny model: seeds, shared prefill, stops, lengths, scoring, beam search."""
 
+import pytest
+
 from harness.records import SamplingParams
 
 SAMPLE = SamplingParams(temperature=1.0, max_tokens=60)
@@ -55,3 +57,16 @@ def test_beam_search_returns_width_beams_best_first(small, arith_prompts):
         normalised = [c.logprob / max(len(c.token_logprobs), 1) for c in b]
         assert normalised == sorted(normalised, reverse=True)
         assert all(c.prompt_tokens == b[0].prompt_tokens and c.cached_tokens == 0 for c in b)
+
+
+def test_hub_ids_need_a_pinned_revision_and_fail_fast_offline(monkeypatch):
+    from harness.errors import ConfigError
+    from harness.hf import HFGenerator
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match="as a hub id it needs generator.revision=COMMIT"):
+        HFGenerator("meta-llama/Llama-3.2-1B-Instruct")
+    with pytest.raises(ConfigError, match=r"generator.model=meta-llama/Llama-3.2-1B-Instruct@0123abc: cannot load"):
+        HFGenerator("meta-llama/Llama-3.2-1B-Instruct", revision="0123abc")
+    with pytest.raises(ConfigError, match="/no/such/dir is neither a bundled model .* nor an existing directory$"):
+        HFGenerator("/no/such/dir")
