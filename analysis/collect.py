@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from analysis.curves import per_problem
+from harness.shards import pretraining_flops
 
 SELECTION_OF_RULE = {"majority": "majority", "best_of_n": "verifier", "weighted_vote": "weighted_vote",
                      "best_of_n_logprob": "logprob_sum", "best_of_n_logprob_mean": "logprob_mean", "sample": "first"}
@@ -51,6 +52,18 @@ def arm_of(record: dict, strategy_cfg: dict) -> dict | None:
     return dict(strategy_cfg)
 
 
+def keep_or_tag(seen: dict, key: tuple, value: tuple, run_name: str, row: dict) -> dict | None:
+    """Rows from several runs under one name: a rule read off two pools of the same seeds is the same number,
+    kept once (None for the repeat); another setting under the same name (a swept hyperparameter) is kept and
+    tagged with its run's name. `seen` maps key -> (value, run name) across calls."""
+    if key in seen and seen[key][0] == value:
+        return None
+    if key in seen and seen[key][1] != run_name:
+        row = {**row, "strategy": f"{row['strategy']} [{run_name}]"}
+    seen.setdefault(key, (value, run_name))
+    return row
+
+
 def load(runs: Iterable[Path]) -> list[dict]:
     """Per-problem records of every run, with `run`, `arm` and `verifier_cfg`; one rule read off two pools of
     the same seeds is kept once, and two settings that share a name are told apart by their run."""
@@ -61,22 +74,13 @@ def load(runs: Iterable[Path]) -> list[dict]:
         lines = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines() if x.strip()]
         for r in per_problem(lines):
             key = (r["model"], r["strategy"], r["verifier"], r["budget"], r["budget_unit"], r["problem_id"])
-            value = (r["accuracy"], r["flops"])
-            if key in seen and seen[key][0] == value:
+            r = keep_or_tag(seen, key, (r["accuracy"], r["flops"]), run.name, r)
+            if r is None:
                 continue
-            if key in seen and seen[key][1] != run.name:
-                r = {**r, "strategy": f"{r['strategy']} [{run.name}]"}
-            seen.setdefault(key, (value, run.name))
             out.append({**r, "run": str(run), "arm": arm_of(r, config.get("strategy", {})),
                         "verifier_cfg": config.get("verifier"), "generator_cfg": config.get("generator"),
-                        "pretrain_flops": _pretrain(record.get("card"))})
+                        "pretrain_flops": pretraining_flops(record.get("card"))})
     return out
-
-
-def _pretrain(card: dict | None) -> float | None:
-    from harness.shards import pretraining_flops
-
-    return pretraining_flops(card)
 
 
 def arm_label(r: dict) -> str:

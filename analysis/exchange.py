@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.collect import arm_label
 from analysis.optimal import _choose, _ci, arms_table, fold_of
 
 RATIOS = (0.16, 0.79, 22.0)
@@ -83,5 +82,3 @@ def _winner(low: float, high: float, small: str, large: str) -> str:
         return large
     return "tie (interval spans 0)"
 
-
-__all__ = ["RATIOS", "exchange", "family", "arm_label"]

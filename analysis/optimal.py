@@ -118,14 +118,14 @@ def compute_optimal(records: list[dict], model: str, bins: dict[str, int], basel
     against the baseline at the same budget; `extra` is per-problem cost added to every arm (the probe)."""
     extra = extra or {}
     arms = arms_table(records, model, set(bins))
+    by_bin: dict[int, list[str]] = defaultdict(list)
+    for pid, b in bins.items():
+        by_bin[b].append(pid)
     rows = []
     for base_label, budget in budgets_of(arms, baseline):
         adaptive: dict[str, float] = {}
         base: dict[str, float] = {}
         fixed: dict[str, float] = {}
-        by_bin: dict[int, list[str]] = defaultdict(list)
-        for pid, b in bins.items():
-            by_bin[b].append(pid)
         for b, pids in sorted(by_bin.items()):
             picks = []
             for f in range(folds):

@@ -17,13 +17,19 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def curves(rows: list[dict], fronts: dict | None, x: str) -> bytes:
-    """Accuracy against `x` (FLOPs or generated tokens per problem), one line per model x strategy x verifier."""
+def series_label(r: dict) -> str:
+    """One curve's name: model, strategy and (if any) verifier."""
+    extra = f" [{r['verifier']}]" if r["verifier"] not in ("none", "") else ""
+    return f"{r['model']} {r['strategy']}{extra}"
+
+
+def curves(rows: list[dict], fronts: dict | None = None, x: str = "flops_per_problem", title: str = "") -> bytes:
+    """Accuracy against `x` (FLOPs or generated tokens per problem), one line per model x strategy x verifier,
+    with 95% bootstrap bands and, if given, each model's Pareto frontier."""
     series: dict[str, list[dict]] = {}
     for r in rows:
         if r["difficulty"] == "all":
-            ver = f" [{r['verifier']}]" if r["verifier"] not in ("none", "") else ""
-            series.setdefault(f"{r['model']} {r['strategy']}{ver}", []).append(r)
+            series.setdefault(series_label(r), []).append(r)
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=100)
     for label, rs in sorted(series.items()):
         rs = sorted(rs, key=lambda r: r[x])
@@ -34,9 +40,10 @@ def curves(rows: list[dict], fronts: dict | None, x: str) -> bytes:
         ax.step([r["flops_per_problem"] for r in front], [r["accuracy"] for r in front], where="post", color="k",
                 lw=2, alpha=0.5, label=f"{model} Pareto frontier")
     ax.set_xscale("log")
-    ax.set_xlabel("FLOPs per problem" if x.startswith("flops") else "generated tokens per problem")
+    ax.set_xlabel("FLOPs per problem (generator + verifier)" if x.startswith("flops") else "generated tokens per problem")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _png(fig)

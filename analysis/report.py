@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from analysis import plots
-from analysis.collect import arm_label, find_runs, load
+from analysis.collect import find_runs, load
 from analysis.curves import summarize
 from analysis.exchange import RATIOS, exchange
 from analysis.optimal import (arms_table, bin_of, compute_optimal, oracle_difficulty, probe, quantile_bins,
@@ -154,8 +154,8 @@ def sections(data: dict) -> list[tuple[str, str, str | None]]:
 
 def write(data: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = {"curves.png": plots.curves(data["curves"], data["pareto"], x="flops_per_problem"),
-              "tokens.png": plots.curves(data["curves"], None, x="gen_tokens_per_problem"),
+    images = {"curves.png": plots.curves(data["curves"], data["pareto"]),
+              "tokens.png": plots.curves(data["curves"], x="gen_tokens_per_problem"),
               "oracle.png": plots.optimal(data["oracle"]) if data["oracle"] else None,
               "predicted.png": plots.optimal(data["predicted"]) if data["predicted"] else None,
               "exchange.png": plots.exchange(data["exchange"]) if data["exchange"] else None}
@@ -222,5 +222,3 @@ def main(argv: list[str]) -> None:
     write(data, out)
     print(f"report: {out / 'report.html'} ({len(data['runs'])} runs)")
 
-
-__all__ = ["build", "write", "main", "pareto", "arm_label"]

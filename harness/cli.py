@@ -83,6 +83,7 @@ class SweepSummary(Callback):
     and print one table."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from analysis.collect import keep_or_tag
         from analysis.outputs import format_table, plot, read_csv, to_csv
         from harness.store import write_atomic
 
@@ -93,17 +94,12 @@ class SweepSummary(Callback):
             print(f"ttc: shards not merged: {err}", file=sys.stderr)
             return
         rows, seen = [], {}
-        for run in sorted(runs):
-            if not (run / "curves.csv").exists():
-                continue
+        for run in sorted(r for r in runs if (r / "curves.csv").exists()):
             for r in read_csv(run / "curves.csv"):
                 key = (r["strategy"], r["verifier"], r["model"], r["budget"], r["budget_unit"], r["difficulty"])
-                if key in seen and seen[key] == (r["accuracy"], r["flops_per_problem"]):
-                    continue  # the same rule from two pools of the same seeds is the same number
-                if key in seen:  # same name, other settings (a swept hyperparameter): say which run
-                    r = {**r, "strategy": f"{r['strategy']} [{run.name}]"}
-                seen.setdefault(key, (r["accuracy"], r["flops_per_problem"]))
-                rows.append(r)
+                r = keep_or_tag(seen, key, (r["accuracy"], r["flops_per_problem"]), run.name, r)
+                if r is not None:
+                    rows.append(r)
         if not rows:
             return
         write_atomic(sweep / "curves.csv", to_csv(rows))
@@ -119,21 +115,14 @@ def merge_sweep_shards(sweep: Path) -> list[Path]:
 
     from harness.shards import merge, merged_name
 
-    groups: dict[str, list[Path]] = {}
+    runs, shards = [], {}
     for record in sorted(sweep.glob("*/run.json")):
         task = json.loads(record.read_text())["config"].get("task", {})
         if int(task.get("num_shards", 1)) > 1:
-            groups.setdefault(merged_name(record.parent.name), []).append(record.parent)
+            shards.setdefault(merged_name(record.parent.name), []).append(record.parent)
         else:
-            groups[record.parent.name] = [record.parent]
-    runs = []
-    for name, dirs in groups.items():
-        first = json.loads((dirs[0] / "run.json").read_text())["config"]
-        if int(first["task"].get("num_shards", 1)) == 1:
-            runs.append(dirs[0])
-            continue
-        runs.append(merge(sweep / "merged" / name, dirs))
-    return runs
+            runs.append(record.parent)
+    return runs + [merge(sweep / "merged" / name, dirs) for name, dirs in shards.items()]
 
 
 def merge_command(argv: list[str]) -> None:

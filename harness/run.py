@@ -1,8 +1,9 @@
 """The run loop: the one place that sees the config. Builds components, runs batches, records, derives.
 
 Problems are cut into fixed batches of `batch_size` in task order (a shard takes every k-th batch, see
-harness.shards). A batch whose problems are all on disk is skipped; a partly written batch is recomputed whole (so every number is computed in the same batch
-as in an uninterrupted run) and only its missing problems are appended.
+harness.shards). A batch whose problems are all on disk is skipped; a partly written batch is recomputed
+whole (so every number is computed in the same batch as in an uninterrupted run) and only its missing
+problems are appended.
 """
 
 from __future__ import annotations

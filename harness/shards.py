@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Sequence, TypeVar
 
+from harness.compute import ModelCard
 from harness.errors import ConfigError
 from harness.store import SAMPLES, RunStore, write_atomic
 
@@ -54,10 +55,8 @@ def merged_name(job_dir_name: str) -> str:
 
 
 def pretraining_flops(card: dict | None) -> float | None:
-    """6 N D from a card as recorded in run.json (None when the training tokens are unknown)."""
-    if not card or card.get("training_tokens") is None:
-        return None
-    return 6.0 * card["non_embedding_parameters"] * card["training_tokens"]
+    """The pretraining FLOPs of a model card as recorded in run.json (None without a card)."""
+    return ModelCard(**card).pretraining_flops if card else None
 
 
 def _record(run_dir: Path) -> dict:

@@ -88,9 +88,9 @@ class StepSearch:
             new = self._expand(problems, generator, live, fanout, seed, step, ledgers)
             scored = self._score(problems, generator, verifier, new, ledgers)
             for i, cands in enumerate(scored):
-                finished = [c for c in cands if self._complete(c, extract)]
-                done[i] += finished
-                live[i] = self._keep([c for c in cands if not self._complete(c, extract)])
+                complete = [self._complete(c, extract) for c in cands]
+                done[i] += [c for c, ok in zip(cands, complete) if ok]
+                live[i] = self._keep([c for c, ok in zip(cands, complete) if not ok])
         for i in range(len(problems)):
             done[i] += live[i]
         wall = (time.perf_counter() - t0) / max(len(problems), 1)

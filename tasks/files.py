@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from harness.errors import ConfigError
 
 
-def read_jsonl(path: Path, fields: Sequence[str], check: Callable[[dict], bool] | None = None,
-               need: str | None = None) -> list[dict]:
-    """The rows of `path`; each must be JSON with every one of `fields` (and pass `check`, described by `need`)."""
+def iter_jsonl(path: Path, fields: Sequence[str], check: Callable[[dict], bool] | None = None,
+               need: str | None = None, hint: str = "") -> Iterator[tuple[int, dict]]:
+    """(line number, row) of `path`; each row must be a JSON object with every one of `fields` (and pass
+    `check`). A bad row stops with "needs NEED", or with the first missing field and `hint`."""
     if not path.is_file():
         raise ConfigError(f"task.path={path}: no such file")
-    rows = []
     for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not raw.strip():
             continue
@@ -22,8 +22,15 @@ def read_jsonl(path: Path, fields: Sequence[str], check: Callable[[dict], bool] 
             row = json.loads(raw)
         except json.JSONDecodeError as err:
             raise ConfigError(f"task.path={path} line {n} is not valid JSON ({err.msg})") from None
-        if not isinstance(row, dict) or not all(k in row for k in fields) or (check and not check(row)):
-            wanted = need or " and ".join(f"'{k}'" for k in fields)
-            raise ConfigError(f"task.path={path} line {n} needs {wanted}")
-        rows.append(row)
-    return rows
+        missing = [f for f in fields if not isinstance(row, dict) or f not in row]
+        if need and (missing or (check and not check(row))):
+            raise ConfigError(f"task.path={path} line {n} needs {need}")
+        if missing:
+            raise ConfigError(f"task.path={path} line {n} has no field {missing[0]!r}{hint}")
+        yield n, row
+
+
+def read_jsonl(path: Path, fields: Sequence[str], check: Callable[[dict], bool] | None = None,
+               need: str | None = None) -> list[dict]:
+    """Every row of `path` (see iter_jsonl)."""
+    return [row for _, row in iter_jsonl(path, fields, check, need)]

@@ -8,11 +8,11 @@ Malformed files stop before any work, naming the file, the line and the problem.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from harness.errors import ConfigError
+from tasks.files import iter_jsonl
 from harness.records import Problem
 
 _ANSWER = re.compile(r"Answer:\s*\$?(-?[\d,]*\.?\d+)")
@@ -32,8 +32,6 @@ class JsonlTask:
     def __init__(self, path: str, question_field: str = "question", answer_field: str = "answer",
                  template: str = "Q: {question}\nA:\n", reference_pattern: str = "", limit: int | None = None) -> None:
         self.path = Path(path).expanduser()
-        if not self.path.is_file():
-            raise ConfigError(f"task.path={path}: no such file")
         self.fields, self.template, self.limit = (question_field, answer_field), template, limit
         self.pattern = re.compile(reference_pattern) if reference_pattern else None
         self.version = f"jsonl-v1:{self.path.name}"
@@ -41,17 +39,7 @@ class JsonlTask:
 
     def _load(self) -> list[Problem]:
         out = []
-        for n, raw in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"task.path={self.path} line {n} is not valid JSON ({err.msg})") from None
-            missing = [f for f in self.fields if not isinstance(row, dict) or f not in row]
-            if missing:
-                raise ConfigError(f"task.path={self.path} line {n} has no field {missing[0]!r}; "
-                                  f"set task.question_field / task.answer_field")
+        for n, row in iter_jsonl(self.path, self.fields, hint="; set task.question_field / task.answer_field"):
             out.append(Problem(f"{self.path.stem}-{len(out)}", self.template.format(question=row[self.fields[0]]),
                                self._reference(str(row[self.fields[1]]), n), {"line": n}))
             if self.limit is not None and len(out) >= self.limit:

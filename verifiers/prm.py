@@ -96,8 +96,7 @@ class ProcessRewardModel:
         if self.format == "qwen":
             msgs = [{"role": "system", "content": QWEN_SYSTEM}, {"role": "user", "content": prompt},
                     {"role": "assistant", "content": self.tag.join(steps) + self.tag}]
-            ids = tok.apply_chat_template(msgs, tokenize=True, add_generation_prompt=False)
-            ids = list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+            ids = self._chat_ids(msgs)
             return ids, [i for i, t in enumerate(ids) if t == self.tag_id]
         if self.format == "math_shepherd":
             text = f"{prompt} " + "".join(f"{s} {self.tag}\n" for s in steps)
@@ -112,10 +111,13 @@ class ProcessRewardModel:
         conv, marks, ids = [], [], []
         for k, s in enumerate(steps):  # rlhflow: each turn's prefix is a prefix of the whole conversation
             conv += [{"role": "user", "content": f"{prompt} {s}" if k == 0 else s}, {"role": "assistant", "content": "+"}]
-            out = tok.apply_chat_template(conv, tokenize=True, add_generation_prompt=False)
-            ids = list(out["input_ids"] if hasattr(out, "keys") else out)
+            ids = self._chat_ids(conv)
             marks.append(max(i for i, t in enumerate(ids) if t == self.good) - 1)  # the logits predicting "+"
         return ids, marks
+
+    def _chat_ids(self, messages: list[dict]) -> list[int]:
+        out = self.tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=False)
+        return list(out["input_ids"] if hasattr(out, "keys") else out)
 
     # ---- scoring ----------------------------------------------------------------------------------------
     @torch.inference_mode()
