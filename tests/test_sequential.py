@@ -178,9 +178,10 @@ def test_self_critique_step_mode_checks_every_step_prefix(small, aggregate):
         for solution, v in zip(pair, row):
             steps = [line for line in solution.split("\n") if line[:1].isdigit()]
             expected = [_p_yes(small, prompt + "\n".join(steps[:k]) + f"\nCheck {k}:") for k in range(1, len(steps) + 1)]
-            assert v.step_scores == pytest.approx(expected, abs=1e-6)
+            # batched, padded scoring vs one prompt at a time: float32 noise of ~1e-6 (seen: 1.2e-6)
+            assert v.step_scores == pytest.approx(expected, abs=1e-5)
             want = {"min": min(expected), "prod": math.prod(expected), "last": expected[-1]}[aggregate]
-            assert v.score == pytest.approx(want, abs=1e-6)
+            assert v.score == pytest.approx(want, abs=1e-5)
     newest = SelfCritiqueVerifier(small, steps=True, aggregate=aggregate, last_step_only=True).verify(prompts, pairs)
     for row, full in zip(newest, verdicts):
         for v, w in zip(row, full):
