@@ -1,10 +1,13 @@
 """The embedded arithmetic world: procedural multi-step word problems, their format and their grader.
 
-A problem is a start amount followed by add/subtract events (1, 2, 3, 5, 8 of them for levels 1-5,
-with operands up to 9, 12, 15, 20, 30); its solution is one numbered step
-per event (`k. a+b=c`), each checkable on its own, then a final line `Answer: N`. Everything is a pure
-function of (split, level, index, seed), so train and test sets are disjoint by construction (the split
-enters the hash that seeds each problem) and reproducible on any machine.
+A problem is a start amount followed by add/subtract events (1, 2, 3, 4, 7 of them for levels 1-5,
+with operands up to 9, 12, 15, 20, 30); its solution is one numbered step per event (`k. a+b=c`), each
+checkable on its own, then a final line `Answer: N`. The events may be applied in either of two orders
+(`PLANS`): as told, or backward from the last event. Problems are drawn so that neither order's running
+total goes below zero. Two valid paths to one answer are what make voting over samples pay: a slip on
+one path lands on another wrong answer than a slip on the other, while right answers agree. Everything
+is a pure function of (split, level, index, seed), so train and test sets are disjoint by construction
+(the split enters the hash that seeds each problem) and reproducible on any machine.
 
 This module knows nothing about models, tokenizers or the harness: it makes text and grades text.
 """
@@ -16,10 +19,10 @@ import random
 import re
 from dataclasses import dataclass
 
-VERSION = "arith-v2"
+VERSION = "arith-v3"
 GRADER_VERSION = "arith-exact-v1"
 LEVELS = (1, 2, 3, 4, 5)
-STEPS = {1: 1, 2: 2, 3: 3, 4: 5, 5: 8}
+STEPS = {1: 1, 2: 2, 3: 3, 4: 4, 5: 7}
 MAX_OPERAND = {1: 9, 2: 12, 3: 15, 4: 20, 5: 30}
 STEP_DELIM = "\n"
 ANSWER_PREFIX = "Answer: "
@@ -31,7 +34,8 @@ ADD_VERBS = ("gets {n} more", "buys {n} more", "finds {n} more", "is given {n} m
 SUB_VERBS = ("loses {n}", "gives away {n}", "sells {n}", "uses {n}")
 
 _ANSWER_RE = re.compile(r"Answer:\s*(-?\d+)")
-_STEP_RE = re.compile(r"^(\d+)\. (\d+)([+-])(\d+)=(-?\d+)$")
+_STEP_RE = re.compile(r"^(\d+)\. (-?\d+)([+-])(\d+)=(-?\d+)$")
+PLANS = ("as_told", "backward")
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,10 @@ class ArithProblem:
     start: int
     events: tuple[tuple[str, int], ...]
 
-    def steps(self) -> list[Step]:
+    def steps(self, plan: str = "as_told") -> list[Step]:
+        """The right solution's steps, applying the events in the order `plan` names (one of `PLANS`)."""
         value, out = self.start, []
-        for op, n in self.events:
+        for op, n in plan_events(self.events, plan):
             nxt = value + n if op == "+" else value - n
             out.append(Step(value, op, n, nxt))
             value = nxt
@@ -72,6 +77,15 @@ class ArithProblem:
     @property
     def answer(self) -> int:
         return self.steps()[-1].result
+
+
+def plan_events(events: tuple[tuple[str, int], ...], plan: str) -> list[tuple[str, int]]:
+    """The events in the order a plan applies them (problems are drawn so that both keep totals >= 0)."""
+    if plan == "as_told":
+        return list(events)
+    if plan == "backward":
+        return list(events[::-1])
+    raise ValueError(f"plan={plan!r} is not one of {PLANS}")
 
 
 def _rng(split: str, level: int, index: int, seed: int) -> random.Random:
@@ -97,8 +111,18 @@ def make_problem(split: str, level: int, index: int, seed: int = 0) -> ArithProb
     rng = _rng(split, level, index, seed)
     while True:
         problem = _draw(rng, split, level, index, seed)
-        if split_of(problem.start, problem.events) == split:
+        if split_of(problem.start, problem.events) == split and _never_negative(problem.start, problem.events[::-1]):
             return problem
+
+
+def _never_negative(start: int, events: tuple[tuple[str, int], ...]) -> bool:
+    """Whether applying `events` in this order to `start` keeps every running total at zero or above."""
+    value = start
+    for op, n in events:
+        value = value + n if op == "+" else value - n
+        if value < 0:
+            return False
+    return True
 
 
 def _draw(rng: random.Random, split: str, level: int, index: int, seed: int) -> ArithProblem:
@@ -159,16 +183,16 @@ def parse_steps(text: str) -> list[Step]:
 def first_wrong_step(problem: ArithProblem, text: str) -> int | None:
     """1-based index of the first step whose arithmetic or chaining is wrong; None if all steps are right.
 
-    A step is right when its result is its own arithmetic and it continues from the previous result with
-    the problem's next event: the world can check every step exactly.
+    A step is right when its result is its own arithmetic, it continues from the previous result, and it
+    applies one of the problem's events not yet applied (in any order: every plan is a right solution);
+    a solution is complete when every event is applied. The world can check every step exactly.
     """
-    value = problem.start
+    value, remaining = problem.start, list(problem.events)
     steps = parse_steps(text)
     for k, step in enumerate(steps, 1):
-        expected = problem.events[k - 1] if k <= len(problem.events) else None
-        if expected is None or (step.left, step.op, step.right) != (value, *expected):
+        event = (step.op, step.right)
+        if step.left != value or event not in remaining or step.result != step.correct_result:
             return k
-        if step.result != step.correct_result:
-            return k
+        remaining.remove(event)
         value = step.result
-    return None if len(steps) == len(problem.events) else len(steps) + 1
+    return None if not remaining else len(steps) + 1

@@ -2,7 +2,8 @@
 
 Each example is a list of (text, trainable) segments; the trainer puts loss only on trainable text, so
 corrupted solutions shown to the model as *input* (to verify or to revise) are never taught as output.
-Formats and their weights:
+Every solution shown, right or corrupted, follows a plan drawn uniformly from `PLANS` (the order in which
+the events are applied). Formats and their weights:
 - solve:   `Q: ...\\nA:\\n` -> numbered steps and `Answer: N` (the task itself);
 - think:   `Q: ...\\nT:\\n` -> `<think>` steps with re-checks `Wait, check k: ...` that fix wrong steps,
            `</think>`, `Answer: N` (budget forcing appends "Wait" to extend this block);
@@ -19,17 +20,19 @@ import random
 
 from tasks.arith import (
     LEVELS,
+    PLANS,
     THINK_CLOSE,
     THINK_OPEN,
     ArithProblem,
     Step,
     make_problem,
+    plan_events,
     prompt,
     solution_text,
 )
 
-CORPUS_VERSION = "arith-corpus-v2"
-FORMAT_WEIGHTS = {"solve": 0.55, "think": 0.15, "verify": 0.15, "revise": 0.15}
+CORPUS_VERSION = "arith-corpus-v3"
+FORMAT_WEIGHTS = {"solve": 0.6, "think": 0.1, "verify": 0.15, "revise": 0.15}
 Segments = list[tuple[str, bool]]
 
 
@@ -48,9 +51,9 @@ def _wrong(value: int, rng: random.Random) -> int:
     return value + 1
 
 
-def corrupt(problem: ArithProblem, rng: random.Random, at: int | None = None) -> list[Step]:
-    """The problem's steps with one slip at step `at` (random if None); later steps chain from the slip."""
-    events = problem.events
+def corrupt(problem: ArithProblem, rng: random.Random, at: int | None = None, plan: str = "as_told") -> list[Step]:
+    """The plan's steps with one slip at step `at` (random if None); later steps chain from the slip."""
+    events = plan_events(problem.events, plan)
     at = rng.randrange(len(events)) if at is None else at
     value, out = problem.start, []
     for k, (op, n) in enumerate(events):
@@ -62,15 +65,19 @@ def corrupt(problem: ArithProblem, rng: random.Random, at: int | None = None) ->
     return out
 
 
-def solve_example(problem: ArithProblem) -> Segments:
-    return [(prompt(problem, "solve"), False), (solution_text(problem.steps()), True)]
+def _plan(rng: random.Random) -> str:
+    return rng.choice(PLANS)
+
+
+def solve_example(problem: ArithProblem, rng: random.Random) -> Segments:
+    return [(prompt(problem, "solve"), False), (solution_text(problem.steps(_plan(rng))), True)]
 
 
 def think_example(problem: ArithProblem, rng: random.Random) -> Segments:
     """Thinking with slips (not trained on) caught by `Wait, check k:` re-checks, then the answer."""
     segs: Segments = [(prompt(problem, "think"), False), (THINK_OPEN + "\n", True)]
-    value, k = problem.start, 0
-    for k, (op, n) in enumerate(problem.events, 1):
+    value, k, plan = problem.start, 0, _plan(rng)
+    for k, (op, n) in enumerate(plan_events(problem.events, plan), 1):
         right = value + n if op == "+" else value - n
         slip = rng.random() < 0.25
         shown = _wrong(right, rng) if slip else right
@@ -79,7 +86,7 @@ def think_example(problem: ArithProblem, rng: random.Random) -> Segments:
             segs.append((f"Wait, check {k}: {value}{op}{n}={right}\n", True))
         value = right
     if rng.random() < 0.3:
-        last = problem.steps()[-1]
+        last = problem.steps(plan)[-1]
         segs.append((f"Wait, check {k}: {last.left}{last.op}{last.right}={last.result}\n", True))
     segs.append((f"{THINK_CLOSE}\nAnswer: {value}\n", True))
     return segs
@@ -87,15 +94,15 @@ def think_example(problem: ArithProblem, rng: random.Random) -> Segments:
 
 def verify_example(problem: ArithProblem, rng: random.Random) -> Segments:
     """A step check (`Check k:`) on a prefix whose last step may be wrong, or a whole-solution check."""
-    bad = rng.random() < 0.5
+    bad, plan = rng.random() < 0.5, _plan(rng)
     n_steps = len(problem.events)
     if rng.random() < 0.5:
         k = rng.randint(1, n_steps)
-        steps = corrupt(problem, rng, at=k - 1) if bad else problem.steps()
+        steps = corrupt(problem, rng, at=k - 1, plan=plan) if bad else problem.steps(plan)
         shown = "".join(s.text(i) + "\n" for i, s in enumerate(steps[:k], 1))
         query = f"Check {k}:"
     else:
-        steps = corrupt(problem, rng) if bad else problem.steps()
+        steps = corrupt(problem, rng, plan=plan) if bad else problem.steps(plan)
         shown, query = solution_text(steps), "Check:"
     return [(prompt(problem, "solve") + shown + query, False), (" no\n" if bad else " yes\n", True)]
 
@@ -104,10 +111,11 @@ def revise_example(problem: ArithProblem, rng: random.Random) -> Segments:
     """One or two previous attempts (80% wrong), then a corrected attempt that is right."""
     attempts = []
     for _ in range(rng.choice((1, 1, 2)) if problem.level <= 3 else 1):  # keeps level 5 within the context
-        steps = corrupt(problem, rng) if rng.random() < 0.8 else problem.steps()
+        plan = _plan(rng)
+        steps = corrupt(problem, rng, plan=plan) if rng.random() < 0.8 else problem.steps(plan)
         attempts.append("Previous attempt:\n" + solution_text(steps))
     head = f"Q: {problem.question}\n" + "".join(attempts) + "Corrected attempt:\n"
-    return [(head, False), (solution_text(problem.steps()), True)]
+    return [(head, False), (solution_text(problem.steps(_plan(rng))), True)]
 
 
 def example(index: int, seed: int) -> Segments:
@@ -117,7 +125,7 @@ def example(index: int, seed: int) -> Segments:
     problem = make_problem("train", level, index, seed)
     fmt = rng.choices(list(FORMAT_WEIGHTS), weights=list(FORMAT_WEIGHTS.values()))[0]
     if fmt == "solve":
-        return solve_example(problem)
+        return solve_example(problem, rng)
     if fmt == "think":
         return think_example(problem, rng)
     if fmt == "verify":

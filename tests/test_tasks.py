@@ -41,6 +41,44 @@ def test_reference_solution_extracts_grades_and_checks_stepwise():
     assert arith.extract_answer("1. 2+2=4\n") is None
 
 
+def test_every_plan_is_a_right_solution_and_the_step_check_is_order_free():
+    import random
+    p = arith.make_problem("test", 5, 2)  # 7 events, gains and losses
+    orders = {tuple((s.op, s.right) for s in p.steps(plan)) for plan in arith.PLANS}
+    assert len(orders) == len(arith.PLANS) == 2
+    for plan in arith.PLANS:
+        steps = p.steps(plan)
+        assert sorted((s.op, s.right) for s in steps) == sorted(p.events)
+        assert steps[-1].result == p.answer and all(s.left >= 0 and s.result >= 0 for s in steps)
+        text = arith.solution_text(steps)
+        assert arith.first_wrong_step(p, text) is None
+        for at in (0, 4):
+            assert arith.first_wrong_step(p, arith.solution_text(corrupt(p, random.Random(at), at=at, plan=plan))) == at + 1
+    # an event applied twice (and so another never) is wrong at the repeat; a dropped event at the end
+    s = p.steps("as_told")
+    twice = [s[0], arith.Step(s[0].result, s[0].op, s[0].right, s[0].result + (s[0].right if s[0].op == "+" else -s[0].right))]
+    assert arith.first_wrong_step(p, arith.solution_text(twice)) == 2
+    assert arith.first_wrong_step(p, arith.solution_text(s[:-1])) == len(s)
+    for q in (arith.make_problem("test", lv, i) for lv in arith.LEVELS for i in range(100)):
+        for plan in arith.PLANS:  # the world only draws problems that every plan solves without going negative
+            assert all(step.result >= 0 for step in q.steps(plan)) and q.steps(plan)[-1].result == q.answer
+    with pytest.raises(ValueError, match="plan='sideways'"):
+        p.steps("sideways")
+
+
+def test_corpus_draws_every_plan_about_equally():
+    import random
+    from collections import Counter
+
+    from tasks.arith_corpus import solve_example
+
+    p = arith.make_problem("train", 5, 7)
+    by_text = {arith.solution_text(p.steps(plan)): plan for plan in arith.PLANS}
+    assert len(by_text) == len(arith.PLANS)
+    counts = Counter(by_text[solve_example(p, random.Random(i))[1][0]] for i in range(600))
+    assert set(counts) == set(arith.PLANS) and min(counts.values()) > 240, counts
+
+
 def test_corpus_teaches_every_format_and_masks_shown_mistakes():
     texts = ["".join(s for s, _ in example(i, 0)) for i in range(400)]
     for marker in ("\nA:\n1. ", "<think>", "Wait, check", "Check", "Previous attempt:", "Corrected attempt:"):
