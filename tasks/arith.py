@@ -111,18 +111,9 @@ def make_problem(split: str, level: int, index: int, seed: int = 0) -> ArithProb
     rng = _rng(split, level, index, seed)
     while True:
         problem = _draw(rng, split, level, index, seed)
-        if split_of(problem.start, problem.events) == split and _never_negative(problem.start, problem.events[::-1]):
+        # as told never goes negative by construction (_draw); the backward order is checked here
+        if split_of(problem.start, problem.events) == split and all(s.result >= 0 for s in problem.steps("backward")):
             return problem
-
-
-def _never_negative(start: int, events: tuple[tuple[str, int], ...]) -> bool:
-    """Whether applying `events` in this order to `start` keeps every running total at zero or above."""
-    value = start
-    for op, n in events:
-        value = value + n if op == "+" else value - n
-        if value < 0:
-            return False
-    return True
 
 
 def _draw(rng: random.Random, split: str, level: int, index: int, seed: int) -> ArithProblem:
