@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from analysis.outputs import format_table, write_curves
 from harness.errors import ConfigError
+from harness.fingerprint import check_same_models, model_fingerprints
 from harness.shards import check_shard, pretraining_flops, shard_batches
 from harness.store import RunStore, sample_lines, write_atomic
 
@@ -69,6 +70,9 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
     config = OmegaConf.to_container(cfg, resolve=True)
     store = RunStore(run_dir)
     old = store.recorded(config)
+    models = model_fingerprints(config)
+    if old is not None:
+        check_same_models(run_dir, old.get("models"), models, config)
     done = store.done_ids()
     logger = build(cfg.logger, "logger") if cfg.get("logger") else None
     if old is not None and mine <= done:
@@ -83,7 +87,8 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
         "strategy": strategy.name, "generator": generator.name, "run_seed": int(cfg.seed),
         "verifier": verifier.name if verifier is not None else "none",
     }
-    store.bind(config, {"meta": meta, "card": getattr(card, "__dict__", None), "problems": len(mine)})
+    store.bind(config, {"meta": meta, "card": getattr(card, "__dict__", None), "models": models,
+                        "problems": len(mine)})
     bar = tqdm(total=len(mine), initial=len(done & mine), desc=f"{strategy.name}" + (
         f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""),
                unit="problem", disable=quiet, file=sys.stderr, dynamic_ncols=True)

@@ -2,11 +2,19 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
+from hydra import compose, initialize_config_dir
+
+from harness.cli import CONF_DIR
+from harness.errors import ConfigError
+from harness.models import resolve_model
+from harness.run import execute
 from harness.store import VOLATILE, RunStore
 
 ARGS = ["strategy=majority", "strategy.n=4", "verifier=none", "task.per_level=4", "batch_size=4"]
@@ -55,3 +63,23 @@ def test_torn_tail_and_partial_problem_are_cut_off(tmp_path):
     assert [x["problem_id"] for x in store.samples()] == ["a", "a"]
     store.append([{"problem_id": "b", "n_candidates": 1, "candidate": 0}])
     assert store.done_ids() == {"a", "b"}
+
+
+def test_resume_refuses_samples_of_a_retrained_model(tmp_path):
+    """A model whose files changed since the run began (here its card: more training tokens) is refused
+    before any work, on the finished-run path that loads no model too; the same files resume as before."""
+    model = tmp_path / "m"
+    shutil.copytree(resolve_model("tiny-0.3m"), model)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            "strategy=greedy", "verifier=none", "logger=none", "task.per_level=2", "task.levels=[1]",
+            f"generator.model={model}"])
+    rows = execute(cfg, tmp_path / "run", quiet=True)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert set(record["models"]) == {"generator.model"}
+    assert execute(cfg, tmp_path / "run", quiet=True) == rows  # unchanged files: resumes (here: finishes)
+    card = json.loads((model / "card.json").read_text())
+    card["training_tokens"] += 1
+    (model / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ConfigError, match=r"generator.model=.*before its files changed.*hydra.run.dir=NEW_DIR"):
+        execute(cfg, tmp_path / "run", quiet=True)
