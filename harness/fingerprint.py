@@ -1,4 +1,5 @@
-"""Fingerprints of the local models a run reads, so a run directory is never resumed with other weights.
+"""Fingerprints of the local models a run reads, so a run directory is never resumed with other weights
+(`RunStore.recorded` compares them).
 
 Every `model` field of the resolved config that names a bundled model or a local HF directory (the
 generator's, a verifier's scorer or judge) gets a short hash of its card, config and weight files. Hub ids
@@ -48,13 +49,13 @@ def local_fingerprint(model: str) -> str | None:
         if (path / name).exists():
             digest.update((path / name).read_bytes())
     for weights in sorted([*path.glob("*.safetensors"), *path.glob("*.bin")]):
-        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
-        digest.update(_content(weights))
+        size = weights.stat().st_size
+        digest.update(f"{weights.name}:{size}".encode())
+        digest.update(_content(weights, size))
     return digest.hexdigest()[:16]
 
 
-def _content(path: Path) -> bytes:
-    size = path.stat().st_size
+def _content(path: Path, size: int) -> bytes:
     with open(path, "rb") as fh:
         if size <= WHOLE_FILE_BYTES:
             return fh.read()
@@ -63,21 +64,3 @@ def _content(path: Path) -> bytes:
             fh.seek(offset)
             chunks.append(fh.read(SLICE))
         return b"".join(chunks)
-
-
-def check_same_models(run_dir: Path, recorded: dict | None, now: dict[str, str], config: dict) -> None:
-    """Refuse to resume a run directory whose samples came from a model whose files have since changed."""
-    for key, fingerprint in sorted((recorded or {}).items()):
-        if key in now and now[key] != fingerprint:
-            value = _lookup(config, key)
-            raise ConfigError(
-                f"run directory {run_dir} holds samples made with {key}={value} before its files changed "
-                f"(retrained or replaced); pass hydra.run.dir=NEW_DIR or delete it"
-            )
-
-
-def _lookup(config: dict, dotted: str) -> object:
-    node: object = config
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from analysis.outputs import format_table, write_curves
 from harness.errors import ConfigError
-from harness.fingerprint import check_same_models, model_fingerprints
+from harness.fingerprint import model_fingerprints
 from harness.shards import check_shard, pretraining_flops, shard_batches
 from harness.store import RunStore, sample_lines, write_atomic
 
@@ -69,10 +69,8 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
     mine = {p.id for b in batches for p in b}
     config = OmegaConf.to_container(cfg, resolve=True)
     store = RunStore(run_dir)
-    old = store.recorded(config)
     models = model_fingerprints(config)
-    if old is not None:
-        check_same_models(run_dir, old.get("models"), models, config)
+    old = store.recorded(config, models)
     done = store.done_ids()
     logger = build(cfg.logger, "logger") if cfg.get("logger") else None
     if old is not None and mine <= done:

@@ -3,7 +3,7 @@
 `samples.jsonl` has one line per problem x candidate; all lines of a problem are written with one
 `write`, flushed and fsynced, so a kill leaves at most one torn block at the end, which `done_ids`
 cuts off. Whole files (config, curves, plots) are written to a temporary name and renamed.
-Knows nothing about models or strategies beyond the records it serialises.
+Knows nothing about models or strategies beyond the records it serialises (and the fingerprints it is given).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
+from functools import reduce
 from pathlib import Path
 
 from harness.errors import ConfigError
@@ -35,8 +36,9 @@ class RunStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.samples_path = self.root / SAMPLES
 
-    def recorded(self, config: dict) -> dict | None:
-        """The run.json record if this directory already holds this run; refuse one holding another run."""
+    def recorded(self, config: dict, models: dict[str, str] | None = None) -> dict | None:
+        """The run.json record if this directory already holds this run; refuse one holding another run:
+        another config, or local models (`models`: config key -> fingerprint) whose files have changed."""
         path = self.root / "run.json"
         if not path.exists():
             return None
@@ -46,11 +48,19 @@ class RunStore:
                 f"run directory {self.root} holds a run with a different config; "
                 f"pass hydra.run.dir=NEW_DIR or delete it"
             )
+        for key, fingerprint in sorted((old.get("models") or {}).items()):
+            if key in (models or {}) and models[key] != fingerprint:
+                value = reduce(lambda node, part: node.get(part) if isinstance(node, dict) else None,
+                               key.split("."), config)
+                raise ConfigError(
+                    f"run directory {self.root} holds samples made with {key}={value} before its files changed "
+                    f"(retrained or replaced); pass hydra.run.dir=NEW_DIR or delete it"
+                )
         return old
 
     def bind(self, config: dict, meta: dict) -> None:
         """Record what this run is; refuse a directory that holds a different run."""
-        if self.recorded(config) is None:
+        if self.recorded(config, meta.get("models")) is None:
             record = {"config": config, **meta}
             write_atomic(self.root / "run.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
 
