@@ -9,12 +9,12 @@ Reads run directories only (run.json and samples.jsonl); never W&B.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable
 
-from analysis.curves import per_problem
-from harness.shards import pretraining_flops
+from ttc.analysis.curves import per_problem
+from ttc.contracts.cards import pretraining_flops
+from ttc.contracts.rundir import SAMPLES, is_run_dir, read_record, read_samples, shard_of
 
 SELECTION_OF_RULE = {"majority": "majority", "best_of_n": "verifier", "weighted_vote": "weighted_vote",
                      "best_of_n_logprob": "logprob_sum", "best_of_n_logprob_mean": "logprob_mean", "sample": "first"}
@@ -25,10 +25,9 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     are skipped: their merged run (written after the sweep, or by `ttc merge`) stands for them."""
     runs: list[Path] = []
     for path in map(Path, paths):
-        found = [path] if (path / "samples.jsonl").exists() else sorted(p.parent for p in path.rglob("samples.jsonl"))
+        found = [path] if is_run_dir(path) else sorted(p.parent for p in path.rglob(SAMPLES))
         for run in found:
-            config = json.loads((run / "run.json").read_text()).get("config", {}) if (run / "run.json").exists() else {}
-            if int(config.get("task", {}).get("num_shards", 1)) > 1:
+            if shard_of(read_record(run)["config"])[1] > 1:
                 continue
             if run not in runs:
                 runs.append(run)
@@ -38,8 +37,7 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
 def arm_of(record: dict, strategy_cfg: dict) -> dict | None:
     """The strategy config that reproduces `record` (None for oracle rules)."""
     rule, budget = record["strategy"], int(record["budget"])
-    target = strategy_cfg.get("_target_", "")
-    if rule in SELECTION_OF_RULE and target.endswith("BestOfN"):
+    if record["curve"] == "pooled" and rule in SELECTION_OF_RULE:
         name = "majority" if rule == "majority" else ("sample" if rule == "sample" else None)
         arm = {**strategy_cfg, "n": budget, "selection": SELECTION_OF_RULE[rule]}
         if name:
@@ -47,7 +45,7 @@ def arm_of(record: dict, strategy_cfg: dict) -> dict | None:
         return arm
     if rule.startswith("pass@"):
         return None
-    if target.endswith("Revision"):
+    if record["curve"] == "chains":
         return {**strategy_cfg, "n": budget}
     return dict(strategy_cfg)
 
@@ -69,10 +67,9 @@ def load(runs: Iterable[Path]) -> list[dict]:
     the same seeds is kept once, and two settings that share a name are told apart by their run."""
     out, seen = [], {}
     for run in runs:
-        record = json.loads((run / "run.json").read_text())
-        config = record.get("config", {})
-        lines = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines() if x.strip()]
-        for r in per_problem(lines):
+        record = read_record(run)
+        config = record["config"]
+        for r in per_problem(read_samples(run)):
             key = (r["model"], r["strategy"], r["verifier"], r["budget"], r["budget_unit"], r["problem_id"])
             r = keep_or_tag(seen, key, (r["accuracy"], r["flops"]), run.name, r)
             if r is None:

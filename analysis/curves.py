@@ -14,11 +14,10 @@ from typing import Callable
 
 import numpy as np
 
-from analysis import estimators as est
-from strategies.revision import choose
-from strategies.selection import answer_key, candidate_key, vote
+from ttc.analysis import estimators as est
+from ttc.contracts.samples import legacy_curve
+from ttc.contracts.rules import answer_key, candidate_key, choose_attempt, vote
 
-POOLED = ("best_of_n", "majority", "sample")
 COLUMNS = ["strategy", "verifier", "model", "budget", "budget_unit", "difficulty", "n_problems", "accuracy",
            "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem", "thinking_tokens_per_problem", "flops_per_problem",
            "pretrain_flops"]
@@ -88,15 +87,16 @@ def per_problem(lines: list[dict]) -> list[dict]:
     for pid, pool in pools.items():
         pool.sort(key=lambda c: c["candidate"])
         head = pool[0]
-        base = {"problem_id": pid, "difficulty": head["difficulty"], "model": head.get("generator", "")}
-        if head["strategy"] in POOLED and head["budget_unit"] == "samples":
+        base = {"problem_id": pid, "difficulty": head["difficulty"], "model": head.get("generator", ""),
+                "curve": head.get("curve") or legacy_curve(head)}
+        if base["curve"] == "pooled":
             for rule, (vname, fn) in _pooled_rules(pool, head["run_seed"]).items():
                 for k in budgets(len(pool)) if rule != "sample" else [1]:
                     acc, se = fn(k)
                     toks, flops = _cost(pool, k, vname not in ("none", "self-prob-sum", "self-prob-mean"))
                     out.append({**base, "strategy": rule, "verifier": vname, "budget": k, "budget_unit": "samples",
                                 "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops})
-        elif "attempt" in (head.get("info") or {}):
+        elif base["curve"] == "chains":
             out.extend(_chain_records(pool, base))
         else:
             ledger = head["ledger"]
@@ -125,7 +125,7 @@ def _chain_records(pool: list[dict], base: dict) -> list[dict]:
         subset = [c for c in pool if c["info"]["attempt"] < l]
         lasts = [max(i for i, c in enumerate(subset) if c["info"]["chain"] == ch) for ch in chains]
         scores = [c["verifier_score"] or 0.0 for c in subset]
-        won = choose(head["info"]["selection"], [c["answer"] for c in subset], scores, lasts,
+        won = choose_attempt(head["info"]["selection"], [c["answer"] for c in subset], scores, lasts,
                      head["run_seed"], head["problem_id"])
         out.append({**base, "strategy": head["strategy"], "verifier": head.get("verifier", "none")
                     if head["verifier_score"] is not None else "none", "budget": len(chains) * l,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.optimal import _choose, _ci, arms_table, fold_of
+from ttc.analysis.optimal import _choose, _ci, arms_table, fold_of
 
 RATIOS = (0.16, 0.79, 22.0)
 

@@ -8,18 +8,17 @@
   the arm with the best accuracy among those costing no more is chosen on one fold of problems and scored on
   the other (2-fold by default); the held-out accuracy is set against the baseline at that budget, with
   bootstrap intervals over problems. The arm chosen on all problems goes into the policy file.
-Reads records from analysis.collect; knows nothing about models.
+Reads records from ttc.analysis.collect; knows nothing about models.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from typing import Sequence
 
 import numpy as np
 
-from analysis.collect import arm_label
+from ttc.analysis.collect import arm_label
 
 
 def _unit(text: str) -> float:
@@ -46,11 +45,6 @@ def thresholds(scores: dict[str, float], n_bins: int = 5) -> list[float]:
     """Descending score cut points between quantile bins of the probe scores."""
     values = np.array(sorted(scores.values(), reverse=True))
     return [float(np.quantile(values, 1 - j / n_bins)) for j in range(1, n_bins)]
-
-
-def bin_of(score: float, cuts: Sequence[float]) -> int:
-    """The bin of a probe score: 1 + the number of thresholds it falls below."""
-    return 1 + sum(score < t for t in cuts)
 
 
 def probe(lines: list[dict], m: int = 4) -> tuple[dict[str, float], dict[str, float]]:

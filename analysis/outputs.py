@@ -9,9 +9,9 @@ import csv
 import io
 from pathlib import Path
 
-from analysis.curves import COLUMNS, per_problem, summarize
-from analysis.plots import curves, series_label
-from harness.store import write_atomic
+from ttc.analysis.curves import COLUMNS, per_problem, summarize
+from ttc.analysis.plots import curves, series_label
+from ttc.contracts.rundir import write_atomic
 
 
 def write_curves(run_dir: Path, lines: list[dict], pretrain_flops: float | None) -> list[dict]:

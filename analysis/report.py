@@ -16,14 +16,15 @@ import html
 import json
 from pathlib import Path
 
-from analysis import plots
-from analysis.collect import find_runs, load
-from analysis.curves import summarize
-from analysis.exchange import RATIOS, exchange
-from analysis.optimal import (arms_table, bin_of, compute_optimal, oracle_difficulty, probe, quantile_bins,
+from ttc.analysis import plots
+from ttc.analysis.collect import find_runs, load
+from ttc.analysis.curves import summarize
+from ttc.analysis.exchange import RATIOS, exchange
+from ttc.contracts.rules import bin_of
+from ttc.analysis.optimal import (arms_table, compute_optimal, oracle_difficulty, probe, quantile_bins,
                               thresholds)
-from harness.errors import ConfigError
-from harness.store import write_atomic
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.rundir import read_record, read_samples, write_atomic
 
 
 def pareto(rows: list[dict]) -> list[dict]:
@@ -45,11 +46,11 @@ def _predicted(runs: list[Path], model: str, n_bins: int, m: int) -> tuple[dict,
     """Predicted bins of `model` from the first pooled run with verifier scores: bins, probe cost, cuts, and
     the run's verifier and strategy configs (the probe re-draws the pool's first m samples)."""
     for run in runs:
-        record = json.loads((run / "run.json").read_text())
+        record = read_record(run)
         if record.get("meta", {}).get("generator") != model:
             continue
-        lines = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines() if x.strip()]
-        if not lines or lines[0]["strategy"] not in ("best_of_n", "majority") or lines[0]["n_candidates"] < m:
+        lines = read_samples(run)
+        if not lines or lines[0]["curve"] != "pooled" or lines[0]["n_candidates"] < m:
             continue
         scores, cost = probe(lines, m)
         if len(scores) >= n_bins:

@@ -1,6 +1,6 @@
 """Does revising help or hurt? Accuracy by attempt index and right/wrong transitions along chains.
 
-    python -m analysis.sequential RUN_DIR [RUN_DIR...]
+    python -m ttc.analysis.sequential RUN_DIR [RUN_DIR...]
 
 Reads the sample lines of revision runs (each candidate's `info` has its chain and attempt) and reports,
 per difficulty, the accuracy of attempt k over all chains, and how often a revision turned a right
@@ -9,10 +9,10 @@ attempt wrong (right->wrong) or a wrong one right (wrong->right).
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
-from pathlib import Path
+
+from ttc.contracts.rundir import read_samples
 
 
 def by_attempt(lines: list[dict]) -> list[dict]:
@@ -45,9 +45,7 @@ def format_rows(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     for run_dir in argv if argv is not None else sys.argv[1:]:
-        path = Path(run_dir) / "samples.jsonl"
-        lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-        print(f"{run_dir}\n{format_rows(by_attempt(lines))}")
+        print(f"{run_dir}\n{format_rows(by_attempt(read_samples(run_dir)))}")
 
 
 if __name__ == "__main__":

@@ -17,10 +17,10 @@ from pathlib import Path
 
 if __name__ == "__main__":  # vLLM's engine processes re-import the main module
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from harness.hf import HFGenerator
-    from harness.records import SamplingParams
-    from harness.vllm_gen import VLLMGenerator, shutdown_engines
-    from tasks.arith import make_problem, prompt
+    from ttc.generators.hf import HFGenerator
+    from ttc.contracts.records import SamplingParams
+    from ttc.generators.vllm_gen import VLLMGenerator, shutdown_engines
+    from ttc.tasks.arith import make_problem, prompt
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["tiny-1m", "tiny-4m"])

@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness.hf import HFGenerator  # noqa: E402
-from harness.records import SamplingParams  # noqa: E402
-from strategies.selection import sample_seed  # noqa: E402
-from tasks.arith import make_problem, prompt  # noqa: E402
+from ttc.generators.hf import HFGenerator  # noqa: E402
+from ttc.contracts.records import SamplingParams  # noqa: E402
+from ttc.contracts.rules import sample_seed  # noqa: E402
+from ttc.tasks.arith import make_problem, prompt  # noqa: E402
 
 
 def run_ttc(gen: HFGenerator, prompts: list[str], params: SamplingParams, n: int, batch: int) -> tuple[float, list[int]]:

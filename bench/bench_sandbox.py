@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tasks.code_task import CodeTask  # noqa: E402
+from ttc.tasks.code_task import CodeTask  # noqa: E402
 
 FILES = {"humaneval": "humaneval/HumanEval.jsonl.gz", "humaneval_plus": "humaneval/HumanEvalPlus.jsonl.gz",
          "mbpp_plus": "mbpp/MbppPlus.jsonl.gz"}

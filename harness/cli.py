@@ -3,7 +3,7 @@
     ttc                                   # default job: arith, tiny-0.3m, best-of-16 with a verifier
     ttc strategy=greedy generator.model=tiny-4m
     ttc -m strategy=greedy,majority,best_of_n
-    ttc -m strategy=greedy,majority task.num_shards=4 task.shard=0,1,2,3   # shards merge at the end
+    ttc -m strategy=greedy,majority num_shards=4 shard=0,1,2,3   # shards merge at the end
     ttc merge OUT_DIR SHARD_DIR...        # merge finished shards run separately
     ttc report RUN_DIR... [--out DIR]     # report.html / report.md: curves, compute-optimal, exchange
 """
@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from harness.errors import ConfigError, bad_choice
+from ttc.contracts.errors import ConfigError, bad_choice
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = ("task", "generator", "strategy", "verifier", "logger", "experiment")
@@ -46,7 +46,7 @@ def fail(err: Exception) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _app(cfg: DictConfig) -> None:
-    from harness.run import execute  # heavy imports after argument checks
+    from ttc.harness.run import execute  # heavy imports after argument checks
 
     from hydra.types import RunMode
 
@@ -65,7 +65,7 @@ def main() -> None:
         if sys.argv[1:2] == ["merge"]:
             return merge_command(sys.argv[2:])
         if sys.argv[1:2] == ["report"]:
-            from analysis.report import main as report
+            from ttc.analysis.report import main as report
 
             return report(sys.argv[2:])
         check_choices(sys.argv[1:])
@@ -83,9 +83,9 @@ class SweepSummary(Callback):
     and print one table."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from analysis.collect import keep_or_tag
-        from analysis.outputs import format_table, plot, read_csv, to_csv
-        from harness.store import write_atomic
+        from ttc.analysis.collect import keep_or_tag
+        from ttc.analysis.outputs import format_table, plot, read_csv, to_csv
+        from ttc.contracts.rundir import write_atomic
 
         sweep = Path(config.hydra.sweep.dir)
         try:
@@ -111,14 +111,12 @@ class SweepSummary(Callback):
 def merge_sweep_shards(sweep: Path) -> list[Path]:
     """Merge the shard jobs of every sharded run of a sweep into `sweep/merged/NAME`; return the run
     directories to summarise (merged runs and unsharded jobs)."""
-    import json
-
-    from harness.shards import merge, merged_name
+    from ttc.contracts.rundir import read_record, shard_of
+    from ttc.harness.shards import merge, merged_name
 
     runs, shards = [], {}
     for record in sorted(sweep.glob("*/run.json")):
-        task = json.loads(record.read_text())["config"].get("task", {})
-        if int(task.get("num_shards", 1)) > 1:
+        if shard_of(read_record(record.parent)["config"])[1] > 1:
             shards.setdefault(merged_name(record.parent.name), []).append(record.parent)
         else:
             runs.append(record.parent)
@@ -127,8 +125,8 @@ def merge_sweep_shards(sweep: Path) -> list[Path]:
 
 def merge_command(argv: list[str]) -> None:
     """`ttc merge OUT_DIR SHARD_DIR...`: merge finished shard run directories into one run directory."""
-    from analysis.outputs import format_table, read_csv
-    from harness.shards import merge
+    from ttc.analysis.outputs import format_table, read_csv
+    from ttc.harness.shards import merge
 
     if len(argv) < 2:
         raise ConfigError("usage: ttc merge OUT_DIR SHARD_DIR [SHARD_DIR ...]")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from harness.errors import ConfigError
-from harness.models import resolve_model
+from ttc.contracts.errors import ConfigError
+from ttc.generators.models import resolve_model
 
 WHOLE_FILE_BYTES = 64 << 20  # weight files up to this size are hashed whole; larger ones by three 1 MiB slices
 SLICE = 1 << 20

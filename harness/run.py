@@ -8,27 +8,35 @@ problems are appended.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from analysis.outputs import format_table, write_curves
-from harness.errors import ConfigError
-from harness.fingerprint import model_fingerprints
-from harness.shards import check_shard, pretraining_flops, shard_batches
-from harness.store import RunStore, sample_lines, write_atomic
+from ttc.analysis.outputs import format_table, write_curves
+from ttc.contracts.cards import pretraining_flops
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.protocols import BatchGrader, Carded, Generator, Strategy, Task, Verifier
+from ttc.contracts.records import Problem, ProblemResult
+from ttc.contracts.rundir import write_atomic
+from ttc.contracts.samples import sample_lines
+from ttc.harness.fingerprint import model_fingerprints
+from ttc.harness.shards import check_shard, shard_batches
+from ttc.harness.store import RunStore
 
 
-def build(node: Any, group: str) -> Any:
-    """Instantiate a component; errors in its arguments become one-line ConfigErrors naming the group."""
+def build(node: Any, group: str, **given: Any) -> Any:
+    """Instantiate a component (with runtime objects `given` as extra arguments); errors in its arguments
+    become one-line ConfigErrors naming the group."""
     try:
-        return instantiate(node)
+        return instantiate(node, **given)
     except InstantiationException as err:
         cause = err.__cause__ or err
         if isinstance(cause, ConfigError):
@@ -36,21 +44,41 @@ def build(node: Any, group: str) -> Any:
         raise ConfigError(f"{group}: {cause}") from None
 
 
-def _grades(task: Any, batch: list, results: list, done: set[str]) -> list[list[bool]]:
-    """Grades of every candidate of the batch's unfinished problems; one parallel call where the task
-    offers `grade_many` (code tasks run their tests in sandboxes)."""
+def build_verifier(cfg: DictConfig, generator: Generator) -> Verifier | None:
+    """The run's verifier; one whose config leaves `judge` unset (null) judges with the run's own generator,
+    passed at construction."""
+    node = cfg.get("verifier")
+    if not node or "_target_" not in node:
+        return None
+    if "judge" in node and node.judge is None:
+        return build(node, "verifier", judge=generator)
+    return build(node, "verifier")
+
+
+def grades(task: Task, batch: Sequence[Problem], results: Sequence[ProblemResult], done: set[str]) -> list[list[bool]]:
+    """Grades of every candidate of the batch's unfinished problems; one parallel call where the task is a
+    BatchGrader (code tasks run their tests in sandboxes)."""
     pairs = [(c.answer, p) for p, r in zip(batch, results) if p.id not in done for c in r.candidates]
-    many = getattr(task, "grade_many", None)
-    flat = iter(many([a for a, _ in pairs], [p for _, p in pairs]) if many else [task.grade(a, p) for a, p in pairs])
+    answers, problems = [a for a, _ in pairs], [p for _, p in pairs]
+    flat = iter(task.grade_many(answers, problems) if isinstance(task, BatchGrader)
+                else [task.grade(a, p) for a, p in pairs])
     return [[next(flat) for _ in r.candidates] if p.id not in done else [] for p, r in zip(batch, results)]
 
 
-def _task_node(cfg: DictConfig) -> tuple[Any, int, int]:
-    """The task's config without the shard fields (they are the run loop's, not the task's)."""
-    node = OmegaConf.to_container(cfg.task, resolve=True)
-    shard, num_shards = int(node.pop("shard", 0)), int(node.pop("num_shards", 1))
+def timed_run(strategy: Strategy, batch: Sequence[Problem], generator: Generator, verifier: Verifier | None,
+              extract: Any, seed: int) -> list[ProblemResult]:
+    """`strategy.run` on the public view of a batch, its wall-clock shared evenly among the batch's ledgers."""
+    t0 = time.perf_counter()
+    results = strategy.run([p.public() for p in batch], generator, verifier, extract, seed)
+    wall = (time.perf_counter() - t0) / max(len(batch), 1)
+    return [dataclasses.replace(r, ledger=dataclasses.replace(r.ledger, wall_s=wall)) for r in results]
+
+
+def shard_fields(cfg: DictConfig) -> tuple[int, int]:
+    """This job's (shard, num_shards): run fields, not the task's."""
+    shard, num_shards = int(cfg.get("shard", 0)), int(cfg.get("num_shards", 1))
     check_shard(shard, num_shards)
-    return OmegaConf.create(node), shard, num_shards
+    return shard, num_shards
 
 
 def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | None = None) -> list[dict]:
@@ -58,8 +86,8 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
     return curve rows. A shard whose problems are all on disk is finished without loading any model."""
     if cfg.batch_size < 1:
         raise ConfigError(f"batch_size={cfg.batch_size} must be at least 1")
-    task_node, shard, num_shards = _task_node(cfg)
-    task = build(task_node, "task")
+    shard, num_shards = shard_fields(cfg)
+    task = build(cfg.task, "task")
     strategy = build(cfg.strategy, "strategy")
     problems = task.problems()
     if not problems:
@@ -76,16 +104,14 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
     if old is not None and mine <= done:
         return _finish(run_dir, store, pretraining_flops(old.get("card")), quiet, logger, config, group)
     generator = build(cfg.generator, "generator")
-    verifier = build(cfg.verifier, "verifier") if cfg.get("verifier") and "_target_" in cfg.verifier else None
-    if hasattr(verifier, "use_generator"):
-        verifier.use_generator(generator)  # self-critique judges with the run's own model unless told otherwise
-    card = getattr(generator, "card", None)
+    verifier = build_verifier(cfg, generator)
+    card = generator.card if isinstance(generator, Carded) else None
     meta = {
         "task": task.name, "task_version": task.version, "grader_version": task.grader_version,
         "strategy": strategy.name, "generator": generator.name, "run_seed": int(cfg.seed),
         "verifier": verifier.name if verifier is not None else "none",
     }
-    store.bind(config, {"meta": meta, "card": getattr(card, "__dict__", None), "models": models,
+    store.bind(config, {"meta": meta, "card": dataclasses.asdict(card) if card is not None else None, "models": models,
                         "problems": len(mine)})
     bar = tqdm(total=len(mine), initial=len(done & mine), desc=f"{strategy.name}" + (
         f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""),
@@ -93,8 +119,8 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
     for batch in batches:
         if all(p.id in done for p in batch):
             continue
-        results = strategy.run([p.public() for p in batch], generator, verifier, task.extract, int(cfg.seed))
-        for problem, result, correct in zip(batch, results, _grades(task, batch, results, done)):
+        results = timed_run(strategy, batch, generator, verifier, task.extract, int(cfg.seed))
+        for problem, result, correct in zip(batch, results, grades(task, batch, results, done)):
             if problem.id in done:
                 continue
             store.append(sample_lines(problem, result, correct, {**meta, "problem_index": index[problem.id]}))

@@ -5,7 +5,7 @@ order, and shard i of k takes batches i, i+k, i+2k, ... So every problem is comp
 unsharded run would compute it in, and the merged record is line for line what that run writes (sample
 seeds and tie-breaks hang on problem ids, never on the shard).
 
-`merge` checks that the shards are one run (configs equal but for `task.shard`), all present and finished,
+`merge` checks that the shards are one run (configs equal but for `shard`), all present and finished,
 and disjoint; it writes their lines in task order into a new run directory and derives its curves.
 Knows nothing about models or strategies.
 """
@@ -18,9 +18,10 @@ import re
 from pathlib import Path
 from typing import Sequence, TypeVar
 
-from harness.compute import ModelCard
-from harness.errors import ConfigError
-from harness.store import SAMPLES, RunStore, write_atomic
+from ttc.contracts.cards import pretraining_flops
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.rundir import SAMPLES, read_record, shard_of, write_atomic
+from ttc.harness.store import RunStore
 
 T = TypeVar("T")
 SHARD_KEYS = ("shard", "num_shards")
@@ -28,9 +29,9 @@ SHARD_KEYS = ("shard", "num_shards")
 
 def check_shard(shard: int, num_shards: int) -> None:
     if num_shards < 1:
-        raise ConfigError(f"task.num_shards={num_shards} must be at least 1")
+        raise ConfigError(f"num_shards={num_shards} must be at least 1")
     if not 0 <= shard < num_shards:
-        raise ConfigError(f"task.shard={shard} must be in 0..{num_shards - 1} (task.num_shards={num_shards})")
+        raise ConfigError(f"shard={shard} must be in 0..{num_shards - 1} (num_shards={num_shards})")
 
 
 def shard_batches(items: Sequence[T], batch_size: int, shard: int = 0, num_shards: int = 1) -> list[list[T]]:
@@ -44,43 +45,32 @@ def unsharded(config: dict) -> dict:
     """The config without the shard fields: what every shard of one run shares."""
     out = copy.deepcopy(config)
     for key in SHARD_KEYS:
-        out.get("task", {}).pop(key, None)
+        out.pop(key, None)
+        out.get("task", {}).pop(key, None)  # where runs before the move kept them
     return out
 
 
 def merged_name(job_dir_name: str) -> str:
-    """A sweep job's directory name with its `task.shard=i` override taken out."""
-    name = re.sub(r"(^|,)task\.shard=\d+(?=,|$)", "", job_dir_name).strip(",")
+    """A sweep job's directory name with its `shard=i` override taken out."""
+    name = re.sub(r"(^|,)shard=\d+(?=,|$)", "", job_dir_name).strip(",")
     return name or "merged"
-
-
-def pretraining_flops(card: dict | None) -> float | None:
-    """The pretraining FLOPs of a model card as recorded in run.json (None without a card)."""
-    return ModelCard(**card).pretraining_flops if card else None
-
-
-def _record(run_dir: Path) -> dict:
-    path = run_dir / "run.json"
-    if not path.exists():
-        raise ConfigError(f"{run_dir} is not a run directory (no run.json)")
-    return json.loads(path.read_text())
 
 
 def merge(out_dir: str | Path, shard_dirs: Sequence[str | Path]) -> Path:
     """Merge finished shard run directories into `out_dir` (refused if it holds another run)."""
-    from analysis.outputs import write_curves  # plotting imports only when merging
+    from ttc.analysis.outputs import write_curves  # plotting imports only when merging
 
     dirs = [Path(d) for d in shard_dirs]
     if not dirs:
         raise ConfigError("merge: no shard directories given")
-    records = [_record(d) for d in dirs]
+    records = [read_record(d) for d in dirs]
     base = unsharded(records[0]["config"])
-    k = int(records[0]["config"]["task"].get("num_shards", 1))
+    k = shard_of(records[0]["config"])[1]
     seen: dict[int, Path] = {}
     for d, rec in zip(dirs, records):
         if unsharded(rec["config"]) != base:
-            raise ConfigError(f"merge: {d} is not a shard of the same run as {dirs[0]} (configs differ beyond task.shard)")
-        i = int(rec["config"]["task"].get("shard", 0))
+            raise ConfigError(f"merge: {d} is not a shard of the same run as {dirs[0]} (configs differ beyond shard)")
+        i = shard_of(rec["config"])[0]
         if i in seen:
             raise ConfigError(f"merge: shard {i} given twice ({seen[i]} and {d})")
         seen[i] = d

@@ -10,27 +10,20 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
 from functools import reduce
 from pathlib import Path
 
-from harness.errors import ConfigError
-from harness.records import Problem, ProblemResult
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.rundir import RECORD, SAMPLES, read_record, read_samples, write_atomic
+from ttc.contracts.samples import SampleLine
 
-SAMPLES = "samples.jsonl"
+__all__ = ["RunStore", "write_atomic", "SAMPLES"]
 VOLATILE = ("wall_s",)  # fields that legitimately differ between an interrupted and an uninterrupted run
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data.encode() if isinstance(data, str) else data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class RunStore:
+    """The writer's side of one run directory: binds it to a config, appends sample lines, finds done problems."""
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -39,10 +32,9 @@ class RunStore:
     def recorded(self, config: dict, models: dict[str, str] | None = None) -> dict | None:
         """The run.json record if this directory already holds this run; refuse one holding another run:
         another config, or local models (`models`: config key -> fingerprint) whose files have changed."""
-        path = self.root / "run.json"
-        if not path.exists():
+        if not (self.root / RECORD).exists():
             return None
-        old = json.loads(path.read_text())
+        old = read_record(self.root)
         if old.get("config") != config:
             raise ConfigError(
                 f"run directory {self.root} holds a run with a different config; "
@@ -62,7 +54,7 @@ class RunStore:
         """Record what this run is; refuse a directory that holds a different run."""
         if self.recorded(config, meta.get("models")) is None:
             record = {"config": config, **meta}
-            write_atomic(self.root / "run.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
+            write_atomic(self.root / RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
     def done_ids(self) -> set[str]:
         """Ids of problems whose every candidate line is on disk; a torn tail is truncated away."""
@@ -88,35 +80,14 @@ class RunStore:
                 fh.truncate(good_end)
         return done
 
-    def append(self, lines: list[dict]) -> None:
+    def append(self, lines: list[SampleLine]) -> None:
+        """Append one problem's lines with one write, flushed and fsynced."""
         blob = "".join(json.dumps(x, sort_keys=True) + "\n" for x in lines)
         with open(self.samples_path, "a", encoding="utf-8") as fh:
             fh.write(blob)
             fh.flush()
             os.fsync(fh.fileno())
 
-    def samples(self) -> list[dict]:
-        if not self.samples_path.exists():
-            return []
-        return [json.loads(x) for x in self.samples_path.read_text().splitlines() if x.strip()]
-
-
-def sample_lines(problem: Problem, result: ProblemResult, correct: list[bool], meta: dict) -> list[dict]:
-    """One JSON-ready dict per candidate of a problem; the problem's ledger rides on every line."""
-    ledger = asdict(result.ledger)
-    lines = []
-    for i, (cand, ok) in enumerate(zip(result.candidates, correct)):
-        c, v = cand.completion, cand.verdict
-        lines.append({
-            **meta, "problem_id": problem.id, "difficulty": problem.difficulty, "candidate": i,
-            "n_candidates": len(result.candidates), "selected": i == result.selected,
-            "budget": result.budget.amount, "budget_unit": result.budget.unit, "seed": c.seed,
-            "text": c.text, "answer": cand.answer, "correct": ok, "prompt_tokens": c.prompt_tokens,
-            "cached_tokens": c.cached_tokens, "generated_tokens": c.generated_tokens,
-            "logprob": round(c.logprob, 6), "finish_reason": c.finish_reason, "flops": c.flops,
-            "prompt_flops": c.prompt_flops, "verifier_score": None if v is None else round(v.score, 8),
-            "verifier_tokens": 0 if v is None else v.tokens, "verifier_flops": 0.0 if v is None else v.flops,
-            "step_scores": None if v is None or v.step_scores is None else list(v.step_scores),
-            "info": cand.info, "ledger": ledger,
-        })
-    return lines
+    def samples(self) -> list[SampleLine]:
+        """Every line on disk, checked against the schema."""
+        return read_samples(self.root)

@@ -13,7 +13,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from harness.errors import ConfigError
+from ttc.contracts.errors import ConfigError
 
 MODES = ("online", "offline", "disabled")
 
@@ -31,6 +31,10 @@ def _label(r: dict) -> str:
 
 
 class WandbLogger:
+
+
+    """Mirror finished run directories to W&B (offline unless a key is set); see the module docstring."""
+
     def __init__(self, project: str = "ttc", entity: str | None = None, mode: str | None = None,
                  tags: list[str] | None = None, artifact: bool = True) -> None:
         self.project, self.entity, self.mode = project, entity, resolve_mode(mode)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from harness.cli import CONF_DIR
-from harness.run import execute
+from ttc.harness.cli import CONF_DIR
+from ttc.harness.run import execute
 
 LEVELS = ("1", "2", "3", "4", "5")
 

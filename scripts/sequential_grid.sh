@@ -11,7 +11,7 @@ ttc -m strategy=revision strategy.n=16 strategy.parallel=1,4,16 strategy.selecti
     verifier=self_critique "${COMMON[@]}" hydra.sweep.dir="$OUT/revision"
 ttc strategy=revision strategy.n=8 strategy.selection=last verifier=none task.levels=[1,2,3,4,5] \
     task.per_level=20 hydra.run.dir="$OUT/revision_chain"
-python -m analysis.sequential "$OUT/revision_chain"
+python -m ttc.analysis.sequential "$OUT/revision_chain"
 ttc -m task.mode=think strategy=budget_forcing strategy.max_thinking=8,16,32,64,128 verifier=none \
     "${COMMON[@]}" hydra.sweep.dir="$OUT/forcing"
 ttc -m task.mode=think strategy=budget_forcing strategy.max_thinking=256 strategy.min_thinking=256 \

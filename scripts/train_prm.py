@@ -28,11 +28,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness.hf import HFGenerator  # noqa: E402
-from harness.models import resolve_model  # noqa: E402
-from harness.records import SamplingParams  # noqa: E402
-from tasks import arith  # noqa: E402
-from verifiers.self_critique import SelfCritiqueVerifier  # noqa: E402
+from ttc.generators.hf import HFGenerator  # noqa: E402
+from ttc.generators.models import resolve_model  # noqa: E402
+from ttc.contracts.records import SamplingParams  # noqa: E402
+from ttc.tasks import arith  # noqa: E402
+from ttc.verifiers.self_critique import SelfCritiqueVerifier  # noqa: E402
 
 LEVELS = (1, 2, 3, 4, 5)
 STEP_PARAMS = SamplingParams(temperature=0.8, max_tokens=200)

@@ -24,8 +24,8 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_token
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tasks.arith import THINK_CLOSE, THINK_OPEN  # noqa: E402
-from tasks.arith_corpus import CORPUS_VERSION, example  # noqa: E402
+from ttc.tasks.arith import THINK_CLOSE, THINK_OPEN  # noqa: E402
+from ttc.tasks.arith_corpus import CORPUS_VERSION, example  # noqa: E402
 
 CONTEXT = 512
 SIZES = {  # name: (hidden, layers, heads, intermediate, lr, batch, training tokens)

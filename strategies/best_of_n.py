@@ -7,15 +7,13 @@ to the same pool, and the analysis re-applies every rule to every budget n <= N 
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from typing import Sequence
 
-from harness.errors import ConfigError, bad_choice
-from harness.protocols import Extractor, Generator, Verifier
-from strategies.common import verify_pools
-from harness.records import Budget, Candidate, Problem, ProblemResult, SamplingParams, ledger_of
-from strategies.selection import SELECTIONS, sample_seed, select
+from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.contracts.protocols import Extractor, Generator, Verifier
+from ttc.strategies.common import verify_pools
+from ttc.contracts.records import Budget, Candidate, Problem, ProblemResult, SamplingParams, ledger_of
+from ttc.contracts.rules import SELECTIONS, sample_seed, select
 
 NEEDS_VERIFIER = ("verifier", "weighted_vote")
 
@@ -40,11 +38,9 @@ class BestOfN:
         if self.selection in NEEDS_VERIFIER and verifier is None:
             raise ConfigError(f"strategy.selection={self.selection} needs a verifier; set verifier=... "
                               f"or use selection=majority/logprob_sum/logprob_mean")
-        t0 = time.perf_counter()
         seeds = [[sample_seed(seed, p.id, i) for i in range(self.budget.amount)] for p in problems]
         pools = generator.generate([p.prompt for p in problems], self.params, seeds)
         verdicts = verify_pools(verifier, problems, pools)
-        wall = (time.perf_counter() - t0) / max(len(problems), 1)
         results = []
         for problem, pool, vs in zip(problems, pools, verdicts):
             answers = [extract(c.text) for c in pool]
@@ -53,6 +49,6 @@ class BestOfN:
             ledger = ledger_of(pool, [v for v in vs if v is not None])
             results.append(ProblemResult(
                 problem.id, tuple(Candidate(c, a, v) for c, a, v in zip(pool, answers, vs)), chosen,
-                dataclasses.replace(ledger, wall_s=wall), self.budget,
+                ledger, self.budget, curve="pooled",
             ))
         return results

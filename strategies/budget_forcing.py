@@ -15,14 +15,13 @@ the block; forced strings are inserted text, not generated, and are counted as p
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Sequence
 
-from harness.errors import ConfigError
-from harness.protocols import Extractor, Generator, Verifier
-from harness.records import Budget, Candidate, Completion, Problem, ProblemResult, SamplingParams, joined, ledger_of
-from strategies.common import verify_pools
-from strategies.selection import sample_seed, select
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.protocols import Extractor, Generator, Verifier
+from ttc.contracts.records import Budget, Candidate, Completion, Problem, ProblemResult, SamplingParams, joined, ledger_of
+from ttc.strategies.common import verify_pools
+from ttc.contracts.rules import sample_seed, select
 
 
 @dataclasses.dataclass
@@ -68,7 +67,6 @@ class BudgetForcing:
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
-        t0 = time.perf_counter()
         traces = [[_Trace(p.prompt, sample_seed(seed, p.id, i)) for i in range(self.n)] for p in problems]
         flat = [t for row in traces for t in row]
         while any(t.phase == "think" for t in flat):
@@ -76,7 +74,6 @@ class BudgetForcing:
         self._answer_round(generator, [t for t in flat if t.phase == "answer"])
         pools = [[joined(t.parts, t.text, i) for i, t in enumerate(row)] for row in traces]
         verdicts = verify_pools(verifier, problems, pools)
-        wall = (time.perf_counter() - t0) / max(len(problems), 1)
         results = []
         for p, row, pool, vs in zip(problems, traces, pools, verdicts):
             answers = [extract(c.text) for c in pool]
@@ -85,7 +82,7 @@ class BudgetForcing:
                             [c.generated_tokens for c in pool], seed, p.id)
             cands = tuple(Candidate(c, a, v, {"thinking_tokens": t.thinking, "waits": t.waits, "cut": t.cut})
                           for c, a, v, t in zip(pool, answers, vs, row))
-            ledger = dataclasses.replace(ledger_of(pool, [v for v in vs if v]), wall_s=wall)
+            ledger = ledger_of(pool, [v for v in vs if v])
             results.append(ProblemResult(p.id, cands, chosen, ledger, self.budget))
         return results
 

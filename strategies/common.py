@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from harness.protocols import Verifier
-from harness.records import Completion, Problem, Verdict
+from ttc.contracts.protocols import Verifier
+from ttc.contracts.records import Completion, Problem, Verdict
 
 
 def verify_pools(verifier: Verifier | None, problems: Sequence[Problem],

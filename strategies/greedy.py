@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from typing import Sequence
 
-from harness.protocols import Extractor, Generator, Verifier
-from harness.records import Budget, Candidate, Problem, ProblemResult, SamplingParams, ledger_of
+from ttc.contracts.protocols import Extractor, Generator, Verifier
+from ttc.contracts.records import Budget, Candidate, Problem, ProblemResult, SamplingParams, ledger_of
 
 
 class Greedy:
@@ -21,11 +19,9 @@ class Greedy:
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
-        t0 = time.perf_counter()
         outs = generator.generate([p.prompt for p in problems], self.params, [[0] for _ in problems])
-        wall = (time.perf_counter() - t0) / max(len(problems), 1)
         return [
             ProblemResult(p.id, (Candidate(o[0], extract(o[0].text)),), 0,
-                          dataclasses.replace(ledger_of(o), wall_s=wall), self.budget)
+                          ledger_of(o), self.budget)
             for p, o in zip(problems, outs)
         ]

@@ -8,17 +8,19 @@ read is counted as prompt, with its FLOPs.
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from typing import Sequence
 
-from harness.errors import ConfigError
-from harness.protocols import Extractor, Generator, Verifier
-from harness.records import Budget, Candidate, Completion, Problem, ProblemResult, ledger_of
-from strategies.selection import argmax, candidate_key
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.protocols import Extractor, Generator, Verifier
+from ttc.contracts.records import Budget, Candidate, Completion, Problem, ProblemResult, ledger_of
+from ttc.contracts.rules import argmax, candidate_key
 
 
 class LabelScoring:
+
+
+    """Classify by the log-probability of each listed choice; see the module docstring."""
+
     name = "label_scoring"
 
     def __init__(self, normalize: bool = False) -> None:
@@ -30,10 +32,8 @@ class LabelScoring:
         if missing:
             raise ConfigError(f"strategy=label_scoring needs a task whose problems list choices ({missing[0]} has "
                               f"none); for MNLI use task.mode=score")
-        t0 = time.perf_counter()
         pairs = [(p.prompt, c) for p in problems for c in p.metadata["choices"]]
         scored = iter(generator.score([a for a, _ in pairs], [b for _, b in pairs]))
-        wall = (time.perf_counter() - t0) / max(len(problems), 1)
         results = []
         for p in problems:
             comps = []
@@ -45,5 +45,5 @@ class LabelScoring:
             value = [c.logprob / max(len(c.token_logprobs), 1) if self.normalize else c.logprob for c in comps]
             chosen = argmax(value, [candidate_key(seed, p.id, j) for j in range(len(comps))])
             results.append(ProblemResult(p.id, tuple(Candidate(c, extract(c.text)) for c in comps), chosen,
-                                         dataclasses.replace(ledger_of(comps), wall_s=wall), self.budget))
+                                         ledger_of(comps), self.budget))
         return results

@@ -16,35 +16,20 @@ is real compute, and the share a prefix cache served is recorded beside it.
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Sequence
 
-from harness.errors import ConfigError, bad_choice
-from harness.protocols import Extractor, Generator, Verifier
-from harness.records import Budget, Candidate, Completion, Problem, ProblemResult, SamplingParams, Verdict, ledger_of
-from strategies.selection import sample_seed, select
+from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.contracts.protocols import Extractor, Generator, Verifier
+from ttc.contracts.records import Budget, Candidate, Completion, Problem, ProblemResult, SamplingParams, Verdict, ledger_of
+from ttc.contracts.rules import attempt_seed, choose_attempt
 
 SELECTIONS = ("verifier", "majority", "weighted_vote", "last")
 
 
-def attempt_seed(seed: int, problem_id: str, chain: int, attempt: int) -> int:
-    """The seed of an attempt, fixed by (chain, attempt) alone: a shorter or narrower run repeats the
-    same first attempts of the same first chains, so the analysis can read every smaller budget off one run."""
-    return sample_seed(seed, problem_id, chain * 1_000_003 + attempt)
-
-
-def choose(selection: str, answers: Sequence[str | None], scores: Sequence[float], lasts: Sequence[int],
-           seed: int, problem_id: str) -> int:
-    """Index of the chosen attempt (attempts listed chain by chain; `lasts` are each chain's last)."""
-    if selection == "last":
-        won = select("majority", [answers[i] for i in lasts], [1.0] * len(lasts), [0.0] * len(lasts),
-                     [1] * len(lasts), seed, problem_id)
-        return lasts[won]
-    return select(selection, answers, scores, [0.0] * len(answers), [1] * len(answers), seed, problem_id)
-
-
 @dataclasses.dataclass
 class _Chain:
+    """One revision chain: its problem, its index, its attempts and their verdicts so far."""
+
     problem: int
     index: int
     attempts: list[Completion] = dataclasses.field(default_factory=list)
@@ -84,7 +69,6 @@ class Revision:
         if needs and verifier is None:
             raise ConfigError(f"strategy=revision with selection={self.selection}, stop_at or critique needs a "
                               f"verifier; set verifier=... or use selection=majority/last")
-        t0 = time.perf_counter()
         chains = [_Chain(i, c) for i in range(len(problems)) for c in range(self.parallel)]
         for step in range(self.length):
             live = [ch for ch in chains if not ch.done]
@@ -98,8 +82,7 @@ class Revision:
                 ch.attempts.append(c)
                 ch.verdicts.append(v)
                 ch.done = self.stop_at is not None and v is not None and v.score >= self.stop_at
-        wall = (time.perf_counter() - t0) / max(len(problems), 1)
-        return [self._result(p, [ch for ch in chains if ch.problem == i], extract, seed, wall)
+        return [self._result(p, [ch for ch in chains if ch.problem == i], extract, seed)
                 for i, p in enumerate(problems)]
 
     def _prompt(self, prompt: str, chain: _Chain) -> str:
@@ -121,8 +104,7 @@ class Revision:
             return [None] * len(outs)
         return [row[0] for row in verifier.verify(prompts, [[c.text] for c in outs])]
 
-    def _result(self, problem: Problem, chains: list[_Chain], extract: Extractor, seed: int,
-                wall: float) -> ProblemResult:
+    def _result(self, problem: Problem, chains: list[_Chain], extract: Extractor, seed: int) -> ProblemResult:
         cands, lasts = [], []
         for ch in chains:
             for step, (c, v) in enumerate(zip(ch.attempts, ch.verdicts)):
@@ -130,7 +112,7 @@ class Revision:
                                        {"chain": ch.index, "attempt": step, "selection": self.selection}))
             lasts.append(len(cands) - 1)
         scores = [c.verdict.score if c.verdict else 0.0 for c in cands]
-        chosen = choose(self.selection, [c.answer for c in cands], scores, lasts, seed, problem.id)
+        chosen = choose_attempt(self.selection, [c.answer for c in cands], scores, lasts, seed, problem.id)
         verdicts = [c.verdict for c in cands if c.verdict is not None]
-        ledger = dataclasses.replace(ledger_of([c.completion for c in cands], verdicts), wall_s=wall)
-        return ProblemResult(problem.id, tuple(cands), chosen, ledger, self.budget)
+        ledger = ledger_of([c.completion for c in cands], verdicts)
+        return ProblemResult(problem.id, tuple(cands), chosen, ledger, self.budget, curve="chains")

@@ -21,14 +21,13 @@ the verifier read.
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Sequence
 
-from harness.errors import ConfigError, bad_choice
-from harness.protocols import Extractor, Generator, Verifier
-from harness.records import (Budget, Candidate, Completion, Ledger, Problem, ProblemResult, SamplingParams, Verdict,
+from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.contracts.protocols import Extractor, Generator, Verifier
+from ttc.contracts.records import (Budget, Candidate, Completion, Ledger, Problem, ProblemResult, SamplingParams, Verdict,
                              joined, ledger_of)
-from strategies.selection import sample_seed, select
+from ttc.contracts.rules import sample_seed, select
 
 KINDS = ("beam", "dvts")
 SELECTIONS = ("verifier", "weighted_vote", "majority")
@@ -51,6 +50,10 @@ def step_score(v: Verdict) -> float:
 
 
 class StepSearch:
+
+
+    """PRM-guided step search (beam, DVTS, lookahead); see the module docstring."""
+
     def __init__(self, n: int = 16, width: int = 4, kind: str = "beam", lookahead: int = 0, max_steps: int = 10,
                  selection: str = "verifier", temperature: float = 0.8, step_delim: str = "\n",
                  step_tokens: int = 40, name: str | None = None) -> None:
@@ -76,7 +79,6 @@ class StepSearch:
         if verifier is None:
             raise ConfigError(f"strategy={self.name} is guided by a verifier: set verifier=... (a PRM, or "
                               f"self_critique with steps=true)")
-        t0 = time.perf_counter()
         trees = self.n // self.width if self.kind == "dvts" else 1
         live = [[_Path("", [], t) for t in range(trees)] for _ in problems]
         done: list[list[_Path]] = [[] for _ in problems]
@@ -93,8 +95,7 @@ class StepSearch:
                 live[i] = self._keep([c for c, ok in zip(cands, complete) if not ok])
         for i in range(len(problems)):
             done[i] += live[i]
-        wall = (time.perf_counter() - t0) / max(len(problems), 1)
-        return [self._result(p, paths, dataclasses.replace(led, wall_s=wall), extract, seed)
+        return [self._result(p, paths, led, extract, seed)
                 for p, paths, led in zip(problems, done, ledgers)]
 
     def _fanout(self, step: int, n_live: int) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 
-from tasks.arith import (
+from ttc.tasks.arith import (
     LEVELS,
     PLANS,
     THINK_CLOSE,

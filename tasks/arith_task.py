@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from harness.errors import ConfigError
-from harness.records import Problem
-from tasks import arith
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.records import Problem
+from ttc.tasks import arith
 
 
 class ArithTask:

@@ -16,19 +16,18 @@ from __future__ import annotations
 import ast
 import gzip
 import json
-import re
 from pathlib import Path
 
-from harness.errors import ConfigError, bad_choice
-from harness.records import Problem
-from tasks.sandbox import Limits, run_many
+from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.contracts.records import Problem
+from ttc.sandbox.process import Limits, run_many
+from ttc.sandbox.programs import extract_code, program
 
 HUB = {  # name: (hub id, split, pinned revision)
     "humaneval": ("openai/openai_humaneval", "test", "7dce6050a7d6d172f3cc5c32aa97f52fa1a2e544"),
     "humaneval_plus": ("evalplus/humanevalplus", "test", "d32357cf319e50e9c8d8dab5ea876c72b0fd321b"),
     "mbpp_plus": ("evalplus/mbppplus", "test", "b2d74c91837c3f2a20c1299ae98133cbe7cfa077"),
 }
-_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.S)
 
 _PLUS_HARNESS = r'''
 import copy as _copy, json as _json, math as _math
@@ -92,18 +91,6 @@ def _templates(tests: str, entry: str) -> list | None:
             except (ValueError, SyntaxError):
                 return None
     return None
-
-
-def extract_code(text: str) -> str:
-    """The first fenced Python block of a completion, or the whole completion when it has none."""
-    m = _FENCE.search(text)
-    return m.group(1) if m else text
-
-
-def program(prompt: str, code: str, entry_point: str) -> str:
-    """The candidate program: a body continuation is appended to the prompt; a full definition follows it."""
-    full = re.search(rf"^def {re.escape(entry_point)}\b", code, re.M) is not None
-    return prompt + ("\n" + code if full else code)
 
 
 class CodeTask:

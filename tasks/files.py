@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from harness.errors import ConfigError
+from ttc.contracts.errors import ConfigError
 
 
 def iter_jsonl(path: Path, fields: Sequence[str], check: Callable[[dict], bool] | None = None,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.errors import ConfigError, bad_choice
-from tasks.files import read_jsonl
-from harness.records import Problem
+from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.tasks.files import read_jsonl
+from ttc.tasks.numeric import GRADER_VERSION, normalize, same_number
+from ttc.contracts.records import Problem
 
 EXEMPLARS = (
     ("There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, "
@@ -57,16 +58,6 @@ MODES = ("fewshot", "chat")
 GSM8K_REVISION = "740312add88f781978c0658806c59bc2815b9866"  # openai/gsm8k on the hub, pinned
 
 
-def normalize(number: str) -> str:
-    """'$1,234.50' -> '1234.5'; '-0' -> '0'."""
-    value = number.replace("$", "").replace(",", "").replace(" ", "").rstrip(".")
-    try:
-        f = float(value)
-    except ValueError:
-        return value
-    return str(int(f)) if f == int(f) else repr(f)
-
-
 def extract(text: str) -> str | None:
     for pattern in _PATTERNS:
         found = pattern.findall(text)
@@ -82,8 +73,12 @@ def fewshot_prompt(question: str) -> str:
 
 
 class GSM8KTask:
+
+
+    """GSM8K (few-shot chain of thought or zero-shot chat), graded numerically."""
+
     name = "gsm8k"
-    grader_version = "numeric-v1"
+    grader_version = GRADER_VERSION
 
     def __init__(self, path: str | None = None, mode: str = "fewshot", chat_tokenizer: str | None = None,
                  revision: str = GSM8K_REVISION, split: str = "test", limit: int | None = None) -> None:
@@ -110,12 +105,8 @@ class GSM8KTask:
         return extract(text.split("\nQ:")[0] if self.mode == "fewshot" else text)  # ignore an invented next shot
 
     def grade(self, answer: str | None, problem: Problem) -> bool:
-        if answer is None:
-            return False
-        try:
-            return abs(float(answer) - float(problem.reference)) < 1e-6
-        except ValueError:
-            return answer == problem.reference
+        """Numeric equality with the reference (ttc.tasks.numeric)."""
+        return same_number(answer, problem.reference)
 
 
 def _chat(tokenizer_path: str):

@@ -1,4 +1,4 @@
-"""A question/answer task read from a user's local JSONL file, graded by exact numeric match.
+"""A question/answer task read from a user's local JSONL file, graded by the shared numeric grader (ttc.tasks.numeric).
 
 Each line is a JSON object; `question_field` fills `template`, and the reference is the first group of
 `reference_pattern` matched in `answer_field` (the whole field when the pattern is empty). Answers are
@@ -11,23 +11,23 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.errors import ConfigError
-from tasks.files import iter_jsonl
-from harness.records import Problem
+from ttc.contracts.errors import ConfigError
+from ttc.tasks.files import iter_jsonl
+from ttc.tasks.numeric import GRADER_VERSION, normalize, same_number
+from ttc.contracts.records import Problem
 
 _ANSWER = re.compile(r"Answer:\s*\$?(-?[\d,]*\.?\d+)")
 _NUMBER = re.compile(r"-?[\d,]*\.?\d+")
 
 
-def _number(text: str) -> str:
-    value = text.replace(",", "").strip()
-    return value[:-2] if value.endswith(".0") else value
-
-
 class JsonlTask:
+
+
+    """Questions and numeric answers from a user's JSONL file; see the module docstring."""
+
     name = "jsonl"
     version = "jsonl-v1"
-    grader_version = "numeric-exact-v1"
+    grader_version = GRADER_VERSION
 
     def __init__(self, path: str, question_field: str = "question", answer_field: str = "answer",
                  template: str = "Q: {question}\nA:\n", reference_pattern: str = "", limit: int | None = None) -> None:
@@ -48,23 +48,19 @@ class JsonlTask:
 
     def _reference(self, answer: str, n: int) -> str:
         if self.pattern is None:
-            return _number(answer)
+            return normalize(answer)
         m = self.pattern.search(answer)
         if not m:
             raise ConfigError(f"task.path={self.path} line {n}: task.reference_pattern finds nothing in the answer")
-        return _number(m.group(1) if m.groups() else m.group(0))
+        return normalize(m.group(1) if m.groups() else m.group(0))
 
     def problems(self) -> list[Problem]:
         return list(self._problems)
 
     def extract(self, text: str) -> str | None:
         found = _ANSWER.findall(text) or _NUMBER.findall(text)
-        return _number(found[-1]) if found else None
+        return normalize(found[-1]) if found else None
 
     def grade(self, answer: str | None, problem: Problem) -> bool:
-        if answer is None:
-            return False
-        try:
-            return abs(float(answer) - float(problem.reference)) < 1e-9
-        except ValueError:
-            return answer == problem.reference
+        """Numeric equality with the reference (ttc.tasks.numeric)."""
+        return same_number(answer, problem.reference)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
-from harness.errors import ConfigError, bad_choice
-from tasks.files import read_jsonl
-from harness.records import Problem
+from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.tasks.files import read_jsonl
+from ttc.contracts.records import Problem
 
 PROMPT = ("Solve the following math problem. Think step by step, and put the final answer in \\boxed{{}}.\n\n"
           "Problem: {problem}\n\nSolution:")
@@ -45,6 +45,10 @@ def equivalent(answer: str, reference: str) -> bool:
 
 
 class Math500Task:
+
+
+    """MATH-500, answers in \\boxed{}, graded by math-verify."""
+
     name = "math500"
 
     def __init__(self, path: str | None = None, mode: str = "plain", chat_tokenizer: str | None = None,

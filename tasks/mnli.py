@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.errors import ConfigError, bad_choice
-from tasks.files import read_jsonl
-from harness.records import Problem
+from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.tasks.files import read_jsonl
+from ttc.contracts.records import Problem
 
 LABELS = ("entailment", "neutral", "contradiction")  # GLUE's 0, 1, 2
 SPLITS = ("validation_matched", "validation_mismatched")
@@ -32,6 +32,10 @@ GLUE_REVISION = "bcdcba79d07bc864c1c254ccfcedcce55bcc9a8c"  # nyu-mll/glue on th
 
 
 class MNLITask:
+
+
+    """MNLI: premise/hypothesis pairs, scored by label verbalisers or generated and parsed."""
+
     name = "mnli"
     grader_version = "label-exact-v1"
 

@@ -12,14 +12,14 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def small():
-    from harness.hf import HFGenerator
+    from ttc.generators.hf import HFGenerator
 
     return HFGenerator("tiny-0.3m")
 
 
 @pytest.fixture(scope="session")
 def arith_prompts():
-    from tasks.arith import make_problem, prompt
+    from ttc.tasks.arith import make_problem, prompt
 
     return [prompt(make_problem("test", level, i)) for level in (1, 3, 5) for i in range(2)]
 
@@ -42,11 +42,11 @@ def vllm_tiny():
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from harness.cli import CONF_DIR
+    from ttc.harness.cli import CONF_DIR
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["generator=vllm_tiny"])
     yield instantiate(cfg.generator)
-    from harness.vllm_gen import shutdown_engines
+    from ttc.generators.vllm_gen import shutdown_engines
 
     shutdown_engines()  # while pytest's streams are still open for the engine's goodbye logs

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TTC = [sys.executable, "-m", "harness.cli"]
+TTC = [sys.executable, "-m", "ttc.harness.cli"]
 
 
 def ttc(*args, cwd):

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
-from tasks.code_task import CodeTask, extract_code, program
-from tasks.sandbox import Limits, interpreter, run_many, run_program
-from verifiers.unit_tests import UnitTestVerifier, public_tests
+from ttc.contracts.errors import ConfigError
+from ttc.sandbox.programs import extract_code, program
+from ttc.tasks.code_task import CodeTask
+from ttc.sandbox.process import Limits, interpreter, run_many, run_program
+from ttc.verifiers.unit_tests import UnitTestVerifier, public_tests
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FAST = Limits(wall_s=4.0, cpu_s=4, memory_mb=512)

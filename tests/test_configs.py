@@ -8,8 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from harness.cli import CONF_DIR, GROUPS
-from harness.shards import SHARD_KEYS
+from ttc.harness.cli import CONF_DIR, GROUPS
 
 
 def _targets(node, path="cfg"):
@@ -24,8 +23,6 @@ def _bind(path, node):
     module, _, attr = node["_target_"].rpartition(".")
     target = getattr(importlib.import_module(module), attr)
     kwargs = {k: v for k, v in node.items() if not k.startswith("_")}
-    if path == "cfg.task":  # the run loop's shard fields, taken out before the task is built
-        kwargs = {k: v for k, v in kwargs.items() if k not in SHARD_KEYS}
     try:
         inspect.signature(target).bind(**kwargs)
     except TypeError as err:
@@ -107,7 +104,7 @@ ARCH["llama32_1b_vllm"] = ARCH["llama32_1b"]
 
 @pytest.mark.parametrize("choice", sorted(ARCH))
 def test_real_model_cards_match_their_architecture(choice):
-    from harness.compute import ModelCard, card_from_config, with_fields
+    from ttc.contracts.cards import ModelCard, card_from_config, with_fields
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"generator={choice}"])
@@ -135,7 +132,7 @@ def test_hub_sources_are_pinned_to_a_commit(name, text):
     if name in ("generator/vllm",):  # the generic config: the user names the model and its commit
         assert value == "null"
     elif name.startswith("task/") and value == "null":  # code tasks: the pinned commit per dataset in HUB
-        from tasks.code_task import HUB
+        from ttc.tasks.code_task import HUB
 
         assert all(re.fullmatch(r"[0-9a-f]{40}", rev) for _, _, rev in HUB.values())
     else:

@@ -6,11 +6,11 @@ from collections import defaultdict
 import pytest
 from hydra import compose, initialize_config_dir
 
-from harness.cli import CONF_DIR
-from harness.run import execute
-from strategies.selection import candidate_key, vote
-from tasks import arith
-from tasks.arith import make_problem
+from ttc.harness.cli import CONF_DIR
+from ttc.harness.run import execute
+from ttc.contracts.rules import candidate_key, vote
+from ttc.tasks import arith
+from ttc.tasks.arith import make_problem
 
 N = 4
 

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from analysis import estimators as est
-from strategies.selection import answer_key, candidate_key, select, vote
+from ttc.analysis import estimators as est
+from ttc.contracts.rules import answer_key, candidate_key, select, vote
 
 
 

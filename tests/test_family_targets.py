@@ -9,8 +9,8 @@ import json
 import pytest
 from hydra import compose, initialize_config_dir
 
-from harness.cli import CONF_DIR
-from harness.run import execute
+from ttc.harness.cli import CONF_DIR
+from ttc.harness.run import execute
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from harness.cli import CONF_DIR
-from harness.errors import ConfigError
-from harness.run import execute
+from ttc.harness.cli import CONF_DIR
+from ttc.contracts.errors import ConfigError
+from ttc.harness.run import execute
 
 pytestmark = pytest.mark.gpu
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -37,7 +37,7 @@ def _run(tmp_path, overrides: list[str]) -> dict:
             pytest.skip(f"weights not in the local cache ({err}); fetch them with `huggingface-cli download ID "
                         f"--revision COMMIT` (the commit in the config)")
         raise
-    from harness.vllm_gen import shutdown_engines
+    from ttc.generators.vllm_gen import shutdown_engines
 
     shutdown_engines()  # free the GPU for the next setup
     return {(r["strategy"], r["budget"]): r["accuracy"] for r in rows if r["difficulty"] == "all"}

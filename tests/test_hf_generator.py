@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.records import SamplingParams
+from ttc.contracts.records import SamplingParams
 
 SAMPLE = SamplingParams(temperature=1.0, max_tokens=60)
 
@@ -60,8 +60,8 @@ def test_beam_search_returns_width_beams_best_first(small, arith_prompts):
 
 
 def test_hub_ids_need_a_pinned_revision_and_fail_fast_offline(monkeypatch):
-    from harness.errors import ConfigError
-    from harness.hf import HFGenerator
+    from ttc.contracts.errors import ConfigError
+    from ttc.generators.hf import HFGenerator
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ConfigError, match="as a hub id it needs generator.revision=COMMIT"):

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from harness.cli import CONF_DIR
-from harness.errors import ConfigError
-from harness.run import execute
-from tasks.mnli import LABELS, MNLITask
+from ttc.harness.cli import CONF_DIR
+from ttc.contracts.errors import ConfigError
+from ttc.harness.run import execute
+from ttc.tasks.mnli import LABELS, MNLITask
 
 MNLI = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnli" / "dev_matched.jsonl"
 

@@ -5,11 +5,11 @@ import json
 import pytest
 from hydra import compose, initialize_config_dir
 
-from harness.cli import CONF_DIR
-from harness.openai_client import OpenAIGenerator
-from harness.records import SamplingParams
-from harness.run import execute
-from harness.serve import ModelServer
+from ttc.harness.cli import CONF_DIR
+from ttc.generators.openai_client import OpenAIGenerator
+from ttc.contracts.records import SamplingParams
+from ttc.harness.run import execute
+from ttc.generators.serve import ModelServer
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,13 @@ import torch
 from transformers import (AutoTokenizer, LlamaConfig, LlamaForCausalLM, LlamaForTokenClassification, MistralConfig, MistralForCausalLM, Qwen2Config,
                           Qwen2ForTokenClassification)
 
-from harness.errors import ConfigError
-from harness.models import resolve_model
-from verifiers.prm import ProcessRewardModel
+from ttc.contracts.errors import ConfigError
+from ttc.generators.models import resolve_model
+from ttc.verifiers.prm import ProcessRewardModel
+from ttc.verifiers.prm_formats import MathShepherdFormat, QwenFormat, RLHFlowFormat, ValueHeadFormat
+
+FORMATS = {"qwen": QwenFormat, "math_shepherd": MathShepherdFormat, "rlhflow": RLHFlowFormat,
+           "value_head": ValueHeadFormat}
 
 QWEN_TEMPLATE = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
 LLAMA_TEMPLATE = ("{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
@@ -50,7 +54,7 @@ def _build(tmp_path, fmt, specials=None):
 @pytest.mark.parametrize("fmt", ["qwen", "math_shepherd", "rlhflow", "value_head"])
 def test_scores_are_read_where_each_format_puts_them(tmp_path, fmt):
     path, model = _build(tmp_path, fmt)
-    prm = ProcessRewardModel(str(path), fmt, step_split="\n\n", aggregate="min", batch_size=2)
+    prm = ProcessRewardModel(str(path), FORMATS[fmt](), step_split="\n\n", aggregate="min", batch_size=2)
     steps = prm.steps(SOLUTION)
     assert steps == ["Step 1: 3+4=7", "Step 2: 7*2=14", "The answer is 14"]
     ids, marks = prm.encode(PROMPT, SOLUTION)
@@ -61,7 +65,7 @@ def test_scores_are_read_where_each_format_puts_them(tmp_path, fmt):
             assert ids[m + 1] == tok.convert_tokens_to_ids("+") and _bare(tok.decode(ids[:m + 1])).endswith("<|end_header_id|>")
             assert _bare(step) in _bare(tok.decode(ids[:m]))
         else:
-            assert ids[m] == prm.tag_id and _bare(tok.decode(ids[:m])).endswith(_bare(step))
+            assert ids[m] == prm.tokens.tag and _bare(tok.decode(ids[:m])).endswith(_bare(step))
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([ids])).logits[0].float()
     at = logits[marks]
@@ -83,14 +87,14 @@ def test_scores_are_read_where_each_format_puts_them(tmp_path, fmt):
 def test_bad_tokenizers_and_nan_scores_are_refused(tmp_path):
     path, _ = _build(tmp_path, "qwen", specials=(["<|im_start|>", "<|im_end|>"], QWEN_TEMPLATE))
     with pytest.raises(ConfigError, match="no single token for the qwen step tag '<extra_0>'"):
-        ProcessRewardModel(str(path), "qwen")
+        ProcessRewardModel(str(path), QwenFormat())
     path, _ = _build(tmp_path, "rlhflow", specials=(["<|eot_id|>"], None))
     with pytest.raises(ConfigError, match="needs the tokenizer's chat template"):
-        ProcessRewardModel(str(path), "rlhflow")
-    with pytest.raises(ConfigError, match="verifier.format=orm is not valid"):
+        ProcessRewardModel(str(path), RLHFlowFormat())
+    with pytest.raises(ConfigError, match="verifier.format='orm' is not a PRM format adapter"):
         ProcessRewardModel(str(path), "orm")
     path, model = _build(tmp_path, "math_shepherd")
-    prm = ProcessRewardModel(str(path), "math_shepherd")
+    prm = ProcessRewardModel(str(path), MathShepherdFormat())
     with torch.no_grad():
         for p in prm.model.parameters():
             p.fill_(float("nan"))

@@ -9,12 +9,13 @@ import subprocess
 import pytest
 from hydra import compose, initialize_config_dir
 
-from analysis.exchange import exchange
-from analysis.optimal import bin_of, compute_optimal, quantile_bins, thresholds
-from analysis.report import build, pareto, write
-from harness.cli import CONF_DIR
-from harness.errors import ConfigError
-from harness.run import execute
+from ttc.analysis.exchange import exchange
+from ttc.contracts.rules import bin_of
+from ttc.analysis.optimal import compute_optimal, quantile_bins, thresholds
+from ttc.analysis.report import build, pareto, write
+from ttc.harness.cli import CONF_DIR
+from ttc.contracts.errors import ConfigError
+from ttc.harness.run import execute
 
 # arm -> (strategy, budget, flops, accuracy on bin 1, accuracy on bin 2)
 ARMS = {"greedy": ("greedy", 1, 10.0, 1.0, 0.0), "maj1": ("majority", 1, 10.0, 0.5, 0.5),

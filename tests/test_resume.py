@@ -11,17 +11,17 @@ import time
 import pytest
 from hydra import compose, initialize_config_dir
 
-from harness.cli import CONF_DIR
-from harness.errors import ConfigError
-from harness.models import resolve_model
-from harness.run import execute
-from harness.store import VOLATILE, RunStore
+from ttc.harness.cli import CONF_DIR
+from ttc.contracts.errors import ConfigError
+from ttc.generators.models import resolve_model
+from ttc.harness.run import execute
+from ttc.harness.store import VOLATILE, RunStore
 
 ARGS = ["strategy=majority", "strategy.n=4", "verifier=none", "task.per_level=4", "batch_size=4"]
 
 
 def _ttc(run_dir, cwd):
-    return subprocess.Popen([sys.executable, "-m", "harness.cli", *ARGS, f"hydra.run.dir={run_dir}"], cwd=cwd,
+    return subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", *ARGS, f"hydra.run.dir={run_dir}"], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

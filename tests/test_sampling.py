@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from harness.records import SamplingParams
-from harness.sampling import choose, truncate, uniforms
+from ttc.contracts.records import SamplingParams
+from ttc.generators.sampling import choose, truncate, uniforms
 
 LOGITS = torch.log(torch.tensor([[0.5, 0.2, 0.15, 0.1, 0.05]]))
 

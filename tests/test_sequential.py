@@ -4,16 +4,16 @@ import random
 
 import pytest
 
-from analysis.sequential import by_attempt
-from harness.errors import ConfigError
-from harness.protocols import Strategy, Verifier
-from harness.records import Verdict
-from strategies.budget_forcing import BudgetForcing
-from strategies.revision import Revision
-from tasks import arith
-from tasks.arith_corpus import corrupt
-from tasks.arith_task import ArithTask
-from verifiers.self_critique import SelfCritiqueVerifier
+from ttc.analysis.sequential import by_attempt
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.protocols import Strategy, Verifier
+from ttc.contracts.records import Verdict
+from ttc.strategies.budget_forcing import BudgetForcing
+from ttc.strategies.revision import Revision
+from ttc.tasks import arith
+from ttc.tasks.arith_corpus import corrupt
+from ttc.tasks.arith_task import ArithTask
+from ttc.verifiers.self_critique import SelfCritiqueVerifier
 
 
 class Recording:
@@ -158,10 +158,9 @@ def _p_yes(small, query):
 
 
 def test_self_critique_reads_p_yes_after_the_check_prompt(small):
-    verifier = SelfCritiqueVerifier()
-    with pytest.raises(ConfigError, match="no judge"):
-        verifier.verify(["x"], [["y"]])
-    verifier.use_generator(small)
+    with pytest.raises(ConfigError, match="verifier.judge is not set"):
+        SelfCritiqueVerifier()
+    verifier = SelfCritiqueVerifier(small)
     assert isinstance(verifier, Verifier) and verifier.name == "tiny-0.3m-critique-logprob"
     prompts, pairs = _right_and_wrong(levels=(1, 3), per_level=2)
     verdicts = verifier.verify(prompts, pairs)
@@ -192,7 +191,7 @@ def test_self_critique_step_mode_checks_every_step_prefix(small, aggregate):
         for v, w in zip(row, full):
             assert v.step_scores == pytest.approx(w.step_scores[-1:]) and v.tokens < w.tokens
     with pytest.raises(ConfigError, match="verifier.aggregate=median is not valid"):
-        SelfCritiqueVerifier(aggregate="median")
+        SelfCritiqueVerifier(small, aggregate="median")
 
 
 def test_self_critique_reasons_before_the_verdict_when_asked(small):
@@ -219,7 +218,7 @@ def test_self_critique_counts_what_it_reads_and_samples(small):
     again = SelfCritiqueVerifier(small, mode="sample", k=4, max_tokens=2).verify(prompts, pairs)
     assert [[v.score for v in row] for row in again] == [[v.score for v in row] for row in sampled]  # seeded
     with pytest.raises(ConfigError, match="verifier.mode=vote is not valid"):
-        SelfCritiqueVerifier(mode="vote")
+        SelfCritiqueVerifier(small, mode="vote")
     with pytest.raises(ConfigError, match="reason_tokens=10 must be >= 0 and needs a verdict_cue"):
         SelfCritiqueVerifier(reason_tokens=10)
 
@@ -229,9 +228,9 @@ def _execute(tmp_path, name, overrides):
 
     from hydra import compose, initialize_config_dir
 
-    from analysis.outputs import read_csv
-    from harness.cli import CONF_DIR
-    from harness.run import execute
+    from ttc.analysis.outputs import read_csv
+    from ttc.harness.cli import CONF_DIR
+    from ttc.harness.run import execute
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["task.per_level=2", "task.levels=[2,3,4]", *overrides])
@@ -270,7 +269,7 @@ def test_sequential_strategies_land_in_curves_beside_best_of_n(tmp_path):
 
 
 def test_self_critique_refuses_nan_verdicts():
-    from harness.records import Scored
+    from ttc.contracts.records import Scored
 
     class Broken:
         name = "broken"

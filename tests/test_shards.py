@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from harness.cli import CONF_DIR
-from harness.errors import ConfigError
-from harness.run import execute
-from harness.shards import merge, merged_name, shard_batches
-from harness.store import VOLATILE
+from ttc.harness.cli import CONF_DIR
+from ttc.contracts.errors import ConfigError
+from ttc.harness.run import execute
+from ttc.harness.shards import merge, merged_name, shard_batches
+from ttc.harness.store import VOLATILE
 
 BASE = ["strategy=majority", "strategy.n=4", "verifier=none", "task.per_level=3", "task.levels=[1,2,3]",
         "batch_size=2"]
@@ -27,12 +27,12 @@ def test_shards_are_whole_batches_that_partition_the_problems():
     assert parts[0] == [[0, 1], [6, 7]] and parts[1] == [[2, 3], [8, 9]] and parts[2] == [[4, 5], [10]]
     assert sorted(x for p in parts for b in p for x in b) == items
     assert shard_batches(items, 4) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10]]
-    with pytest.raises(ConfigError, match=r"task.shard=3 must be in 0..2 \(task.num_shards=3\)"):
+    with pytest.raises(ConfigError, match=r"shard=3 must be in 0..2 \(num_shards=3\)"):
         shard_batches(items, 2, 3, 3)
-    with pytest.raises(ConfigError, match="task.num_shards=0 must be at least 1"):
+    with pytest.raises(ConfigError, match="num_shards=0 must be at least 1"):
         shard_batches(items, 2, 0, 0)
-    assert merged_name("strategy=greedy,task.num_shards=2,task.shard=1") == "strategy=greedy,task.num_shards=2"
-    assert merged_name("task.shard=0,task.shard_x=1") == "task.shard_x=1"
+    assert merged_name("strategy=greedy,num_shards=2,shard=1") == "strategy=greedy,num_shards=2"
+    assert merged_name("shard=0,task.shard_x=1") == "task.shard_x=1"
 
 
 def _run(run_dir, overrides):
@@ -53,7 +53,7 @@ def test_merged_shards_equal_the_unsharded_run(tmp_path):
     _run(tmp_path / "full", [])
     shards = [tmp_path / f"s{i}" for i in range(3)]
     for i, d in enumerate(shards):
-        _run(d, ["task.num_shards=3", f"task.shard={i}"])
+        _run(d, ["num_shards=3", f"shard={i}"])
     sizes = [len({x["problem_id"] for x in _lines(d / "samples.jsonl")}) for d in shards]
     assert sizes == [4, 3, 2]  # 9 problems in batches of 2: shard 0 has batches 0 and 3, ...
     with pytest.raises(ConfigError, match=r"shards \[2\] of 3 are missing"):
@@ -64,38 +64,38 @@ def test_merged_shards_equal_the_unsharded_run(tmp_path):
     assert json.loads((out / "run.json").read_text())["problems"] == 9
     with pytest.raises(ConfigError, match="shard 1 given twice"):
         merge(tmp_path / "m", [*shards, shards[1]])
-    _run(tmp_path / "other", ["task.num_shards=3", "task.shard=2", "seed=1"])
+    _run(tmp_path / "other", ["num_shards=3", "shard=2", "seed=1"])
     with pytest.raises(ConfigError, match="is not a shard of the same run"):
         merge(tmp_path / "m", [*shards[:2], tmp_path / "other"])
 
 
 def test_an_unfinished_shard_is_refused_and_a_finished_one_loads_no_model(tmp_path, monkeypatch):
     d = tmp_path / "s0"
-    _run(d, ["task.num_shards=2", "task.shard=0"])
-    _run(tmp_path / "s1", ["task.num_shards=2", "task.shard=1"])
+    _run(d, ["num_shards=2", "shard=0"])
+    _run(tmp_path / "s1", ["num_shards=2", "shard=1"])
     samples = d / "samples.jsonl"
     kept = samples.read_text().splitlines()[:-4]  # the last problem's four lines are lost
     samples.write_text("\n".join(kept) + "\n")
     with pytest.raises(ConfigError, match=r"shard 0 of 2 .* has 4/5 problems done; re-launch"):
         merge(tmp_path / "m", [d, tmp_path / "s1"])
-    import harness.run
+    import ttc.harness.run as run_loop
 
     built = []
-    real = harness.run.build
-    monkeypatch.setattr(harness.run, "build", lambda node, group: built.append(group) or real(node, group))
-    _run(d, ["task.num_shards=2", "task.shard=0"])  # resumes: the missing problem's batch is redone
+    real = run_loop.build
+    monkeypatch.setattr(run_loop, "build", lambda node, group, **given: built.append(group) or real(node, group, **given))
+    _run(d, ["num_shards=2", "shard=0"])  # resumes: the missing problem's batch is redone
     assert "generator" in built
     built.clear()
-    _run(d, ["task.num_shards=2", "task.shard=0"])  # finished: nothing to do, no model loaded
+    _run(d, ["num_shards=2", "shard=0"])  # finished: nothing to do, no model loaded
     assert "generator" not in built and "verifier" not in built
     merge(tmp_path / "m", [d, tmp_path / "s1"])
 
 
 def _sweep(sweep_dir, cwd):
-    args = ["-m", "hydra/launcher=local", "strategy=majority,sample", "strategy.n=2,4", "task.num_shards=2",
-            "task.shard=0,1", "verifier=none", "task.per_level=4", "task.levels=[4,5]", "batch_size=1",
+    args = ["-m", "hydra/launcher=local", "strategy=majority,sample", "strategy.n=2,4", "num_shards=2",
+            "shard=0,1", "verifier=none", "task.per_level=4", "task.levels=[4,5]", "batch_size=1",
             f"hydra.sweep.dir={sweep_dir}", "hydra.launcher.timeout_min=10"]
-    return subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=cwd, start_new_session=True,
+    return subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", *args], cwd=cwd, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -115,7 +115,7 @@ def _job_pid(sweep, *overrides):
     raise AssertionError(f"no submitit job for {overrides}")
 
 
-VICTIM = ("strategy=majority", "strategy.n=4", "task.shard=1")
+VICTIM = ("strategy=majority", "strategy.n=4", "shard=1")
 
 
 def test_submitit_sweep_killed_midway_relaunches_and_matches_unsharded(tmp_path):
@@ -144,7 +144,7 @@ def test_submitit_sweep_killed_midway_relaunches_and_matches_unsharded(tmp_path)
     assert again.returncode == 0, out[-3000:]
     assert len(samples.read_text().splitlines()) == 16  # 4 problems x 4 samples in shard 1
     merged = sweep / "merged"
-    assert len(list(merged.iterdir())) == 4 and not any("task.shard=" in p.name for p in merged.iterdir())
+    assert len(list(merged.iterdir())) == 4 and not any("shard=" in p.name for p in merged.iterdir())
     full = tmp_path / "full"
     _run(full, ["task.per_level=4", "task.levels=[4,5]", "batch_size=1"])
     mine = _find(merged, "strategy=majority", "strategy.n=4")

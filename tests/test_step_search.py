@@ -2,10 +2,10 @@
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.records import Completion, Problem, Verdict
-from strategies.step_search import StepSearch
-from tasks.arith import extract_answer
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.records import Completion, Problem, Verdict
+from ttc.strategies.step_search import StepSearch
+from ttc.tasks.arith import extract_answer
 
 STEPS = 3  # the fake model writes three steps, then the answer line
 
@@ -117,8 +117,8 @@ def test_prm_search_lands_in_curves_beside_best_of_n(tmp_path):
 
     from hydra import compose, initialize_config_dir
 
-    from harness.cli import CONF_DIR
-    from harness.run import execute
+    from ttc.harness.cli import CONF_DIR
+    from ttc.harness.run import execute
 
     def run(name, overrides):
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

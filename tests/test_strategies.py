@@ -3,14 +3,14 @@ selection rules, and the verifier's view (prompt and solution text only)."""
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.protocols import Generator, Strategy, Task, Verifier
-from harness.records import Verdict
-from strategies.beam_search import BeamSearch
-from strategies.best_of_n import BestOfN
-from strategies.greedy import Greedy
-from tasks.arith_task import ArithTask
-from verifiers.model_prob import ModelProbVerifier
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.protocols import Generator, Strategy, Task, Verifier
+from ttc.contracts.records import Verdict
+from ttc.strategies.beam_search import BeamSearch
+from ttc.strategies.best_of_n import BestOfN
+from ttc.strategies.greedy import Greedy
+from ttc.tasks.arith_task import ArithTask
+from ttc.verifiers.model_prob import ModelProbVerifier
 
 
 class SpyVerifier:

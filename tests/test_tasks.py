@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
-from tasks import arith
-from tasks.arith_corpus import corrupt, example
-from tasks.arith_task import ArithTask
-from tasks.jsonl_task import JsonlTask
+from ttc.contracts.errors import ConfigError
+from ttc.tasks import arith
+from ttc.tasks.arith_corpus import corrupt, example
+from ttc.tasks.arith_task import ArithTask
+from ttc.tasks.jsonl_task import JsonlTask
 
 GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "test.jsonl"
 
@@ -70,7 +70,7 @@ def test_corpus_draws_every_plan_about_equally():
     import random
     from collections import Counter
 
-    from tasks.arith_corpus import solve_example
+    from ttc.tasks.arith_corpus import solve_example
 
     p = arith.make_problem("train", 5, 7)
     by_text = {arith.solution_text(p.steps(plan)): plan for plan in arith.PLANS}
@@ -110,7 +110,7 @@ def test_jsonl_task_loads_gsm8k_and_grades_its_gold_answers():
 
 
 def test_gsm8k_gold_answers_extract_and_grade_and_prompts_are_standard(tmp_path):
-    from tasks.gsm8k import GSM8KTask, extract
+    from ttc.tasks.gsm8k import GSM8KTask, extract
 
     task = GSM8KTask(path=str(GSM8K))
     probs = task.problems()
@@ -130,8 +130,8 @@ def test_gsm8k_gold_answers_extract_and_grade_and_prompts_are_standard(tmp_path)
 def test_gsm8k_chat_mode_uses_the_tokenizers_template(tmp_path):
     from transformers import AutoTokenizer
 
-    from harness.models import resolve_model
-    from tasks.gsm8k import GSM8KTask
+    from ttc.generators.models import resolve_model
+    from ttc.tasks.gsm8k import GSM8KTask
 
     tok = AutoTokenizer.from_pretrained(resolve_model("tiny-0.3m"))
     tok.chat_template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}<|assistant|>"
@@ -143,7 +143,7 @@ def test_gsm8k_chat_mode_uses_the_tokenizers_template(tmp_path):
 
 
 def test_math500_gold_answers_are_equivalent_to_themselves_and_wrong_pairs_fail():
-    from tasks.math500 import Math500Task, equivalent, last_boxed
+    from ttc.tasks.math500 import Math500Task, equivalent, last_boxed
 
     task = Math500Task(path=str(GSM8K.parents[1] / "math500" / "test.jsonl"))
     probs = task.problems()
@@ -159,8 +159,8 @@ def test_math500_gold_answers_are_equivalent_to_themselves_and_wrong_pairs_fail(
 def test_hub_loading_fails_fast_and_clearly_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    from tasks.gsm8k import GSM8K_REVISION, GSM8KTask
-    from tasks.math500 import MATH500_REVISION, Math500Task
+    from ttc.tasks.gsm8k import GSM8K_REVISION, GSM8KTask
+    from ttc.tasks.math500 import MATH500_REVISION, Math500Task
 
     with pytest.raises(ConfigError, match=f"cannot load openai/gsm8k@{GSM8K_REVISION} from the hub"):
         GSM8KTask()

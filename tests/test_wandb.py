@@ -1,14 +1,15 @@
 """The W&B mirror: offline by default without a key, FLOPs as the x-axis, a table, the run as an artifact."""
 
 import json
+import sys
 
 import pytest
 from hydra import compose, initialize_config_dir
 
-from harness.cli import CONF_DIR
-from harness.errors import ConfigError
-from harness.run import execute
-from harness.wandb_log import resolve_mode
+from ttc.harness.cli import CONF_DIR
+from ttc.contracts.errors import ConfigError
+from ttc.harness.run import execute
+from ttc.harness.wandb_log import resolve_mode
 
 
 def test_mode_defaults_to_offline_without_a_key(monkeypatch):
@@ -56,10 +57,16 @@ def _items(items):
     return {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in items}
 
 
-def test_offline_run_mirrors_curves_table_and_artifact(tmp_path, monkeypatch):
+def test_offline_run_mirrors_curves_table_and_artifact(tmp_path, monkeypatch, capfd):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_MODE", raising=False)
     rows = _run(tmp_path / "r", "logger=wandb")
+    from wandb.integration.weave.weave import _AVAILABLE_WEAVE_INTEGRATIONS
+
+    ours = {"verifiers", "tasks", "harness", "strategies", "analysis"}
+    assert not ours & set(sys.modules), "ttc's code is imported under a top-level name W&B (or others) may claim"
+    assert "verifiers" in _AVAILABLE_WEAVE_INTEGRATIONS  # the name W&B's integration detection looks for
+    assert "Detected [verifiers" not in capfd.readouterr().err
     marker = json.loads((tmp_path / "r" / "logged.json").read_text())
     [offline] = list((tmp_path / "r" / "wandb").glob("offline-run-*"))  # offline: no key was set
     assert marker["wandb"] == str(offline)

@@ -9,11 +9,15 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from harness.protocols import Generator
-from harness.records import Verdict
+from ttc.contracts.protocols import Generator
+from ttc.contracts.records import Verdict
 
 
 class ModelProbVerifier:
+
+
+    """A scoring model's probability of each solution given its prompt."""
+
     def __init__(self, scorer: Generator, normalize: bool = True, name: str | None = None) -> None:
         self.scorer, self.normalize = scorer, normalize
         self.name = name or f"{scorer.name}-prob{'-mean' if normalize else '-sum'}"

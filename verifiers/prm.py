@@ -1,20 +1,12 @@
-"""Process reward models on HF transformers, with adapters for the public PRM formats.
+"""Process reward models on HF transformers; the input format is an adapter (see ttc.verifiers.prm_formats).
 
-Each adapter builds one input per solution and the positions where that model puts its step scores, and
-reads them exactly there (one batched forward pass for all solutions):
-- "qwen" (Qwen2.5-Math-PRM): chat template with the steps joined and ended by `<extra_0>`; a two-label head;
-  step score = softmax(logits at each `<extra_0>`)[1].
-- "math_shepherd" (Math-Shepherd): `question step1 ки\\nstep2 ки ...`; causal LM; step score =
-  softmax over the ("+", "-") logits at each `ки` position, P("+").
-- "rlhflow" (RLHFlow Llama3.1-8B-PRM): chat turns, user = a step (the first with the question), assistant = "+";
-  step score = P("+") against P("-") from the logits that predict each assistant "+".
-- "value_head" (Skywork-PRM style): `question\\nstep1\\nstep2\\n...`; a one-output token head; step score =
-  sigmoid(value at the separator ending each step).
-Steps are the solution split at `step_split`; a solution without a split is one step (documented fallback).
-The verdict's score aggregates the step scores (`aggregate`: last, min, prod, mean). A tokenizer lacking the
-format's tag or label tokens is refused at construction; a NaN score raises instead of ranking silently.
-Loads a local directory (or a hub id with a pinned `revision` where the network allows); FLOPs from the
-model's config (card.json if present) at the positions computed.
+The adapter builds one input per solution and the positions where that model puts its step scores; this
+module batches those inputs (one forward pass per chunk of solutions), reads the outputs exactly there, and
+counts every token read. Steps are the solution split at `step_split`; a solution without a split is one
+step (documented fallback). The verdict's score aggregates the step scores (`aggregate`: last, min, prod,
+mean). A tokenizer lacking the format's tag or label tokens is refused at construction; a NaN score raises
+instead of ranking silently. Loads a local directory (or a hub id with a pinned `revision` where the network
+allows); FLOPs from the model's config (card.json if present) at the positions computed.
 """
 
 from __future__ import annotations
@@ -26,32 +18,23 @@ from typing import Sequence
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
 
-from harness.compute import load_card
-from harness.errors import ConfigError, bad_choice
-from harness.records import Verdict
-
-FORMATS = ("qwen", "math_shepherd", "rlhflow", "value_head")
-AGGREGATES = ("last", "min", "prod", "mean")
-QWEN_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
-
-
-def aggregate(scores: Sequence[float], how: str) -> float:
-    if how == "last":
-        return scores[-1]
-    if how == "min":
-        return min(scores)
-    if how == "prod":
-        return math.prod(scores)
-    return sum(scores) / len(scores)
+from ttc.contracts.cards import load_card
+from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.contracts.records import Verdict
+from ttc.contracts.rules import AGGREGATES, aggregate
+from ttc.verifiers.prm_formats import PRMFormat
 
 
 class ProcessRewardModel:
-    def __init__(self, model: str, format: str, revision: str | None = None, step_split: str = "\n\n",
+    """A PRM read through its format adapter: step scores per solution, aggregated into the verdict's score."""
+
+    def __init__(self, model: str, format: PRMFormat, revision: str | None = None, step_split: str = "\n\n",
                  aggregate: str = "last", device: str = "cpu", dtype: str = "float32", batch_size: int = 8,
-                 step_tag: str | None = None, trust_remote_code: bool = False, name: str | None = None,
+                 trust_remote_code: bool = False, name: str | None = None,
                  memory_fraction: float | None = None) -> None:
-        if format not in FORMATS:
-            raise bad_choice("verifier.format", format, FORMATS)
+        if not isinstance(format, PRMFormat):
+            raise ConfigError(f"verifier.format={format!r} is not a PRM format adapter; give one by _target_, e.g. "
+                              f"format: {{_target_: ttc.verifiers.prm_formats.QwenFormat}}")
         if aggregate not in AGGREGATES:
             raise bad_choice("verifier.aggregate", aggregate, AGGREGATES)
         self.format, self.split, self.how, self.batch = format, step_split, aggregate, int(batch_size)
@@ -59,9 +42,8 @@ class ProcessRewardModel:
         source = str(local) if local.is_dir() else model
         kw = {"revision": revision} if revision and not local.is_dir() else {}
         self.tokenizer = AutoTokenizer.from_pretrained(source, **kw)
-        self.tag = step_tag or {"qwen": "<extra_0>", "math_shepherd": "ки", "value_head": "\n"}.get(format)
-        self._check_tokens()
-        loader = AutoModelForCausalLM if format in ("math_shepherd", "rlhflow") else AutoModelForTokenClassification
+        self.tokens = format.token_ids(self.tokenizer)
+        loader = AutoModelForCausalLM if format.causal_lm else AutoModelForTokenClassification
         if trust_remote_code:  # Qwen2.5-Math-PRM and Skywork ship their heads as remote code
             loader, kw = AutoModel, {**kw, "trust_remote_code": True}
         if memory_fraction is not None:  # share a GPU with a vLLM generator: cap this process's allocations on it
@@ -73,60 +55,20 @@ class ProcessRewardModel:
         self.card = load_card(local) if local.is_dir() else None
         self.name = name or f"{local.name if local.is_dir() else model.split('/')[-1]}-prm"
 
-    # ---- tokens -----------------------------------------------------------------------------------------
-    def _single(self, text: str, what: str) -> int:
-        ids = self.tokenizer.encode(text, add_special_tokens=False)
-        if len(ids) != 1 or ids[0] == self.tokenizer.unk_token_id:
-            raise ConfigError(f"verifier.model: the tokenizer has no single token for the {self.format} {what} "
-                              f"{text!r} (it encodes to {ids}); this is not a {self.format} PRM tokenizer")
-        return ids[0]
-
-    def _check_tokens(self) -> None:
-        if self.format in ("qwen", "math_shepherd", "value_head"):
-            self.tag_id = self._single(self.tag, "step tag")
-        if self.format in ("math_shepherd", "rlhflow"):
-            self.good, self.bad = self._single("+", "label"), self._single("-", "label")
-        if self.format in ("qwen", "rlhflow") and not self.tokenizer.chat_template:
-            raise ConfigError(f"verifier.model: the {self.format} format needs the tokenizer's chat template, "
-                              f"and this tokenizer has none")
-
     def steps(self, solution: str) -> list[str]:
+        """The solution's steps (split at `step_split`, blanks dropped); the whole solution if none."""
         parts = [s.strip() for s in solution.split(self.split)]
         parts = [s for s in parts if s]
         return parts or [solution.strip()]
 
-    # ---- encoding: ids and the positions whose outputs are the step scores --------------------------------
     def encode(self, prompt: str, solution: str) -> tuple[list[int], list[int]]:
-        steps, tok = self.steps(solution), self.tokenizer
-        if self.format == "qwen":
-            msgs = [{"role": "system", "content": QWEN_SYSTEM}, {"role": "user", "content": prompt},
-                    {"role": "assistant", "content": self.tag.join(steps) + self.tag}]
-            ids = self._chat_ids(msgs)
-            return ids, [i for i, t in enumerate(ids) if t == self.tag_id]
-        if self.format == "math_shepherd":
-            text = f"{prompt} " + "".join(f"{s} {self.tag}\n" for s in steps)
-            ids = tok.encode(text)
-            return ids, [i for i, t in enumerate(ids) if t == self.tag_id]
-        if self.format == "value_head":
-            ids, marks = tok.encode(prompt + self.tag), []
-            for s in steps:
-                ids += tok.encode(s, add_special_tokens=False) + [self.tag_id]
-                marks.append(len(ids) - 1)
-            return ids, marks
-        conv, marks, ids = [], [], []
-        for k, s in enumerate(steps):  # rlhflow: each turn's prefix is a prefix of the whole conversation
-            conv += [{"role": "user", "content": f"{prompt} {s}" if k == 0 else s}, {"role": "assistant", "content": "+"}]
-            ids = self._chat_ids(conv)
-            marks.append(max(i for i, t in enumerate(ids) if t == self.good) - 1)  # the logits predicting "+"
-        return ids, marks
-
-    def _chat_ids(self, messages: list[dict]) -> list[int]:
-        out = self.tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=False)
-        return list(out["input_ids"] if hasattr(out, "keys") else out)
+        """Input ids of one solution and its score positions, as the format lays them out."""
+        return self.format.encode(self.tokenizer, self.tokens, prompt, self.steps(solution))
 
     # ---- scoring ----------------------------------------------------------------------------------------
     @torch.inference_mode()
     def step_scores(self, encoded: list[tuple[list[int], list[int]]]) -> list[list[float]]:
+        """P(good) at every score position of every encoded solution, `batch_size` solutions per forward."""
         out: list[list[float]] = []
         for start in range(0, len(encoded), self.batch):
             chunk = encoded[start:start + self.batch]
@@ -137,14 +79,7 @@ class ProcessRewardModel:
             out_ = self.model(input_ids=ids, attention_mask=mask)
             logits = (out_.logits if hasattr(out_, "logits") else out_[0]).float()
             for row, (_, marks) in zip(logits, chunk):
-                at = row[marks]
-                if self.format == "qwen":
-                    scores = at.softmax(-1)[:, 1]
-                elif self.format == "value_head":
-                    scores = at[:, 0].sigmoid()
-                else:
-                    scores = at[:, [self.good, self.bad]].softmax(-1)[:, 0]
-                out.append(scores.tolist())
+                out.append(self.format.scores(row[marks], self.tokens).tolist())
         return out
 
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:

@@ -12,7 +12,8 @@ it reads the solution up to that step and `step_template` (the tiny world's `Che
 `step_scores` are those P(correct), and its score is their `aggregate` (min, prod, mean or last);
 `last_step_only` checks the newest step alone (what step-level search ranks by, at one query per candidate).
 Every token the judge reads or writes is counted in the verdict's tokens and FLOPs.
-The judge is the run's own generator unless another is configured (`judge: null` means "the generator").
+The judge is given at construction: the run loop passes the run's own generator where the config leaves
+`judge: null`, or builds the configured one.
 It sees the prompt and the solution only, never a reference.
 """
 
@@ -22,16 +23,17 @@ import math
 import re
 from typing import Sequence
 
-from harness.errors import ConfigError, bad_choice
-from harness.protocols import Generator
-from harness.records import SamplingParams, Verdict
-from strategies.selection import sample_seed
+from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.contracts.protocols import Generator
+from ttc.contracts.records import SamplingParams, Verdict
+from ttc.contracts.rules import AGGREGATES, aggregate, critique_seed
 
 MODES = ("logprob", "sample")
-AGGREGATES = ("min", "prod", "mean", "last")
 
 
 class SelfCritiqueVerifier:
+    """P(correct) of each solution (or of each step) by a judge model; see the module docstring."""
+
     def __init__(self, judge: Generator | None = None, template: str = "{prompt}{solution}Check:",
                  accept: str = " yes", reject: str = " no", mode: str = "logprob", k: int = 4,
                  temperature: float = 1.0, max_tokens: int = 4, reason_tokens: int = 0, verdict_cue: str = "",
@@ -55,21 +57,12 @@ class SelfCritiqueVerifier:
         self.steps, self.step_template, self.aggregate = bool(steps), step_template, aggregate
         self.last_only = bool(last_step_only)
         self.step_pattern = re.compile(step_pattern)
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        judge = self.judge.name if self.judge is not None else "self"
-        return self._name or f"{judge}-critique-{self.mode}" + ("-steps" if self.steps else "")
-
-    def use_generator(self, generator: Generator) -> None:
-        """Judge with the run's generator when no other judge was configured."""
-        if self.judge is None:
-            self.judge = generator
+        if judge is None:
+            raise ConfigError("verifier.judge is not set: inside ttc the run's generator is passed (judge: null); "
+                              "elsewhere pass a generator")
+        self.name = name or f"{judge.name}-critique-{self.mode}" + ("-steps" if self.steps else "")
 
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
-        if self.judge is None:
-            raise ConfigError("verifier=self_critique has no judge: set verifier.judge or run it inside ttc")
         pairs = [(p, s) for p, sols in zip(prompts, solutions) for s in sols]
         queries, owner = [], []
         for i, (prompt, solution) in enumerate(pairs):
@@ -102,9 +95,7 @@ class SelfCritiqueVerifier:
         if not self.steps:
             return verdicts[0]
         scores = [v.score for v in verdicts]
-        value = {"min": min, "last": lambda x: x[-1], "mean": lambda x: sum(x) / len(x), "prod": math.prod}[
-            self.aggregate](scores)
-        return Verdict(score=value, tokens=sum(v.tokens for v in verdicts), flops=sum(v.flops for v in verdicts),
+        return Verdict(score=aggregate(scores, self.aggregate), tokens=sum(v.tokens for v in verdicts), flops=sum(v.flops for v in verdicts),
                        step_scores=tuple(scores))
 
     def _by_logprob(self, queries: list[str]) -> list[Verdict]:
@@ -131,7 +122,7 @@ class SelfCritiqueVerifier:
         return verdict.strip().lower().startswith(self.yes.strip().lower())
 
     def _by_sampling(self, queries: list[str]) -> list[Verdict]:
-        seeds = [[sample_seed(0, q, j) for j in range(self.k)] for q in queries]
+        seeds = [[critique_seed(q, j) for j in range(self.k)] for q in queries]
         outs = self.judge.generate(queries, self.params, seeds)
         verdicts = []
         for row in outs:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from harness.records import Verdict
-from tasks.code_task import extract_code, program
-from tasks.sandbox import Limits, run_many
+from ttc.contracts.records import Verdict
+from ttc.sandbox.programs import extract_code, program
+from ttc.sandbox.process import Limits, run_many
 
 _DOCTEST = re.compile(r"^\s*>>> (.+)\n\s*([^\s>].*)$", re.M)
 _ASSERT = re.compile(r"^\s*(assert .+)$", re.M)
@@ -48,6 +48,10 @@ print(f"PUBLIC {_passed}/{len(_TESTS)}")
 
 
 class UnitTestVerifier:
+
+
+    """Share of the prompt's public tests a candidate program passes, run in the sandbox."""
+
     name = "public-tests"
 
     def __init__(self, timeout_s: float = 10.0, workers: int | None = None) -> None:

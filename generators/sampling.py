@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.records import SamplingParams
+from ttc.contracts.records import SamplingParams
 
 _MASK = 0xFFFFFFFF
 _MULT = 0x45D9F3B  # < 2**27, so (x < 2**32) * _MULT fits in int64 without overflow

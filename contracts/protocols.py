@@ -1,23 +1,31 @@
-"""The contracts between plug-ins: one small Protocol per kind. Imports nothing of ours but records.
+"""The contracts between plug-ins: one small Protocol per kind, and one per optional capability.
 
 - Task: loads problems, extracts answers from text, grades them. The only holder of references.
 - Generator: turns prompts into completions (n per prompt, one seed each) and scores continuations.
 - Verifier: scores solutions given only the prompt and the solution text; never sees a reference.
 - Strategy: spends a budget on a batch of problems and returns every candidate with a ledger; touches
   no files, no W&B, no config.
+
+Capabilities only some components have are Protocols of their own, checked with `isinstance` where they are
+used: `BatchGrader` (a task that grades many answers in one parallel call), `BeamSearcher` (a generator with
+a native token-level beam search), `Carded` (a component that knows its model card, for FLOPs).
+Imports nothing of ours but the other contracts.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
-from harness.records import Budget, Completion, Problem, ProblemResult, SamplingParams, Scored, Verdict
+from ttc.contracts.cards import ModelCard
+from ttc.contracts.records import Budget, Completion, Problem, ProblemResult, SamplingParams, Scored, Verdict
 
 Extractor = Callable[[str], "str | None"]
 
 
 @runtime_checkable
 class Task(Protocol):
+    """Loads problems, extracts answers from text and grades them; the only holder of references."""
+
     name: str
     version: str
     grader_version: str
@@ -34,6 +42,8 @@ class Task(Protocol):
 
 @runtime_checkable
 class Generator(Protocol):
+    """Turns prompts into seeded completions and scores continuations, counting every token and FLOP."""
+
     name: str
 
     def generate(
@@ -47,6 +57,8 @@ class Generator(Protocol):
 
 @runtime_checkable
 class Verifier(Protocol):
+    """Scores solutions from the prompt and the solution text only."""
+
     name: str
 
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
@@ -55,6 +67,8 @@ class Verifier(Protocol):
 
 @runtime_checkable
 class Strategy(Protocol):
+    """Spends a budget on a batch of problems; returns every candidate, the selected one and a ledger."""
+
     name: str
     budget: Budget
 
@@ -67,3 +81,27 @@ class Strategy(Protocol):
         seed: int,
     ) -> list[ProblemResult]:
         """Every candidate per problem, the selected one and a ledger of what was spent."""
+
+
+@runtime_checkable
+class BatchGrader(Protocol):
+    """A task that grades many answers in one call (code tasks run their hidden tests in parallel sandboxes)."""
+
+    def grade_many(self, answers: Sequence[str | None], problems: Sequence[Problem]) -> list[bool]:
+        """grade(answers[i], problems[i]) for every i, in one call."""
+
+
+@runtime_checkable
+class BeamSearcher(Protocol):
+    """A generator with a native token-level beam search (HF's batched beams)."""
+
+    def beam_search(self, prompts: Sequence[str], width: int, max_tokens: int,
+                    length_penalty: float) -> list[list[Completion]]:
+        """The `width` finished beams of each prompt, best first, with their costs."""
+
+
+@runtime_checkable
+class Carded(Protocol):
+    """A component that knows the card of the model it runs (parameters, layers, context, training tokens)."""
+
+    card: ModelCard

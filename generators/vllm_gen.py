@@ -28,10 +28,10 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.compute import ModelCard, card_from_config, load_card, with_fields
-from harness.errors import ConfigError
-from harness.hf import _source
-from harness.records import Completion, SamplingParams, Scored
+from ttc.contracts.cards import ModelCard, card_from_config, load_card, with_fields
+from ttc.contracts.errors import ConfigError
+from ttc.generators.hf import _source
+from ttc.contracts.records import Completion, SamplingParams, Scored
 
 _ENGINES: dict[tuple, Any] = {}
 
@@ -66,7 +66,7 @@ def _engine(settings: dict, head_dim: int | None) -> Any:
             settings = {**settings, "enable_chunked_prefill": False}
             if "max_num_batched_tokens" in settings:
                 settings["max_num_batched_tokens"] = max(settings["max_num_batched_tokens"], settings["max_model_len"])
-        _ENGINES[key] = LLM(**settings, logits_processors=["harness.vllm_logits:EpsilonTruncation"])
+        _ENGINES[key] = LLM(**settings, logits_processors=["ttc.generators.vllm_logits:EpsilonTruncation"])
     return _ENGINES[key]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import ConfigError
+from ttc.contracts.errors import ConfigError
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 

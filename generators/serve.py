@@ -1,6 +1,6 @@
 """A small OpenAI-compatible server over a local HF model (for laptops, CI and the client's tests).
 
-    python -m harness.serve --model tiny-0.3m --port 8011
+    python -m ttc.generators.serve --model tiny-0.3m --port 8011
 
 Serves `POST /v1/completions` (prompt, n, max_tokens, temperature, top_p, top_k, min_p, seed, stop,
 logprobs, echo) and `POST /v1/chat/completions` (the user messages joined as the prompt, for models
@@ -17,11 +17,15 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness.hf import HFGenerator
-from harness.records import SamplingParams
+from ttc.generators.hf import HFGenerator
+from ttc.contracts.records import SamplingParams
 
 
 class ModelServer:
+
+
+    """A small OpenAI-compatible HTTP server over an HF generator, for client tests."""
+
     def __init__(self, model: str, host: str = "127.0.0.1", port: int = 0, fail_first: int = 0) -> None:
         self.generator = HFGenerator(model)
         self.lock, self.count_lock = threading.Lock(), threading.Lock()
@@ -82,6 +86,9 @@ class ModelServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+
+            """One HTTP request: completions or chat completions, answered from the shared generator."""
+
             def log_message(self, *args) -> None:  # quiet
                 pass
 

@@ -1,12 +1,14 @@
-"""Selection rules over a pool of candidates, with seeded tie-breaks, and per-sample seeds.
+"""The rules several floors share: seeds, seeded tie-breaks, votes, selection, step-score aggregation, bins.
 
-Every tie is broken by a hash of (seed, problem id, candidate index or answer), never by list order, so a
+Strategies apply these rules and the analysis re-applies them to recorded pools, so they live here, below
+both. Every tie is broken by a hash of (seed, problem id, candidate index or answer), never by list order, so a
 selection is reproducible and the analysis estimators can reproduce the very same rule on any subset.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from typing import Sequence
 
@@ -67,3 +69,46 @@ def select(rule: str, answers: Sequence[str | None], scores: Sequence[float], lo
         members = [i for i, a in enumerate(answers) if a == winner] or list(range(len(answers)))
         return max(members, key=lambda i: keys[i])
     raise ValueError(f"selection={rule} is not one of {SELECTIONS}")
+
+
+def attempt_seed(seed: int, problem_id: str, chain: int, attempt: int) -> int:
+    """The seed of a revision attempt, fixed by (chain, attempt) alone: a shorter or narrower run repeats the
+    same first attempts of the same first chains, so the analysis can read every smaller budget off one run."""
+    return sample_seed(seed, problem_id, chain * 1_000_003 + attempt)
+
+
+def choose_attempt(selection: str, answers: Sequence[str | None], scores: Sequence[float], lasts: Sequence[int],
+                   seed: int, problem_id: str) -> int:
+    """Index of the chosen revision attempt (attempts listed chain by chain; `lasts` are each chain's last):
+    "last" votes over the chains' last attempts; any other rule is `select` over all attempts."""
+    if selection == "last":
+        won = select("majority", [answers[i] for i in lasts], [1.0] * len(lasts), [0.0] * len(lasts),
+                     [1] * len(lasts), seed, problem_id)
+        return lasts[won]
+    return select(selection, answers, scores, [0.0] * len(answers), [1] * len(answers), seed, problem_id)
+
+
+def critique_seed(query: str, index: int) -> int:
+    """The seed of sampled verdict `index` on a judge query: fixed by the query text alone."""
+    return sample_seed(0, query, index)
+
+
+def bin_of(score: float, cuts: Sequence[float]) -> int:
+    """The difficulty bin of a probe score: 1 + the number of (descending) thresholds it falls below."""
+    return 1 + sum(score < t for t in cuts)
+
+
+AGGREGATES = ("last", "min", "prod", "mean")
+
+
+def aggregate(scores: Sequence[float], how: str) -> float:
+    """One score from per-step scores: the last step's, the minimum, the product or the mean."""
+    if how == "last":
+        return scores[-1]
+    if how == "min":
+        return min(scores)
+    if how == "prod":
+        return math.prod(scores)
+    if how == "mean":
+        return sum(scores) / len(scores)
+    raise ValueError(f"aggregate={how} is not one of {AGGREGATES}")

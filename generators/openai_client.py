@@ -22,15 +22,19 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
-from harness.compute import ModelCard, load_card
-from harness.errors import ConfigError
-from harness.models import resolve_model
-from harness.records import Completion, SamplingParams, Scored
+from ttc.contracts.cards import ModelCard, load_card
+from ttc.contracts.errors import ConfigError
+from ttc.generators.models import resolve_model
+from ttc.contracts.records import Completion, SamplingParams, Scored
 
 RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
 
 
 class OpenAIGenerator:
+
+
+    """A generator over an OpenAI-compatible completions server (vLLM serve, the test server, an API)."""
+
     def __init__(self, model: str, base_url: str = "http://localhost:8000/v1", endpoint: str = "completions",
                  api_key: str | None = None, card: str | None = None, concurrency: int = 8, retries: int = 4,
                  backoff_s: float = 0.5, timeout_s: float = 120.0, logprobs: bool = True) -> None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+PUBLIC_METADATA = ("difficulty", "choices", "entry_point", "subject", "line")
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One task item. `reference` is for the grader only: strategies and verifiers never receive it."""
+    """One task item. `reference` is for the grader only: strategies and verifiers never receive it, nor any
+    metadata outside PUBLIC_METADATA (a code task keeps the canonical solution there for its own checks)."""
 
     id: str
     prompt: str
@@ -19,11 +23,12 @@ class Problem:
 
     @property
     def difficulty(self) -> int | None:
+        """The task's difficulty level of this problem, where it has one."""
         return self.metadata.get("difficulty")
 
     def public(self) -> "Problem":
-        """This problem without its reference: what strategies and verifiers are given."""
-        return Problem(self.id, self.prompt, "", dict(self.metadata))
+        """What strategies and verifiers are given: no reference, and only the whitelisted metadata."""
+        return Problem(self.id, self.prompt, "", {k: v for k, v in self.metadata.items() if k in PUBLIC_METADATA})
 
 
 @dataclass(frozen=True)
@@ -166,12 +171,21 @@ class Candidate:
     info: dict = field(default_factory=dict, compare=False, hash=False)
 
 
+CURVES = ("pooled", "chains", "fixed")  # how the analysis reads a result's candidates (see contracts.samples)
+
+
 @dataclass(frozen=True)
 class ProblemResult:
-    """A strategy's output for one problem: every candidate, the selected index, and the ledger."""
+    """A strategy's output for one problem: every candidate, the selected index, the ledger, and how its
+    candidates become curve points (`curve`, one of CURVES)."""
 
     problem_id: str
     candidates: tuple[Candidate, ...]
     selected: int
     ledger: Ledger
     budget: Budget
+    curve: str = "fixed"
+
+    def __post_init__(self) -> None:
+        if self.curve not in CURVES:
+            raise ValueError(f"ProblemResult.curve={self.curve!r} is not one of {CURVES}")

@@ -18,11 +18,11 @@ from typing import Sequence
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-from harness.compute import ModelCard, card_from_config, load_card, with_fields
-from harness.errors import ConfigError
-from harness.models import bundled_models, resolve_model
-from harness.records import Completion, SamplingParams, Scored
-from harness.sampling import choose
+from ttc.contracts.cards import ModelCard, card_from_config, load_card, with_fields
+from ttc.contracts.errors import ConfigError
+from ttc.generators.models import bundled_models, resolve_model
+from ttc.contracts.records import Completion, SamplingParams, Scored
+from ttc.generators.sampling import choose
 
 _PRUNE_SHARE = 0.125  # prune finished rows once they are this share of the batch
 
@@ -215,6 +215,6 @@ class HFGenerator:
     def beam_search(self, prompts: Sequence[str], width: int, max_tokens: int,
                     length_penalty: float = 1.0) -> list[list[Completion]]:
         """Token-level beam search; see harness.hf_beam."""
-        from harness.hf_beam import beam_search
+        from ttc.generators.hf_beam import beam_search
 
         return beam_search(self, prompts, width, max_tokens, length_penalty)

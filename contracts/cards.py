@@ -1,4 +1,4 @@
-"""Model cards and FLOPs accounting (Kaplan et al.'s forward cost per token, 6ND for pretraining).
+"""Model cards (what FLOPs need to know about a model) and FLOPs accounting (Kaplan et al.'s forward cost per token, 6ND for pretraining).
 
 Forward FLOPs of one token at context position c: 2 * N_nonembedding + 2 * layers * c * hidden.
 Knows nothing about generation or strategies: it turns token counts at known positions into FLOPs.
@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import ConfigError
+from ttc.contracts.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ class ModelCard:
             return 0.0
         positions_sum = count * start + count * (count + 1) / 2
         return 2.0 * self.non_embedding_parameters * count + 2.0 * self.layers * self.hidden_size * positions_sum
+
+
+def pretraining_flops(card: dict | None) -> float | None:
+    """The pretraining FLOPs of a model card as recorded in run.json (None without a card)."""
+    return ModelCard(**card).pretraining_flops if card else None
 
 
 def load_card(path: str | Path, name: str | None = None) -> ModelCard:

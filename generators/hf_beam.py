@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from harness.records import Completion
+from ttc.contracts.records import Completion
 
 
 @torch.inference_mode()

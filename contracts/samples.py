@@ -1,0 +1,95 @@
+"""The sample line: the schema of one `samples.jsonl` line (one problem x candidate), and its one writer.
+
+Every line of a problem carries the run's identity (`meta`), the candidate, its grade, its costs, the
+verifier's verdict, the strategy's per-candidate `info`, the problem's whole ledger, and `curve`: how the
+analysis turns the problem's candidates into curve points (the strategy declares it on its result):
+- "pooled": n seeded samples; every selection rule is re-applied at every budget k <= n (exact estimators);
+- "chains": revision chains; every shorter chain length is read off the same run;
+- "fixed": one point at the run's own budget (greedy, beam search, step search, budget forcing, adaptive).
+Knows nothing about files; `ttc.contracts.rundir` reads and validates lines against this schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, TypedDict
+
+from ttc.contracts.records import Problem, ProblemResult
+
+
+class SampleLine(TypedDict):
+    """One line of `samples.jsonl`; the run identity fields come from the run loop's `meta`."""
+
+    task: str
+    task_version: str
+    grader_version: str
+    strategy: str
+    generator: str
+    verifier: str
+    run_seed: int
+    problem_index: int
+    problem_id: str
+    difficulty: int | None
+    candidate: int
+    n_candidates: int
+    selected: bool
+    budget: int
+    budget_unit: str
+    curve: str
+    seed: int
+    text: str
+    answer: str | None
+    correct: bool
+    prompt_tokens: int
+    cached_tokens: int
+    generated_tokens: int
+    logprob: float
+    finish_reason: str
+    flops: float
+    prompt_flops: float
+    verifier_score: float | None
+    verifier_tokens: int
+    verifier_flops: float
+    step_scores: list[float] | None
+    info: dict[str, Any]
+    ledger: dict[str, float]
+
+
+META_FIELDS = ("task", "task_version", "grader_version", "strategy", "generator", "verifier", "run_seed",
+               "problem_index")
+REQUIRED = tuple(SampleLine.__annotations__)
+
+
+def sample_lines(problem: Problem, result: ProblemResult, correct: list[bool], meta: dict) -> list[SampleLine]:
+    """One line per candidate of a problem; the problem's ledger rides on every line."""
+    missing = [k for k in META_FIELDS if k not in meta]
+    if missing:
+        raise ValueError(f"sample_lines: meta lacks {missing[0]!r}")
+    ledger = asdict(result.ledger)
+    lines: list[SampleLine] = []
+    for i, (cand, ok) in enumerate(zip(result.candidates, correct)):
+        c, v = cand.completion, cand.verdict
+        lines.append({
+            **meta, "problem_id": problem.id, "difficulty": problem.difficulty, "candidate": i,
+            "n_candidates": len(result.candidates), "selected": i == result.selected,
+            "budget": result.budget.amount, "budget_unit": result.budget.unit, "curve": result.curve,
+            "seed": c.seed, "text": c.text, "answer": cand.answer, "correct": ok, "prompt_tokens": c.prompt_tokens,
+            "cached_tokens": c.cached_tokens, "generated_tokens": c.generated_tokens,
+            "logprob": round(c.logprob, 6), "finish_reason": c.finish_reason, "flops": c.flops,
+            "prompt_flops": c.prompt_flops, "verifier_score": None if v is None else round(v.score, 8),
+            "verifier_tokens": 0 if v is None else v.tokens, "verifier_flops": 0.0 if v is None else v.flops,
+            "step_scores": None if v is None or v.step_scores is None else list(v.step_scores),
+            "info": cand.info, "ledger": ledger,
+        })
+    return lines
+
+
+LEGACY_POOLED = ("best_of_n", "majority", "sample")
+
+
+def legacy_curve(line: dict) -> str:
+    """The curve kind of a line written before lines carried one (strategy names decided it then)."""
+    if line.get("strategy") in LEGACY_POOLED and line.get("budget_unit") == "samples":
+        return "pooled"
+    return "chains" if "attempt" in (line.get("info") or {}) else "fixed"
+

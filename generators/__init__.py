@@ -1,0 +1,1 @@
+"""Generators: one module per engine (HF, vLLM, an OpenAI-compatible client) and what they share."""

@@ -1,0 +1,23 @@
+"""Program assembly for code tasks: the code in a completion, and the program a prompt and that code make.
+
+Shared by the code tasks (which append hidden tests) and the unit-test verifier (which appends the prompt's
+public tests); knows nothing about tests, grading or the sandbox that runs the result.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.S)
+
+
+def extract_code(text: str) -> str:
+    """The first fenced Python block of a completion, or the whole completion when it has none."""
+    m = _FENCE.search(text)
+    return m.group(1) if m else text
+
+
+def program(prompt: str, code: str, entry_point: str) -> str:
+    """The candidate program: a body continuation is appended to the prompt; a full definition follows it."""
+    full = re.search(rf"^def {re.escape(entry_point)}\b", code, re.M) is not None
+    return prompt + ("\n" + code if full else code)
