@@ -26,6 +26,7 @@ def _unit(text: str) -> float:
 
 
 def fold_of(problem_id: str, folds: int = 2) -> int:
+    """The cross-validation fold of a problem (a hash of its id)."""
     return int(_unit(f"fold:{problem_id}") * folds)
 
 

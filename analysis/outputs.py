@@ -15,6 +15,7 @@ from ttc.contracts.rundir import write_atomic
 
 
 def write_curves(run_dir: Path, lines: list[dict], pretrain_flops: float | None) -> list[dict]:
+    """Derive curves.csv and curves.png of a run from its sample lines; return the rows."""
     rows = summarize(per_problem(lines), pretrain_flops)
     write_atomic(run_dir / "curves.csv", to_csv(rows))
     head = lines[0] if lines else {}
@@ -24,6 +25,7 @@ def write_curves(run_dir: Path, lines: list[dict], pretrain_flops: float | None)
 
 
 def to_csv(rows: list[dict]) -> str:
+    """curves.csv text of curve rows."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -32,6 +34,7 @@ def to_csv(rows: list[dict]) -> str:
 
 
 def read_csv(path: Path) -> list[dict]:
+    """Curve rows from a curves.csv file, with numeric columns parsed."""
     with open(path) as fh:
         rows = list(csv.DictReader(fh))
     for r in rows:

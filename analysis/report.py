@@ -60,6 +60,7 @@ def _predicted(runs: list[Path], model: str, n_bins: int, m: int) -> tuple[dict,
 
 
 def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS) -> dict:
+    """Everything the report shows, computed from the run directories under `paths`."""
     runs = find_runs(paths)
     if not runs:
         raise ConfigError(f"report: no run directories (with samples.jsonl) under {', '.join(paths)}")
@@ -154,6 +155,7 @@ def sections(data: dict) -> list[tuple[str, str, str | None]]:
 
 
 def write(data: dict, out_dir: Path) -> Path:
+    """Write report.md, report.html, report.json, the figures and the policy files into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     images = {"curves.png": plots.curves(data["curves"], data["pareto"]),
               "tokens.png": plots.curves(data["curves"], x="gen_tokens_per_problem"),
@@ -212,6 +214,7 @@ def _md_to_html(md: str) -> str:
 
 
 def main(argv: list[str]) -> None:
+    """`ttc report RUN_DIR... [--out DIR]`."""
     parser = argparse.ArgumentParser(prog="ttc report", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="run directories, sweeps, or folders holding them")
     parser.add_argument("--out", default=None, help="output directory (default: report/ in the first path)")

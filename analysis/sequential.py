@@ -38,12 +38,14 @@ def by_attempt(lines: list[dict]) -> list[dict]:
 
 
 def format_rows(rows: list[dict]) -> str:
+    """The by-attempt rows as a markdown table."""
     head = "| difficulty | attempt | chains | accuracy | right->wrong | wrong->right |\n|---|---|---|---|---|---|\n"
     return head + "".join(f"| {r['difficulty']} | {r['attempt']} | {r['n']} | {r['accuracy']:.3f} | "
                           f"{r['right_to_wrong']} | {r['wrong_to_right']} |\n" for r in rows)
 
 
 def main(argv: list[str] | None = None) -> None:
+    """`python -m ttc.analysis.sequential RUN_DIR...`: print the table of each run."""
     for run_dir in argv if argv is not None else sys.argv[1:]:
         print(f"{run_dir}\n{format_rows(by_attempt(read_samples(run_dir)))}")
 

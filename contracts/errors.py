@@ -10,4 +10,5 @@ class ConfigError(ValueError):
 
 
 def bad_choice(field: str, value: object, choices: Iterable[str]) -> ConfigError:
+    """The ConfigError for a value outside a known set of choices."""
     return ConfigError(f"{field}={value!s} is not valid; choose one of: {', '.join(sorted(choices))}")

@@ -121,6 +121,7 @@ class Ledger:
 
     @property
     def flops(self) -> float:
+        """Generator and verifier FLOPs together."""
         return self.generator_flops + self.verifier_flops
 
     def __add__(self, other: "Ledger") -> "Ledger":

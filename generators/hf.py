@@ -79,6 +79,7 @@ class HFGenerator:
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos
 
     def encode(self, text: str, special: bool = True) -> list[int]:
+        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
         return self.tokenizer(text, add_special_tokens=special).input_ids
 
     # ---- sampling -------------------------------------------------------------------------------

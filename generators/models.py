@@ -13,6 +13,7 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
 def bundled_models() -> list[str]:
+    """Names of the models bundled in models/ (directories with a config.json)."""
     return sorted(p.name for p in MODELS_DIR.glob("*") if (p / "config.json").exists())
 
 

@@ -76,6 +76,7 @@ class OpenAIGenerator:
     # ---- generation -----------------------------------------------------------------------------
     def generate(self, prompts: Sequence[str], params: SamplingParams,
                  seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
+        """Generator.generate (ttc.contracts.protocols): len(seeds[i]) seeded completions of prompts[i]."""
         jobs = [(i, j, p, s) for i, (p, row) in enumerate(zip(prompts, seeds)) for j, s in enumerate(row)]
         done = self._map(lambda job: self._one(job[2], params, job[3], job[1]), jobs)
         out: list[list[Completion]] = [[] for _ in prompts]
@@ -121,6 +122,7 @@ class OpenAIGenerator:
 
     # ---- scoring --------------------------------------------------------------------------------
     def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
+        """Generator.score (ttc.contracts.protocols): log p(continuation | prompt) per pair."""
         if self.endpoint != "completions":
             raise ConfigError("generator.endpoint=chat cannot score continuations; use endpoint=completions")
         return self._map(lambda pc: self._score_one(*pc), list(zip(prompts, continuations)))

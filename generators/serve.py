@@ -34,15 +34,18 @@ class ModelServer:
         self.url = f"http://{host}:{self.httpd.server_address[1]}/v1"
 
     def start(self) -> "ModelServer":
+        """Start serving in a background thread; returns the base URL."""
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self.httpd.shutdown()
         self.httpd.server_close()
 
     # ---- answers --------------------------------------------------------------------------------
     def completions(self, body: dict, chat: bool) -> dict:
+        """The JSON answer to one completions request."""
         prompt = ("\n".join(m["content"] for m in body["messages"] if m.get("role") != "system") if chat
                   else body["prompt"])
         if body.get("echo"):
@@ -132,6 +135,7 @@ class ModelServer:
 
 
 def main() -> None:
+    """`python -m ttc.generators.serve --model NAME --port N`: serve a model until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="tiny-0.3m")
     parser.add_argument("--host", default="127.0.0.1")

@@ -134,6 +134,7 @@ class VLLMGenerator:
         self.llm = _engine(settings, _head_dim(config))
 
     def encode(self, text: str, special: bool = True) -> list[int]:
+        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
         return self.tokenizer(text, add_special_tokens=special).input_ids
 
     # ---- sampling -------------------------------------------------------------------------------

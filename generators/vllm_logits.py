@@ -28,8 +28,10 @@ class EpsilonTruncation(AdapterLogitsProcessor):
     """Epsilon sampling inside vLLM: drops tokens whose probability is below `epsilon`."""
 
     def is_argmax_invariant(self) -> bool:
+        """Epsilon truncation never removes the argmax token, so greedy decoding is unaffected."""
         return True  # the most likely token is never removed
 
     def new_req_logits_processor(self, params):
+        """The per-request processor for a request's epsilon (None where epsilon is 0)."""
         extra = params.extra_args or {}
         return epsilon_mask(float(extra["epsilon"]), float(extra["t"])) if extra.get("epsilon") else None

@@ -40,6 +40,7 @@ def check_choices(argv: list[str]) -> None:
 
 
 def fail(err: Exception) -> None:
+    """Print one error line and exit with status 2."""
     print(f"ttc: error: {err}", file=sys.stderr)
     sys.exit(2)
 
@@ -59,6 +60,7 @@ def _app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    """The `ttc` entry point: `merge`, `report`, or a Hydra run or sweep."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
@@ -83,6 +85,7 @@ class SweepSummary(Callback):
     and print one table."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Merge shards, then write and print the sweep's merged curves."""
         from ttc.analysis.collect import keep_or_tag
         from ttc.analysis.outputs import format_table, plot, read_csv, to_csv
         from ttc.contracts.rundir import write_atomic

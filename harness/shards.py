@@ -28,6 +28,7 @@ SHARD_KEYS = ("shard", "num_shards")
 
 
 def check_shard(shard: int, num_shards: int) -> None:
+    """Refuse a shard index outside 0..num_shards-1 or fewer than one shard."""
     if num_shards < 1:
         raise ConfigError(f"num_shards={num_shards} must be at least 1")
     if not 0 <= shard < num_shards:

@@ -19,6 +19,7 @@ MODES = ("online", "offline", "disabled")
 
 
 def resolve_mode(mode: str | None) -> str:
+    """The W&B mode: the given one, else $WANDB_MODE, else online with a key and offline without."""
     mode = mode or os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
     if mode not in MODES:
         raise ConfigError(f"logger.mode={mode} is not valid; choose one of: {', '.join(MODES)}")
@@ -84,4 +85,5 @@ class NoLogger:
 
     def log_run(self, run_dir: Path, config: dict, rows: list[dict], samples: list[dict],
                 group: str | None = None) -> None:
+        """Logger.log_run: mirror a finished run; returns where it went (None when nothing was logged)."""
         return None

@@ -84,6 +84,7 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
+        """Whether the program ran to its end with exit status 0 in time and memory."""
         return self.status == "passed"
 
 

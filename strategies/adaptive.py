@@ -36,6 +36,7 @@ class Adaptive:
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
+        """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         if verifier is None:
             raise ConfigError("strategy=adaptive predicts difficulty with a verifier: set the verifier its policy "
                               "was fitted with (policy 'verifier')")

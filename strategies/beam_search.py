@@ -31,6 +31,7 @@ class BeamSearch:
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
+        """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         if not isinstance(generator, BeamSearcher):
             raise ConfigError(f"strategy=beam_search needs a generator with beam search; {generator.name} has none")
         beams = generator.beam_search([p.prompt for p in problems], self.budget.amount, self.max_tokens, self.length_penalty)

@@ -35,6 +35,7 @@ class BestOfN:
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
+        """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         if self.selection in NEEDS_VERIFIER and verifier is None:
             raise ConfigError(f"strategy.selection={self.selection} needs a verifier; set verifier=... "
                               f"or use selection=majority/logprob_sum/logprob_mean")

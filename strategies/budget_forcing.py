@@ -67,6 +67,7 @@ class BudgetForcing:
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
+        """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         traces = [[_Trace(p.prompt, sample_seed(seed, p.id, i)) for i in range(self.n)] for p in problems]
         flat = [t for row in traces for t in row]
         while any(t.phase == "think" for t in flat):

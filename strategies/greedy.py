@@ -19,6 +19,7 @@ class Greedy:
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
+        """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         outs = generator.generate([p.prompt for p in problems], self.params, [[0] for _ in problems])
         return [
             ProblemResult(p.id, (Candidate(o[0], extract(o[0].text)),), 0,

@@ -28,6 +28,7 @@ class LabelScoring:
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
+        """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         missing = [p.id for p in problems if not p.metadata.get("choices")]
         if missing:
             raise ConfigError(f"strategy=label_scoring needs a task whose problems list choices ({missing[0]} has "

@@ -65,6 +65,7 @@ class Revision:
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
+        """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         needs = self.selection in ("verifier", "weighted_vote") or self.stop_at is not None or self.critique
         if needs and verifier is None:
             raise ConfigError(f"strategy=revision with selection={self.selection}, stop_at or critique needs a "

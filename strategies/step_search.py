@@ -76,6 +76,7 @@ class StepSearch:
     # ---- the search ---------------------------------------------------------------------------------
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
+        """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         if verifier is None:
             raise ConfigError(f"strategy={self.name} is guided by a verifier: set verifier=... (a PRM, or "
                               f"self_critique with steps=true)")

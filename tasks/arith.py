@@ -49,9 +49,11 @@ class Step:
 
     @property
     def correct_result(self) -> int:
+        """The right result of this step's operation."""
         return self.left + self.right if self.op == "+" else self.left - self.right
 
     def text(self, k: int) -> str:
+        """The step as a solution line."""
         return f"{k}. {self.left}{self.op}{self.right}={self.result}"
 
 
@@ -76,6 +78,7 @@ class ArithProblem:
 
     @property
     def answer(self) -> int:
+        """The problem's right final answer."""
         return self.steps()[-1].result
 
 

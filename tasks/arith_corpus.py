@@ -70,6 +70,7 @@ def _plan(rng: random.Random) -> str:
 
 
 def solve_example(problem: ArithProblem, rng: random.Random) -> Segments:
+    """One training example in solve mode: the prompt and a right solution."""
     return [(prompt(problem, "solve"), False), (solution_text(problem.steps(_plan(rng))), True)]
 
 

@@ -30,6 +30,7 @@ class ArithTask:
         self.levels, self.per_level, self.split, self.mode, self.seed = list(levels), per_level, split, mode, seed
 
     def problems(self) -> list[Problem]:
+        """Task.problems (ttc.contracts.protocols): the problems in a fixed order."""
         out = []
         for level in self.levels:
             for i in range(self.per_level):
@@ -38,7 +39,9 @@ class ArithTask:
         return out
 
     def extract(self, text: str) -> str | None:
+        """Task.extract (ttc.contracts.protocols): the final answer in a completion's text, or None."""
         return arith.extract_answer(text)
 
     def grade(self, answer: str | None, problem: Problem) -> bool:
+        """Task.grade (ttc.contracts.protocols): whether an extracted answer is right for the problem."""
         return arith.grade(answer, problem.reference)

@@ -127,13 +127,16 @@ class CodeTask:
         return Problem(row["task_id"], row["prompt"], hidden, {"entry_point": entry, "canonical": canonical})
 
     def problems(self) -> list[Problem]:
+        """Task.problems (ttc.contracts.protocols): the problems in a fixed order."""
         return list(self._problems)
 
     def extract(self, text: str) -> str | None:
+        """Task.extract (ttc.contracts.protocols): the final answer in a completion's text, or None."""
         code = extract_code(text)
         return code if code.strip() else None
 
     def grade(self, answer: str | None, problem: Problem) -> bool:
+        """Task.grade (ttc.contracts.protocols): whether an extracted answer is right for the problem."""
         return self.grade_many([answer], [problem])[0]
 
     def grade_many(self, answers: list[str | None], problems: list[Problem]) -> list[bool]:

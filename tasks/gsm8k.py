@@ -59,6 +59,7 @@ GSM8K_REVISION = "740312add88f781978c0658806c59bc2815b9866"  # openai/gsm8k on t
 
 
 def extract(text: str) -> str | None:
+    """The answer in a GSM8K completion: 'The answer is N', '#### N', a boxed number, or the last number."""
     for pattern in _PATTERNS:
         found = pattern.findall(text)
         if found:
@@ -68,6 +69,7 @@ def extract(text: str) -> str | None:
 
 
 def fewshot_prompt(question: str) -> str:
+    """The 8-shot chain-of-thought prompt for a question."""
     shots = "".join(f"Q: {q}\nA: {a}\n\n" for q, a in EXEMPLARS)
     return f"{shots}Q: {question}\nA:"
 
@@ -99,9 +101,11 @@ class GSM8KTask:
         return Problem(f"gsm8k-{i}", prompt, normalize(reference), {"question": question})
 
     def problems(self) -> list[Problem]:
+        """Task.problems (ttc.contracts.protocols): the problems in a fixed order."""
         return list(self._problems)
 
     def extract(self, text: str) -> str | None:
+        """The answer in a GSM8K completion: 'The answer is N', '#### N', a boxed number, or the last number."""
         return extract(text.split("\nQ:")[0] if self.mode == "fewshot" else text)  # ignore an invented next shot
 
     def grade(self, answer: str | None, problem: Problem) -> bool:

@@ -55,9 +55,11 @@ class JsonlTask:
         return normalize(m.group(1) if m.groups() else m.group(0))
 
     def problems(self) -> list[Problem]:
+        """Task.problems (ttc.contracts.protocols): the problems in a fixed order."""
         return list(self._problems)
 
     def extract(self, text: str) -> str | None:
+        """Task.extract (ttc.contracts.protocols): the final answer in a completion's text, or None."""
         found = _ANSWER.findall(text) or _NUMBER.findall(text)
         return normalize(found[-1]) if found else None
 

@@ -69,12 +69,15 @@ class Math500Task:
         ]
 
     def problems(self) -> list[Problem]:
+        """Task.problems (ttc.contracts.protocols): the problems in a fixed order."""
         return list(self._problems)
 
     def extract(self, text: str) -> str | None:
+        """Task.extract (ttc.contracts.protocols): the final answer in a completion's text, or None."""
         return last_boxed(text)
 
     def grade(self, answer: str | None, problem: Problem) -> bool:
+        """Task.grade (ttc.contracts.protocols): whether an extracted answer is right for the problem."""
         return answer is not None and equivalent(answer, problem.reference)
 
 

@@ -60,9 +60,11 @@ class MNLITask:
         ]
 
     def problems(self) -> list[Problem]:
+        """Task.problems (ttc.contracts.protocols): the problems in a fixed order."""
         return list(self._problems)
 
     def extract(self, text: str) -> str | None:
+        """Task.extract (ttc.contracts.protocols): the final answer in a completion's text, or None."""
         words = {**{label: label for label in LABELS}, **{v.strip().lower(): k for k, v in self.verbalisers.items()}}
         if self.mode == "generate":
             tail = text.rsplit("Answer:", 1)
@@ -72,6 +74,7 @@ class MNLITask:
         return hits[0] if self.mode == "score" and hits else (hits[-1] if hits else None)
 
     def grade(self, answer: str | None, problem: Problem) -> bool:
+        """Task.grade (ttc.contracts.protocols): whether an extracted answer is right for the problem."""
         return answer == problem.reference
 
 

@@ -15,6 +15,7 @@ from ttc.harness.cli import CONF_DIR
 from ttc.contracts.errors import ConfigError
 from ttc.generators.models import resolve_model
 from ttc.harness.run import execute
+from ttc.contracts.samples import REQUIRED
 from ttc.harness.store import VOLATILE, RunStore
 
 ARGS = ["strategy=majority", "strategy.n=4", "verifier=none", "task.per_level=4", "batch_size=4"]
@@ -54,14 +55,17 @@ def test_kill_and_resume_gives_the_same_files(tmp_path):
 
 def test_torn_tail_and_partial_problem_are_cut_off(tmp_path):
     store = RunStore(tmp_path)
-    block = [{"problem_id": "a", "n_candidates": 2, "candidate": i} for i in range(2)]
-    store.append(block)
-    store.append([{"problem_id": "b", "n_candidates": 2, "candidate": 0}])  # its second line never came
+
+    def line(pid, n, i):  # a schema-complete sample line
+        return {**dict.fromkeys(REQUIRED), "problem_id": pid, "n_candidates": n, "candidate": i}
+
+    store.append([line("a", 2, i) for i in range(2)])
+    store.append([line("b", 2, 0)])  # its second line never came
     with open(store.samples_path, "a") as fh:
         fh.write('{"problem_id": "c", "n_cand')  # killed mid-write
     assert store.done_ids() == {"a"}
     assert [x["problem_id"] for x in store.samples()] == ["a", "a"]
-    store.append([{"problem_id": "b", "n_candidates": 1, "candidate": 0}])
+    store.append([line("b", 1, 0)])
     assert store.done_ids() == {"a", "b"}
 
 

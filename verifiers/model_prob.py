@@ -23,6 +23,7 @@ class ModelProbVerifier:
         self.name = name or f"{scorer.name}-prob{'-mean' if normalize else '-sum'}"
 
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
+        """Verifier.verify (ttc.contracts.protocols): a verdict per solution, from prompt and text only."""
         flat_p = [p for p, sols in zip(prompts, solutions) for _ in sols]
         flat_s = [s for sols in solutions for s in sols]
         scored = self.scorer.score(flat_p, flat_s)

@@ -83,6 +83,7 @@ class ProcessRewardModel:
         return out
 
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
+        """Verifier.verify (ttc.contracts.protocols): a verdict per solution, from prompt and text only."""
         encoded = [self.encode(p, s) for p, sols in zip(prompts, solutions) for s in sols]
         for ids, marks in encoded:
             if not marks:

@@ -89,17 +89,20 @@ class QwenFormat:
         self.tag = step_tag
 
     def token_ids(self, tokenizer: Any) -> TokenIds:
+        """PRMFormat.token_ids: the ids this format reads, or a ConfigError naming the missing token."""
         ids = TokenIds(tag=single_token(tokenizer, self.tag, "step tag", self.name))
         need_template(tokenizer, self.name)
         return ids
 
     def encode(self, tokenizer: Any, ids: TokenIds, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
+        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
         msgs = [{"role": "system", "content": QWEN_SYSTEM}, {"role": "user", "content": prompt},
                 {"role": "assistant", "content": self.tag.join(steps) + self.tag}]
         out = chat_ids(tokenizer, msgs)
         return out, [i for i, t in enumerate(out) if t == ids.tag]
 
     def scores(self, at: torch.Tensor, ids: TokenIds) -> torch.Tensor:
+        """PRMFormat.scores: P(good) per step from the outputs at the score positions."""
         return at.softmax(-1)[:, 1]
 
 
@@ -112,15 +115,18 @@ class MathShepherdFormat:
         self.tag = step_tag
 
     def token_ids(self, tokenizer: Any) -> TokenIds:
+        """PRMFormat.token_ids: the ids this format reads, or a ConfigError naming the missing token."""
         return TokenIds(tag=single_token(tokenizer, self.tag, "step tag", self.name),
                         good=single_token(tokenizer, "+", "label", self.name),
                         bad=single_token(tokenizer, "-", "label", self.name))
 
     def encode(self, tokenizer: Any, ids: TokenIds, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
+        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
         out = tokenizer.encode(f"{prompt} " + "".join(f"{s} {self.tag}\n" for s in steps))
         return out, [i for i, t in enumerate(out) if t == ids.tag]
 
     def scores(self, at: torch.Tensor, ids: TokenIds) -> torch.Tensor:
+        """PRMFormat.scores: P(good) per step from the outputs at the score positions."""
         return plus_minus(at, ids)
 
 
@@ -130,12 +136,14 @@ class RLHFlowFormat:
     name, causal_lm = "rlhflow", True
 
     def token_ids(self, tokenizer: Any) -> TokenIds:
+        """PRMFormat.token_ids: the ids this format reads, or a ConfigError naming the missing token."""
         ids = TokenIds(good=single_token(tokenizer, "+", "label", self.name),
                        bad=single_token(tokenizer, "-", "label", self.name))
         need_template(tokenizer, self.name)
         return ids
 
     def encode(self, tokenizer: Any, ids: TokenIds, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
+        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
         conv, marks, out = [], [], []
         for k, s in enumerate(steps):  # each turn's prefix is a prefix of the whole conversation
             conv += [{"role": "user", "content": f"{prompt} {s}" if k == 0 else s}, {"role": "assistant", "content": "+"}]
@@ -144,6 +152,7 @@ class RLHFlowFormat:
         return out, marks
 
     def scores(self, at: torch.Tensor, ids: TokenIds) -> torch.Tensor:
+        """PRMFormat.scores: P(good) per step from the outputs at the score positions."""
         return plus_minus(at, ids)
 
 
@@ -156,9 +165,11 @@ class ValueHeadFormat:
         self.tag = step_tag
 
     def token_ids(self, tokenizer: Any) -> TokenIds:
+        """PRMFormat.token_ids: the ids this format reads, or a ConfigError naming the missing token."""
         return TokenIds(tag=single_token(tokenizer, self.tag, "step tag", self.name))
 
     def encode(self, tokenizer: Any, ids: TokenIds, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
+        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
         out, marks = tokenizer.encode(prompt + self.tag), []
         for s in steps:
             out += tokenizer.encode(s, add_special_tokens=False) + [ids.tag]
@@ -166,4 +177,5 @@ class ValueHeadFormat:
         return out, marks
 
     def scores(self, at: torch.Tensor, ids: TokenIds) -> torch.Tensor:
+        """PRMFormat.scores: P(good) per step from the outputs at the score positions."""
         return at[:, 0].sigmoid()

@@ -63,6 +63,7 @@ class SelfCritiqueVerifier:
         self.name = name or f"{judge.name}-critique-{self.mode}" + ("-steps" if self.steps else "")
 
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
+        """Verifier.verify (ttc.contracts.protocols): a verdict per solution, from prompt and text only."""
         pairs = [(p, s) for p, sols in zip(prompts, solutions) for s in sols]
         queries, owner = [], []
         for i, (prompt, solution) in enumerate(pairs):

@@ -58,6 +58,7 @@ class UnitTestVerifier:
         self.limits, self.workers = Limits(wall_s=timeout_s, cpu_s=int(timeout_s)), workers
 
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
+        """Verifier.verify (ttc.contracts.protocols): a verdict per solution, from prompt and text only."""
         sources, shape = [], []
         for prompt, sols in zip(prompts, solutions):
             tests = public_tests(prompt)
