@@ -14,7 +14,7 @@ from typing import Iterable
 
 from ttc.analysis.curves import per_problem
 from ttc.contracts.cards import pretraining_flops
-from ttc.contracts.rundir import SAMPLES, is_run_dir, read_record, read_samples, shard_of
+from ttc.contracts.rundir import SAMPLES, finished, is_run_dir, progress, read_record, read_samples, shard_of
 
 SELECTION_OF_RULE = {"majority": "majority", "best_of_n": "verifier", "weighted_vote": "weighted_vote",
                      "best_of_n_logprob": "logprob_sum", "best_of_n_logprob_mean": "logprob_mean", "sample": "first"}
@@ -69,7 +69,7 @@ def load(runs: Iterable[Path]) -> list[dict]:
     for run in runs:
         record = read_record(run)
         config = record["config"]
-        for r in per_problem(read_samples(run)):
+        for r in per_problem(finished(read_samples(run))):
             key = (r["model"], r["strategy"], r["verifier"], r["budget"], r["budget_unit"], r["problem_id"])
             r = keep_or_tag(seen, key, (r["accuracy"], r["flops"]), run.name, r)
             if r is None:
@@ -77,6 +77,16 @@ def load(runs: Iterable[Path]) -> list[dict]:
             out.append({**r, "run": str(run), "arm": arm_of(r, config.get("strategy", {})),
                         "verifier_cfg": config.get("verifier"), "generator_cfg": config.get("generator"),
                         "pretrain_flops": pretraining_flops(record.get("card"))})
+    return out
+
+
+def incomplete(runs: Iterable[Path]) -> dict[str, str]:
+    """run -> "k/N problems finished (p partial)" for every run that is not finished."""
+    out = {}
+    for run in runs:
+        done, want, partial = progress(run)
+        if partial or (want is not None and done < want):
+            out[str(run)] = f"{done}/{want if want is not None else '?'} problems finished ({partial} partial)"
     return out
 
 

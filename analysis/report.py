@@ -17,14 +17,14 @@ import json
 from pathlib import Path
 
 from ttc.analysis import plots
-from ttc.analysis.collect import find_runs, load
+from ttc.analysis.collect import find_runs, incomplete, load
 from ttc.analysis.curves import summarize
 from ttc.analysis.exchange import RATIOS, exchange
 from ttc.contracts.rules import bin_of
 from ttc.analysis.optimal import (arms_table, compute_optimal, oracle_difficulty, probe, quantile_bins,
                               thresholds)
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.rundir import read_record, read_samples, write_atomic
+from ttc.contracts.rundir import is_run_dir, read_record, read_samples, shard_of, write_atomic
 
 
 def pareto(rows: list[dict]) -> list[dict]:
@@ -59,15 +59,27 @@ def _predicted(runs: list[Path], model: str, n_bins: int, m: int) -> tuple[dict,
     return {}, {}, [], {}
 
 
-def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS) -> dict:
-    """Everything the report shows, computed from the run directories under `paths`."""
+def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, allow_incomplete: bool = False) -> dict:
+    """Everything the report shows, computed from the run directories under `paths`; unfinished runs are
+    refused, or with `allow_incomplete` reported from their finished problems and marked with their counts."""
     runs = find_runs(paths)
+    shards = [p for p in paths if is_run_dir(Path(p)) and shard_of(read_record(p)["config"])[1] > 1]
+    if not runs and shards:
+        shard, k = shard_of(read_record(shards[0])["config"])
+        raise ConfigError(f"report: {shards[0]} is shard {shard} of {k}; merge the shards first "
+                          f"(ttc merge OUT_DIR SHARD_DIR...) and report the merged run")
     if not runs:
         raise ConfigError(f"report: no run directories (with samples.jsonl) under {', '.join(paths)}")
+    unfinished = incomplete(runs)
+    if unfinished and not allow_incomplete:
+        run, counts = next(iter(unfinished.items()))
+        more = f" (and {len(unfinished) - 1} more)" if len(unfinished) > 1 else ""
+        raise ConfigError(f"report: {run} is not finished: {counts}{more}; rerun its command to finish it, "
+                          f"or pass --incomplete to report finished problems only, marked incomplete")
     records = load(runs)
     models = sorted({r["model"] for r in records})
     curves = summarize(records)
-    out: dict = {"runs": [str(r) for r in runs], "curves": curves, "pareto": {}, "oracle": [], "predicted": [],
+    out: dict = {"runs": [str(r) for r in runs], "incomplete": unfinished, "curves": curves, "pareto": {}, "oracle": [], "predicted": [],
                  "exchange": [], "policies": {}}
     oracle_bins = {}
     for model in models:
@@ -128,7 +140,9 @@ CURVE_COLS = ["model", "strategy", "verifier", "budget", "accuracy", "ci_low", "
 
 def sections(data: dict) -> list[tuple[str, str, str | None]]:
     """(title, markdown body, plot file or None) in report order."""
-    out = [("Runs", "\n".join(f"- `{r}`" for r in data["runs"]) + "\n", None)]
+    marks = data.get("incomplete", {})
+    out = [("Runs", "\n".join(f"- `{r}`" + (f" **INCOMPLETE: {marks[r]}**" if r in marks else "")
+                               for r in data["runs"]) + "\n", None)]
     curves = [r for r in data["curves"] if r["difficulty"] == "all"]
     out.append(("Accuracy vs FLOPs (95% bootstrap bands over problems)", _table(curves, CURVE_COLS), "curves.png"))
     out.append(("Accuracy vs generated tokens", "", "tokens.png"))
@@ -220,9 +234,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--out", default=None, help="output directory (default: report/ in the first path)")
     parser.add_argument("--bins", type=int, default=5, help="difficulty bins (quantiles)")
     parser.add_argument("--probe", type=int, default=4, help="samples in the difficulty probe")
+    parser.add_argument("--incomplete", action="store_true", help="report unfinished runs (finished problems only)")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path(args.runs[0]) / "report"
-    data = build(args.runs, args.bins, args.probe)
+    data = build(args.runs, args.bins, args.probe, allow_incomplete=args.incomplete)
     write(data, out)
     print(f"report: {out / 'report.html'} ({len(data['runs'])} runs)")
 

@@ -95,9 +95,16 @@ class Verdict:
     step_scores: tuple[float, ...] | None = None
 
 
+CEILINGS = {"samples": 1 << 16, "beams": 1 << 10, "thinking_tokens": 1 << 20}  # per problem; see Budget
+
+
 @dataclass(frozen=True)
 class Budget:
-    """A budget with its unit: "samples", "beams", "thinking_tokens"..."""
+    """A budget with its unit: "samples", "beams", "thinking_tokens"...
+
+    Budgets above the unit's documented ceiling (CEILINGS: 65,536 samples, 1,024 beams, 2^20 thinking
+    tokens per problem) are refused before any work: no run here needs more, and a typo such as n=1e9 would
+    otherwise grow memory until the machine gives out."""
 
     amount: int
     unit: str = "samples"
@@ -105,6 +112,9 @@ class Budget:
     def __post_init__(self) -> None:
         if self.amount < 1:
             raise ValueError(f"budget {self.amount} {self.unit} is impossible: it must be at least 1")
+        ceiling = CEILINGS.get(self.unit)
+        if ceiling is not None and self.amount > ceiling:
+            raise ValueError(f"budget {self.amount} {self.unit} per problem is above the ceiling of {ceiling}")
 
 
 @dataclass(frozen=True)

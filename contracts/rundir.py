@@ -3,8 +3,9 @@
 Every reader of run directories (the analysis, the report, shard merging, the sweep summary) goes through
 `read_record` and `read_samples`, so a corrupt, empty or wrong-shape file is one line naming the file, the
 line and the fix, never a traceback. A torn last line (a kill mid-write) is left out, as the writer's
-resume cuts it off. Lines written before lines carried a `curve` get it from their strategy name. Whole
-files are written with `write_atomic` (temporary name, fsync, rename). Knows nothing about models.
+resume cuts it off. A line is keyed by (problem, candidate): a repeated key is read once. Lines written
+before lines carried a `curve` get it from their strategy name. Whole files are written with `write_atomic`
+(temporary name, fsync, rename). Knows nothing about models.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def read_samples(run_dir: str | Path) -> list[SampleLine]:
     raw = path.read_bytes()
     rows = raw.split(b"\n")
     lines: list[SampleLine] = []
+    keys: set[tuple[str, int]] = set()
     for n, row in enumerate(rows, 1):
         if not row.strip():
             continue
@@ -77,8 +79,28 @@ def read_samples(run_dir: str | Path) -> list[SampleLine]:
                               f"(restore it, or delete the run directory to redo the run)") from None
         if torn:
             break
-        lines.append(_checked(line, path, n))
+        line = _checked(line, path, n)
+        key = (line["problem_id"], line["candidate"])
+        if key not in keys:  # a block appended twice (two writers before the lock) counts once
+            keys.add(key)
+            lines.append(line)
     return lines
+
+
+def finished(lines: list[SampleLine]) -> list[SampleLine]:
+    """The lines of problems whose every candidate is on disk (a partial block is no finished problem)."""
+    count: dict[str, int] = {}
+    for line in lines:
+        count[line["problem_id"]] = count.get(line["problem_id"], 0) + 1
+    return [x for x in lines if count[x["problem_id"]] == x["n_candidates"]]
+
+
+def progress(run_dir: str | Path) -> tuple[int, int | None, int]:
+    """(finished problems, problems the run is for (None if unrecorded), problems with a partial block)."""
+    lines = read_samples(run_dir)
+    done = {x["problem_id"] for x in finished(lines)}
+    partial = {x["problem_id"] for x in lines} - done
+    return len(done), read_record(run_dir).get("problems"), len(partial)
 
 
 def _checked(line: object, path: Path, n: int) -> SampleLine:

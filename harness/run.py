@@ -28,6 +28,7 @@ from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.rundir import write_atomic
 from ttc.contracts.samples import sample_lines
 from ttc.harness.fingerprint import model_fingerprints
+from ttc.harness.lock import RunLock
 from ttc.harness.shards import check_shard, shard_batches
 from ttc.harness.store import RunStore
 
@@ -83,12 +84,18 @@ def shard_fields(cfg: DictConfig) -> tuple[int, int]:
 
 def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | None = None) -> list[dict]:
     """Run (or resume) one task x generator x strategy x verifier (or one shard of it) into `run_dir`;
-    return curve rows. A shard whose problems are all on disk is finished without loading any model."""
+    return curve rows. A shard whose problems are all on disk is finished without loading any model. The
+    run directory is locked for the whole call: a second writer is refused at once, naming the first."""
     if cfg.batch_size < 1:
         raise ConfigError(f"batch_size={cfg.batch_size} must be at least 1")
+    strategy = build(cfg.strategy, "strategy")  # its budget is checked before the run directory is touched
+    with RunLock(run_dir):
+        return _execute(cfg, strategy, Path(run_dir), quiet, group)
+
+
+def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, group: str | None) -> list[dict]:
     shard, num_shards = shard_fields(cfg)
     task = build(cfg.task, "task")
-    strategy = build(cfg.strategy, "strategy")
     problems = task.problems()
     if not problems:
         raise ConfigError("task: the task has no problems; check task.path / task.levels")
@@ -129,15 +136,26 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
     return _finish(run_dir, store, card.pretraining_flops if card is not None else None, quiet, logger, config, group)
 
 
+def mirror(logger: Any, run_dir: Path, config: dict, rows: list[dict], samples: list, group: str | None) -> None:
+    """Mirror a finished run to the logger; a failure there is one warning line, never a failed run (the run
+    directory is the record; a later rerun of the same command mirrors it again)."""
+    try:
+        where = logger.log_run(run_dir, config, rows, samples, group)
+    except Exception as err:  # W&B is a mirror: its faults must not cost the results
+        print(f"ttc: warning: the W&B mirror failed ({type(err).__name__}: {str(err)[:160]}); the run directory "
+              f"{run_dir} is complete; rerun the same command to mirror it", file=sys.stderr)
+        return
+    if where:
+        write_atomic(run_dir / "logged.json", json.dumps({"wandb": where}) + "\n")
+
+
 def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool, logger: Any, config: dict,
             group: str | None) -> list[dict]:
     samples = store.samples()
     rows = write_curves(run_dir, samples, pretrain)
     marker = run_dir / "logged.json"
     if logger is not None and not marker.exists():  # mirrored once, also when a resumed run had nothing left
-        where = logger.log_run(run_dir, config, rows, samples, group)
-        if where:
-            write_atomic(marker, json.dumps({"wandb": where}) + "\n")
+        mirror(logger, run_dir, config, rows, samples, group)
     if not quiet:
         print(format_table(rows))
         print(f"run directory: {run_dir}")

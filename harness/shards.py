@@ -21,6 +21,7 @@ from typing import Sequence, TypeVar
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.rundir import SAMPLES, read_record, shard_of, write_atomic
+from ttc.harness.lock import RunLock
 from ttc.harness.store import RunStore
 
 T = TypeVar("T")
@@ -59,8 +60,6 @@ def merged_name(job_dir_name: str) -> str:
 
 def merge(out_dir: str | Path, shard_dirs: Sequence[str | Path]) -> Path:
     """Merge finished shard run directories into `out_dir` (refused if it holds another run)."""
-    from ttc.analysis.outputs import write_curves  # plotting imports only when merging
-
     dirs = [Path(d) for d in shard_dirs]
     if not dirs:
         raise ConfigError("merge: no shard directories given")
@@ -91,7 +90,14 @@ def merge(out_dir: str | Path, shard_dirs: Sequence[str | Path]) -> Path:
             ids.add(key)
             lines.append(line)
     lines.sort(key=lambda x: (x["problem_index"], x["candidate"]))
-    out = RunStore(out_dir)
+    with RunLock(out_dir):
+        return _write_merged(RunStore(out_dir), base, records, dirs, lines)
+
+
+def _write_merged(out: RunStore, base: dict, records: list[dict], dirs: list[Path], lines: list[dict]) -> Path:
+    """Bind the merged run directory and write its lines and curves (under its lock)."""
+    from ttc.analysis.outputs import write_curves  # plotting imports only when merging
+
     head = {key: records[0][key] for key in ("meta", "card") if key in records[0]}
     out.bind(base, {**head, "problems": sum(r.get("problems", 0) for r in records),
                     "merged_from": sorted(str(d.resolve()) for d in dirs)})

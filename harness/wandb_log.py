@@ -3,7 +3,9 @@
 Per run: the resolved config; every curve point logged with FLOPs per problem as its x-axis (`define_metric`),
 as `accuracy/LABEL` with its interval, and per-budget summary metrics `LABEL/n=K`; a table of per-problem
 results (the selected candidate); the run directory as an artifact. A Hydra multirun is one W&B group.
-Mode: `logger.mode`, else $WANDB_MODE, else online when $WANDB_API_KEY is set and offline otherwise
+Mode: `logger.mode`, else $WANDB_MODE, else online when $WANDB_API_KEY is set and offline otherwise; an online
+init that fails or outlasts `init_timeout` seconds falls back to offline with one warning line. Mirroring never
+fails or changes a run: the run loop reports a W&B error as one warning line and keeps its results and exit code
 (offline runs sync later with `wandb sync RUN_DIR/wandb/offline-run-*`). `logger=none` turns it off.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 from ttc.contracts.errors import ConfigError
@@ -37,9 +40,32 @@ class WandbLogger:
     """Mirror finished run directories to W&B (offline unless a key is set); see the module docstring."""
 
     def __init__(self, project: str = "ttc", entity: str | None = None, mode: str | None = None,
-                 tags: list[str] | None = None, artifact: bool = True) -> None:
+                 tags: list[str] | None = None, artifact: bool = True, init_timeout: float = 15.0) -> None:
+        if init_timeout <= 0:
+            raise ConfigError(f"logger.init_timeout={init_timeout} must be positive (seconds)")
         self.project, self.entity, self.mode = project, entity, resolve_mode(mode)
-        self.tags, self.artifact = list(tags or []), artifact
+        self.tags, self.artifact, self.init_timeout = list(tags or []), artifact, float(init_timeout)
+
+    def _init(self, run_dir: Path, config: dict, group: str | None):
+        """A W&B run; an online init that fails or times out (`init_timeout`) falls back to offline, with one
+        warning line and the command that uploads it later."""
+        import wandb
+
+        def start(mode: str):
+            return wandb.init(project=self.project, entity=self.entity, mode=mode, dir=str(run_dir),
+                              name=run_dir.name[:120], group=group, config=config, tags=self.tags,
+                              reinit="finish_previous", settings=wandb.Settings(
+                                  silent=True, console="off", init_timeout=self.init_timeout))
+        if self.mode != "online":
+            return start(self.mode)
+        try:
+            return start("online")
+        except Exception as err:  # unreachable server, bad key, timeout: the run's results do not depend on W&B
+            run = start("offline")
+            where = Path(run.dir).parent
+            print(f"ttc: warning: W&B online init failed ({type(err).__name__}); logged offline instead; "
+                  f"upload later with: wandb sync {where}", file=sys.stderr)
+            return run
 
     def log_run(self, run_dir: Path, config: dict, rows: list[dict], samples: list[dict],
                 group: str | None = None) -> str | None:
@@ -47,9 +73,7 @@ class WandbLogger:
         import wandb
 
         run_dir = Path(run_dir)
-        run = wandb.init(project=self.project, entity=self.entity, mode=self.mode, dir=str(run_dir),
-                         name=run_dir.name[:120], group=group, config=config, tags=self.tags, reinit="finish_previous",
-                         settings=wandb.Settings(silent=True, console="off"))
+        run = self._init(run_dir, config, group)
         try:
             run.define_metric("flops_per_problem")
             for prefix in ("accuracy", "ci_low", "ci_high", "gen_tokens"):

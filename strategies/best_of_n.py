@@ -28,6 +28,9 @@ class BestOfN:
             raise bad_choice("strategy.selection", selection, SELECTIONS)
         try:
             self.budget = Budget(int(n), "samples")
+        except ValueError as err:
+            raise ConfigError(f"strategy.n={n}: {err}") from None
+        try:
             self.params = SamplingParams(temperature, top_k, top_p, min_p, epsilon, max_tokens)
         except ValueError as err:
             raise ConfigError(f"strategy: {err}") from None

@@ -54,6 +54,9 @@ class Revision:
             raise ConfigError(f"strategy.window={window} must be at least 1")
         try:
             self.budget = Budget(int(n), "samples")
+        except ValueError as err:
+            raise ConfigError(f"strategy.n={n}: {err}") from None
+        try:
             self.params = SamplingParams(temperature=temperature, max_tokens=max_tokens)
         except ValueError as err:
             raise ConfigError(f"strategy: {err}") from None

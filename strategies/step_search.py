@@ -61,6 +61,10 @@ class StepSearch:
             raise bad_choice("strategy.kind", kind, KINDS)
         if selection not in SELECTIONS:
             raise bad_choice("strategy.selection", selection, SELECTIONS)
+        try:
+            self.budget = Budget(int(n), "samples")
+        except ValueError as err:
+            raise ConfigError(f"strategy.n={n}: {err}") from None
         if width < 1 or n < width or n % width:
             raise ConfigError(f"strategy.width={width} must be at least 1 and divide strategy.n={n}")
         if lookahead < 0 or max_steps < 1:
@@ -69,7 +73,6 @@ class StepSearch:
         self.selection, self.delim = selection, step_delim
         self.params = SamplingParams(temperature=temperature, max_tokens=step_tokens, stop=(step_delim,))
         self.greedy = dataclasses.replace(self.params, temperature=0.0)
-        self.budget = Budget(self.n, "samples")
         base = {"beam": "prm_beam", "dvts": "dvts"}[kind]
         self.name = name or (f"{base}_w{width}" + (f"_la{lookahead}" if lookahead else ""))
 
