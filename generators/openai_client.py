@@ -31,8 +31,6 @@ RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
 
 
 class OpenAIGenerator:
-
-
     """A generator over an OpenAI-compatible completions server (vLLM serve, the test server, an API)."""
 
     def __init__(self, model: str, base_url: str = "http://localhost:8000/v1", endpoint: str = "completions",

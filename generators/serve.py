@@ -22,8 +22,6 @@ from ttc.contracts.records import SamplingParams
 
 
 class ModelServer:
-
-
     """A small OpenAI-compatible HTTP server over an HF generator, for client tests."""
 
     def __init__(self, model: str, host: str = "127.0.0.1", port: int = 0, fail_first: int = 0) -> None:
@@ -34,7 +32,7 @@ class ModelServer:
         self.url = f"http://{host}:{self.httpd.server_address[1]}/v1"
 
     def start(self) -> "ModelServer":
-        """Start serving in a background thread; returns the base URL."""
+        """Start serving in a background thread; returns the server."""
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 

@@ -6,7 +6,7 @@
 - Prompts are tokenized here with the model's HF tokenizer and passed as token ids, so vLLM and the HF
   generator read exactly the same input.
 - Log-probabilities are the raw model's (before temperature and truncation), as in the HF generator.
-- Truncation: temperature, top-k, top-p and min-p are vLLM's own; epsilon is harness.vllm_logits,
+- Truncation: temperature, top-k, top-p and min-p are vLLM's own; epsilon is ttc.generators.vllm_logits,
   applied to the tempered distribution before vLLM's top-k/top-p/min-p (the HF generator applies it last).
 - `score` reads prompt log-probabilities of prompt + continuation in one forward pass per pair.
 - Engines are shared within a process by their settings: a sweep run by Hydra's basic launcher, or a
@@ -134,7 +134,7 @@ class VLLMGenerator:
         self.llm = _engine(settings, _head_dim(config))
 
     def encode(self, text: str, special: bool = True) -> list[int]:
-        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
+        """Token ids of a text."""
         return self.tokenizer(text, add_special_tokens=special).input_ids
 
     # ---- sampling -------------------------------------------------------------------------------

@@ -23,8 +23,6 @@ def epsilon_mask(epsilon: float, temperature: float) -> Callable[[list[int], tor
 
 
 class EpsilonTruncation(AdapterLogitsProcessor):
-
-
     """Epsilon sampling inside vLLM: drops tokens whose probability is below `epsilon`."""
 
     def is_argmax_invariant(self) -> bool:

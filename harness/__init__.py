@@ -1,1 +1,1 @@
-"""ttc harness: contracts, records, generators, the run loop and the CLI."""
+"""The roof: the run loop, store, run-directory lock, shards, fingerprints, adaptive-policy loading, CLI and W&B mirror."""

@@ -17,7 +17,6 @@ from ttc.contracts.errors import ConfigError
 from ttc.contracts.rundir import RECORD, SAMPLES, read_record, read_samples, write_atomic
 from ttc.contracts.samples import SampleLine
 
-__all__ = ["RunStore", "write_atomic", "SAMPLES"]
 VOLATILE = ("wall_s",)  # fields that legitimately differ between an interrupted and an uninterrupted run
 
 

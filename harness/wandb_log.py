@@ -35,8 +35,6 @@ def _label(r: dict) -> str:
 
 
 class WandbLogger:
-
-
     """Mirror finished run directories to W&B (offline unless a key is set); see the module docstring."""
 
     def __init__(self, project: str = "ttc", entity: str | None = None, mode: str | None = None,

@@ -21,13 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ttc.generators.hf import HFGenerator  # noqa: E402
 from ttc.generators.models import resolve_model  # noqa: E402
 from ttc.contracts.records import SamplingParams  # noqa: E402

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +22,6 @@ import torch
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ttc.tasks.arith import THINK_CLOSE, THINK_OPEN  # noqa: E402
 from ttc.tasks.arith_corpus import CORPUS_VERSION, example  # noqa: E402
 

@@ -16,8 +16,6 @@ from ttc.contracts.rules import argmax, candidate_key
 
 
 class BeamSearch:
-
-
     """Token-level beam search of `width` beams per problem; see the module docstring."""
 
     name = "beam_search"

@@ -17,8 +17,6 @@ from ttc.contracts.rules import argmax, candidate_key
 
 
 class LabelScoring:
-
-
     """Classify by the log-probability of each listed choice; see the module docstring."""
 
     name = "label_scoring"

@@ -50,8 +50,6 @@ def step_score(v: Verdict) -> float:
 
 
 class StepSearch:
-
-
     """PRM-guided step search (beam, DVTS, lookahead); see the module docstring."""
 
     def __init__(self, n: int = 16, width: int = 4, kind: str = "beam", lookahead: int = 0, max_steps: int = 10,

@@ -75,8 +75,6 @@ def fewshot_prompt(question: str) -> str:
 
 
 class GSM8KTask:
-
-
     """GSM8K (few-shot chain of thought or zero-shot chat), graded numerically."""
 
     name = "gsm8k"

@@ -21,8 +21,6 @@ _NUMBER = re.compile(r"-?[\d,]*\.?\d+")
 
 
 class JsonlTask:
-
-
     """Questions and numeric answers from a user's JSONL file; see the module docstring."""
 
     name = "jsonl"

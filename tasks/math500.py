@@ -45,8 +45,6 @@ def equivalent(answer: str, reference: str) -> bool:
 
 
 class Math500Task:
-
-
     """MATH-500, answers in \\boxed{}, graded by math-verify."""
 
     name = "math500"

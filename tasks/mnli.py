@@ -32,8 +32,6 @@ GLUE_REVISION = "bcdcba79d07bc864c1c254ccfcedcce55bcc9a8c"  # nyu-mll/glue on th
 
 
 class MNLITask:
-
-
     """MNLI: premise/hypothesis pairs, scored by label verbalisers or generated and parsed."""
 
     name = "mnli"

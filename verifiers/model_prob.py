@@ -14,8 +14,6 @@ from ttc.contracts.records import Verdict
 
 
 class ModelProbVerifier:
-
-
     """A scoring model's probability of each solution given its prompt."""
 
     def __init__(self, scorer: Generator, normalize: bool = True, name: str | None = None) -> None:

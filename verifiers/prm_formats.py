@@ -95,7 +95,7 @@ class QwenFormat:
         return ids
 
     def encode(self, tokenizer: Any, ids: TokenIds, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
-        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
+        """PRMFormat.encode: input ids of one solution and the positions of its step scores."""
         msgs = [{"role": "system", "content": QWEN_SYSTEM}, {"role": "user", "content": prompt},
                 {"role": "assistant", "content": self.tag.join(steps) + self.tag}]
         out = chat_ids(tokenizer, msgs)
@@ -121,7 +121,7 @@ class MathShepherdFormat:
                         bad=single_token(tokenizer, "-", "label", self.name))
 
     def encode(self, tokenizer: Any, ids: TokenIds, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
-        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
+        """PRMFormat.encode: input ids of one solution and the positions of its step scores."""
         out = tokenizer.encode(f"{prompt} " + "".join(f"{s} {self.tag}\n" for s in steps))
         return out, [i for i, t in enumerate(out) if t == ids.tag]
 
@@ -143,7 +143,7 @@ class RLHFlowFormat:
         return ids
 
     def encode(self, tokenizer: Any, ids: TokenIds, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
-        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
+        """PRMFormat.encode: input ids of one solution and the positions of its step scores."""
         conv, marks, out = [], [], []
         for k, s in enumerate(steps):  # each turn's prefix is a prefix of the whole conversation
             conv += [{"role": "user", "content": f"{prompt} {s}" if k == 0 else s}, {"role": "assistant", "content": "+"}]
@@ -169,7 +169,7 @@ class ValueHeadFormat:
         return TokenIds(tag=single_token(tokenizer, self.tag, "step tag", self.name))
 
     def encode(self, tokenizer: Any, ids: TokenIds, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
-        """The token ids of a text (PRMFormat.encode for the PRM adapters: ids and score positions)."""
+        """PRMFormat.encode: input ids of one solution and the positions of its step scores."""
         out, marks = tokenizer.encode(prompt + self.tag), []
         for s in steps:
             out += tokenizer.encode(s, add_special_tokens=False) + [ids.tag]

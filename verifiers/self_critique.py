@@ -32,7 +32,8 @@ MODES = ("logprob", "sample")
 
 
 class SelfCritiqueVerifier:
-    """P(correct) of each solution (or of each step) by a judge model; see the module docstring."""
+    """P(correct) of each solution (or of each step) by a judge model; see the module docstring. `judge` is
+    required (its None default only gives a clearer error than a missing argument)."""
 
     def __init__(self, judge: Generator | None = None, template: str = "{prompt}{solution}Check:",
                  accept: str = " yes", reject: str = " no", mode: str = "logprob", k: int = 4,

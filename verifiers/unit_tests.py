@@ -48,8 +48,6 @@ print(f"PUBLIC {_passed}/{len(_TESTS)}")
 
 
 class UnitTestVerifier:
-
-
     """Share of the prompt's public tests a candidate program passes, run in the sandbox."""
 
     name = "public-tests"
