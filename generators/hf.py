@@ -10,7 +10,6 @@ Knows nothing about tasks, strategies or configs.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -20,7 +19,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from ttc.contracts.cards import ModelCard, card_from_config, load_card, with_fields
 from ttc.contracts.errors import ConfigError
-from ttc.generators.models import bundled_models, resolve_model
+from ttc.generators.models import model_source
 from ttc.contracts.records import Completion, SamplingParams, Scored
 from ttc.generators.sampling import choose
 
@@ -38,21 +37,6 @@ class _Rows:
     finish: list[str | None]
 
 
-def _source(model: str, revision: str | None) -> tuple[Path | str, dict]:
-    """A bundled name or local directory (a Path), or a hub id, which must carry a pinned revision."""
-    try:
-        return resolve_model(model), {}
-    except ConfigError as err:
-        hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", model) and not Path(model).exists()
-        if not hub_id:
-            raise
-        if not revision:
-            raise ConfigError(f"generator.model={model} is neither a bundled model ({', '.join(bundled_models())}) "
-                              f"nor an existing directory; as a hub id it needs generator.revision=COMMIT "
-                              f"(pinned for reproducibility)") from err
-        return model, {"revision": revision}
-
-
 class HFGenerator:
     """A local causal LM run with HF transformers on CPU or GPU."""
 
@@ -63,7 +47,7 @@ class HFGenerator:
             raise ConfigError(f"generator.dtype={dtype} is not valid; choose one of: bfloat16, float16, float32")
         if threads:
             torch.set_num_threads(threads)
-        source, kw = _source(model, revision)
+        source, kw = model_source(model, revision)
         self.name = name or Path(str(source)).name
         try:
             self.card: ModelCard = with_fields(

@@ -5,6 +5,7 @@ Nothing here downloads: a name that is neither bundled nor an existing directory
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ttc.contracts.errors import ConfigError
@@ -30,3 +31,18 @@ def resolve_model(model: str, field: str = "generator.model") -> Path:
     raise ConfigError(
         f"{field}={model} is neither a bundled model ({', '.join(bundled_models())}) nor an existing directory"
     )
+
+
+def model_source(model: str, revision: str | None, field: str = "generator.model") -> tuple[Path | str, dict]:
+    """A bundled name or local directory (a Path), or a hub id, which must carry a pinned revision."""
+    try:
+        return resolve_model(model, field), {}
+    except ConfigError as err:
+        hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", model) and not Path(model).exists()
+        if not hub_id:
+            raise
+        if not revision:
+            raise ConfigError(f"{field}={model} is neither a bundled model ({', '.join(bundled_models())}) "
+                              f"nor an existing directory; as a hub id it needs {field.rsplit('.', 1)[0]}.revision=COMMIT "
+                              f"(pinned for reproducibility)") from err
+        return model, {"revision": revision}

@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 from ttc.contracts.cards import ModelCard, card_from_config, load_card, with_fields
 from ttc.contracts.errors import ConfigError
-from ttc.generators.hf import _source
+from ttc.generators.models import model_source
 from ttc.contracts.records import Completion, SamplingParams, Scored
 
 _ENGINES: dict[tuple, Any] = {}
@@ -109,7 +109,7 @@ class VLLMGenerator:
             raise ConfigError(f"generator.tensor_parallel_size={tensor_parallel_size} must be >= 1")
         if cuda_visible_devices is not None:  # before anything asks CUDA for its devices
             os.environ["CUDA_VISIBLE_DEVICES"] = str(cuda_visible_devices)
-        source, kw = _source(model, revision)
+        source, kw = model_source(model, revision)
         self.name = name or Path(str(source)).name
         from transformers import AutoConfig, AutoTokenizer
 

@@ -71,13 +71,21 @@ def main() -> None:
 
             return report(sys.argv[2:])
         check_choices(sys.argv[1:])
+        if not any(a.startswith("--") and a != "--multirun" for a in sys.argv[1:]):  # --help, --cfg: Hydra's own
+            from ttc.harness.precheck import precheck
+
+            precheck(sys.argv[1:], CONF_DIR)
     except ConfigError as err:
         fail(err)
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
-    _app()
+    try:
+        _app()
+    except KeyboardInterrupt:
+        print("ttc: interrupted; rerun the same command to resume", file=sys.stderr)
+        sys.exit(130)
 
 
 class SweepSummary(Callback):

@@ -60,3 +60,37 @@ def test_malformed_data_file_stops_with_its_line(tmp_path):
     assert res.stderr.strip().count("\n") == 0 and f"task.path={bad} line 2 is not valid JSON" in res.stderr
     res = ttc("task=jsonl", f"task.path={tmp_path}/nope.jsonl", f"hydra.run.dir={tmp_path}/r", cwd=tmp_path)
     assert res.returncode == 2 and "nope.jsonl: no such file" in res.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["strategy.nn=4"], "strategy.nn is not a setting of strategy; valid: epsilon, max_tokens, min_p, n, selection"),
+    (["strategy.n=[1"], "override syntax: no viable alternative at input '[1'"),
+    (["seed=abc"], "seed=abc must be a number (default 0)"),
+    (["strategy.temperature=hot"], "strategy.temperature=hot must be a number (default 0.8)"),
+    (["task=jsonl"], "task.path is required and has no value; set task.path=..."),
+    (["verifier.scorer.model=nope"], "verifier.scorer.model=nope is neither a bundled model"),
+    (["-m", "strategy.n=2,4", "strategy.nx=1"], "strategy.nx is not a setting of strategy"),
+])
+def test_bad_config_stops_before_hydra_makes_any_directory(tmp_path, args, needle):
+    res = ttc(*args, f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert res.returncode == 2 and len(lines) == 1 and needle in lines[0], res.stderr
+    assert "HYDRA_FULL_ERROR" not in res.stderr and sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_stops_within_seconds_with_one_line(tmp_path):
+    import signal
+    import time
+
+    proc = subprocess.Popen([*TTC, "strategy=majority", "strategy.n=16", "verifier=none", "logger=none",
+                             "task.per_level=100", "batch_size=5", f"hydra.run.dir={tmp_path}/r"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    samples = tmp_path / "r" / "samples.jsonl"
+    deadline = time.monotonic() + 120
+    while not (samples.exists() and samples.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 10 and proc.returncode == 130
+    assert "ttc: interrupted; rerun the same command to resume" in err and "Traceback" not in err
