@@ -6,6 +6,7 @@
     ttc -m strategy=greedy,majority num_shards=4 shard=0,1,2,3   # shards merge at the end
     ttc merge OUT_DIR SHARD_DIR...        # merge finished shards run separately
     ttc report RUN_DIR... [--out DIR]     # report.html / report.md: curves, compute-optimal, exchange
+    ttc grade task=humaneval samples=FILE.jsonl   # re-grade completions made elsewhere: FILE_results.jsonl, pass@k
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ def main() -> None:
     try:
         if sys.argv[1:2] == ["merge"]:
             return merge_command(sys.argv[2:])
+        if sys.argv[1:2] == ["grade"]:
+            from ttc.harness.grade import grade_command
+
+            check_choices(sys.argv[2:])
+            return grade_command(sys.argv[2:], CONF_DIR)
         if sys.argv[1:2] == ["report"]:
             from ttc.analysis.report import main as report
 

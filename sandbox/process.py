@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import resource
+import secrets
 import stat
 import shutil
 import signal
@@ -74,17 +75,18 @@ class Limits:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a program ended: status is "passed", "failed" (non-zero exit) or "timeout"."""
+    """How a program ended: status is "passed", "failed" or "timeout", and the reason in words."""
 
     status: str
     returncode: int | None
     wall_s: float
     stderr: str
     stdout: str = ""
+    reason: str = ""  # "passed", "timed out", "killed: memory", "failed: exited before the tests finished", ...
 
     @property
     def passed(self) -> bool:
-        """Whether the program ran to its end with exit status 0 in time and memory."""
+        """Whether the runner reported (with the run's secret) that the program ran to its end, in time."""
         return self.status == "passed"
 
 
@@ -143,34 +145,96 @@ def _limit(limits: Limits, drop: bool):
     return apply
 
 
+# The child's whole program: it reads "SECRET FD" and then the program from its stdin, so neither the program
+# (hidden tests included) nor the secret is ever on disk, on the command line or in the environment. Only
+# after the program has run to its end does it write the secret to the result pipe, and it then leaves at
+# once (exit hooks the program installed never run). An early exit, a crash or a hook trick writes nothing.
+RUNNER = r'''
+import os as _os, sys as _sys
+def _ttc_main():
+    _head = _sys.stdin.buffer.readline().split()
+    _secret, _fd = _head[0], int(_head[1])
+    _source = _sys.stdin.buffer.read().decode()
+    _sys.stdin.close()
+    _glb = {"__name__": "__main__", "__builtins__": __builtins__}
+    exec(compile(GUARD, "<guard>", "exec"), _glb)
+    exec(compile(_source, "<program>", "exec"), _glb)
+    _sys.stdout.flush()
+    _sys.stderr.flush()
+    _os.write(_fd, _secret + b" done\n")
+    _os._exit(0)
+_ttc_main()
+'''
+MARK = "ttc-sandbox-program"  # the child's argv[1], so a test can look for leftover processes
+
+
 def run_program(source: str, limits: Limits = Limits()) -> Outcome:
-    """Run one program to completion (or to its wall-clock limit) and report how it ended."""
+    """Run one program to completion (or to its wall-clock limit) and report how it ended; it passes only
+    when the runner reports, through the result pipe and with this run's secret, that the program ran to
+    its end."""
     python, drop = interpreter()
     workdir = tempfile.mkdtemp(prefix="ttc-sandbox-")
+    secret = secrets.token_hex(16).encode()
+    read_end, write_end = os.pipe()
     try:
         if drop:
             os.chown(workdir, NOBODY, NOBODY)
-        path = os.path.join(workdir, "program.py")
-        with open(path, "w") as fh:
-            fh.write(GUARD + "\n" + source)
         env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+        code = f"GUARD = {GUARD!r}\n{RUNNER}"
+        head = secret + b" " + str(write_end).encode() + b"\n"
         t0 = time.monotonic()
         # Output goes to files in the directory (bounded by the file-size limit), never into our memory.
         with open(os.path.join(workdir, ".out"), "wb") as out, open(os.path.join(workdir, ".err"), "wb") as err:
-            proc = subprocess.Popen([python, "-I", "program.py"], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err, preexec_fn=_limit(limits, drop))
-            try:
-                proc.wait(timeout=limits.wall_s)
-                status = "passed" if proc.returncode == 0 else "failed"
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.pid)
-                proc.wait()
-                status = "timeout"
+            proc = subprocess.Popen([python, "-I", "-c", code, MARK], cwd=workdir, env=env, stdin=subprocess.PIPE,
+                                    stdout=out, stderr=err, pass_fds=(write_end,), preexec_fn=_limit(limits, drop))
+            os.close(write_end)
+            timed_out = _feed_and_wait(proc, head + source.encode(), limits.wall_s)
         _kill_group(proc.pid)  # anything it left behind in its session
-        return Outcome(status, proc.returncode, round(time.monotonic() - t0, 4),
-                       _tail(os.path.join(workdir, ".err")), _tail(os.path.join(workdir, ".out")))
+        finished = _drain(read_end) == secret + b" done\n"
+        return _outcome(proc.returncode, timed_out, finished, time.monotonic() - t0, workdir)
     finally:
+        os.close(read_end)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _feed_and_wait(proc: subprocess.Popen, data: bytes, wall_s: float) -> bool:
+    """Give the child its input and wait for it; True when it ran past its wall-clock limit (then killed)."""
+    try:
+        proc.communicate(data, timeout=wall_s)
+        return False
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.wait()
+        return True
+
+
+def _drain(fd: int, limit: int = 4096) -> bytes:
+    """What the child wrote to the result pipe (at most `limit` bytes; its end is closed by now)."""
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, limit)
+    except BlockingIOError:
+        return b""
+
+
+def _outcome(returncode: int | None, timed_out: bool, finished: bool, wall: float, workdir: str) -> Outcome:
+    stderr, stdout = _tail(os.path.join(workdir, ".err")), _tail(os.path.join(workdir, ".out"))
+    if timed_out:
+        status, reason = "timeout", "timed out"
+    elif finished and returncode == 0:
+        status, reason = "passed", "passed"
+    elif returncode is not None and returncode < 0:
+        status = "failed"
+        reason = "killed: memory" if returncode == -signal.SIGKILL and "MemoryError" in stderr else \
+            f"killed: signal {signal.Signals(-returncode).name}"
+    elif "MemoryError" in stderr:
+        status, reason = "failed", "killed: memory"
+    elif returncode == 0:
+        status, reason = "failed", "failed: exited before the tests finished"
+    else:
+        last = [x for x in stderr.strip().splitlines() if x.strip()]
+        status, reason = "failed", f"failed: {last[-1][:200] if last else f'exit status {returncode}'}"
+    return Outcome(status, returncode, round(wall, 4), stderr, stdout, reason)
 
 
 def _tail(path: str, size: int = 4000) -> str:

@@ -9,6 +9,14 @@
 The hidden test program travels in `Problem.reference`, which strategies and verifiers never receive;
 public tests (the docstring's examples) are read from the prompt by `verifiers.unit_tests`. Data comes
 from a local file a user passes (`task.path`, JSONL or JSONL.gz) or from the hub by id and revision.
+
+What a candidate cannot fake: a pass is reported by the sandbox's runner only after the last check returned
+(an early exit, an exit hook or a crash is a fail with its reason); the program, hidden tests included,
+reaches the child through its stdin, never through a file or the environment; and every result the checks
+compare is first held to the canonical solution's result type on the same inputs (recursively; int and
+float may stand for each other), so an object that claims to equal everything fails the base and + tests.
+Still out of reach: a candidate that reads the harness's own memory (frames, gc, the runner's locals) or
+that patches the builtins the checks use (`isinstance`, `type`, `copy.deepcopy`) before they run.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from pathlib import Path
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.records import Problem
-from ttc.sandbox.process import Limits, run_many
+from ttc.sandbox.process import Limits, Outcome, run_many
 from ttc.sandbox.programs import extract_code, program
 
 HUB = {  # name: (hub id, split, pinned revision)
@@ -29,7 +37,40 @@ HUB = {  # name: (hub id, split, pinned revision)
     "mbpp_plus": ("evalplus/mbppplus", "test", "b2d74c91837c3f2a20c1299ae98133cbe7cfa077"),
 }
 
-_PLUS_HARNESS = r'''
+_SAME_TYPE = r'''
+def _ttc_same_type(got, exp):
+    # The canonical solution's result types, recursively (int and float may stand for each other; bool may
+    # not): an object that claims to equal everything is not an int, a list or a str.
+    if isinstance(exp, bool) or isinstance(got, bool):
+        return type(got) is type(exp)
+    if isinstance(exp, (int, float)) and isinstance(got, (int, float)):
+        return True
+    if type(got) is not type(exp):
+        return False
+    if isinstance(exp, (list, tuple)):
+        return len(got) == len(exp) and all(_ttc_same_type(g, e) for g, e in zip(got, exp))
+    if isinstance(exp, dict):
+        return all(k in got and _ttc_same_type(got[k], v) for k, v in exp.items())
+    return True
+'''
+_TYPED_CHECK = _SAME_TYPE + r'''
+import copy as _ttc_copy
+_ttc_ns = {}
+exec(_REFERENCE, _ttc_ns)
+def _ttc_typed(candidate, reference):
+    def call(*args, **kwargs):
+        got = candidate(*_ttc_copy.deepcopy(args), **_ttc_copy.deepcopy(kwargs))
+        try:
+            exp = reference(*_ttc_copy.deepcopy(args), **_ttc_copy.deepcopy(kwargs))
+        except Exception:
+            return got
+        assert _ttc_same_type(got, exp), f"returned {type(got).__name__}, the canonical solution {type(exp).__name__}"
+        return got
+    return call
+check(_ttc_typed(globals()[_ENTRY], _ttc_ns[_ENTRY]))
+'''
+
+_PLUS_HARNESS = _SAME_TYPE + r'''
 import copy as _copy, json as _json, math as _math
 def _shape(value, template):
     # JSON has no tuples, sets or complex numbers: give each input the types of the example call's arguments
@@ -50,6 +91,8 @@ def _shape(value, template):
             return value
     return value
 def _close(got, exp, atol):
+    if not _ttc_same_type(got, exp):
+        return False
     if got == exp:
         return True
     if hasattr(got, "span") and hasattr(exp, "span") and hasattr(exp, "group"):  # re.Match
@@ -96,7 +139,7 @@ def _templates(tests: str, entry: str) -> list | None:
 class CodeTask:
     """One of HUB's datasets; `limit` keeps the first problems; grading runs `workers` sandboxes at once."""
 
-    grader_version = "sandbox-tests-v1"
+    grader_version = "sandbox-tests-v2"  # v2: pass reported by the runner; result types checked
 
     def __init__(self, dataset: str = "humaneval", path: str | None = None, revision: str | None = None,
                  limit: int | None = None, timeout_s: float = 60.0, memory_mb: int = 4096,
@@ -113,8 +156,9 @@ class CodeTask:
 
     def _problem(self, row: dict) -> Problem:
         entry = row["entry_point"]
-        if self.dataset == "humaneval":
-            hidden = row["test"] + f"\ncheck({entry})\n"
+        if self.dataset == "humaneval":  # the dataset's check, through a wrapper comparing result types
+            reference = row["prompt"] + row["canonical_solution"]
+            hidden = f"{row['test']}\n_ENTRY = {entry!r}\n_REFERENCE = {reference!r}\n{_TYPED_CHECK}"
         else:
             original = row["test"] + f"\ncheck({entry})\n" if "test" in row else "import math\n" + row["assertion"]
             reference = (row["prompt"] + row["canonical_solution"] if self.dataset == "humaneval_plus"
@@ -141,13 +185,17 @@ class CodeTask:
 
     def grade_many(self, answers: list[str | None], problems: list[Problem]) -> list[bool]:
         """Run every candidate with its hidden tests, in parallel sandboxes."""
+        return [o is not None and o.passed for o in self.outcomes(answers, problems)]
+
+    def outcomes(self, answers: list[str | None], problems: list[Problem]) -> list[Outcome | None]:
+        """How each candidate's run ended, with its reason (None where there was no code to run)."""
         todo = [(i, program(p.prompt, a, p.metadata["entry_point"]) + "\n" + p.reference)
                 for i, (a, p) in enumerate(zip(answers, problems)) if a is not None]
-        outcomes = run_many([src for _, src in todo], self.limits, self.workers)
-        passed = [False] * len(answers)
-        for (i, _), outcome in zip(todo, outcomes):
-            passed[i] = outcome.passed
-        return passed
+        ran = run_many([src for _, src in todo], self.limits, self.workers)
+        out: list[Outcome | None] = [None] * len(answers)
+        for (i, _), outcome in zip(todo, ran):
+            out[i] = outcome
+        return out
 
 
 def _read(path: Path) -> list[dict]:

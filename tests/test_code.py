@@ -37,7 +37,7 @@ def test_broken_programs_all_fail_without_harming_the_run(monkeypatch):
     assert outcomes[1].status == "timeout" and "MemoryError" in outcomes[4].stderr
     assert not os.path.exists("/tmp/ttc-sandbox-escape.txt")
     assert run_program("assert 1 + 1 == 2\n", FAST).passed  # and the run goes on
-    leftovers = os.popen("ps -eo args | grep -c '[p]rogram.py'").read().strip()
+    leftovers = os.popen("ps -eo args | grep -c '[t]tc-sandbox-program'").read().strip()
     assert leftovers == "0"
 
 

