@@ -28,7 +28,15 @@ $(BROWSER_STAMP): $(STAMP)
 	  || echo "note: chromium could not be installed; the report's browser check will be skipped"; }
 	touch $(BROWSER_STAMP)
 
-test: $(STAMP) $(BROWSER_STAMP)
+# bubblewrap isolates model-written programs (sandbox/process.py); without it code tasks need allow_unsafe_code=true
+BWRAP_STAMP := $(VENV)/.bwrap
+$(BWRAP_STAMP): $(STAMP)
+	command -v bwrap >/dev/null 2>&1 || { timeout 300 apt-get install -y -q --no-install-recommends bubblewrap >/dev/null 2>&1 \
+	  || { timeout 120 apt-get update -q >/dev/null 2>&1 && timeout 300 apt-get install -y -q --no-install-recommends bubblewrap >/dev/null 2>&1; } \
+	  || echo "note: bubblewrap could not be installed; code runs unisolated in tests and needs allow_unsafe_code=true"; }
+	touch $(BWRAP_STAMP)
+
+test: $(STAMP) $(BROWSER_STAMP) $(BWRAP_STAMP)
 	TTC_REQUIRE_VLLM=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

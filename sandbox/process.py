@@ -1,30 +1,39 @@
-"""Run untrusted Python programs (model-written code plus tests) in a fresh, limited subprocess each.
+"""Run untrusted Python programs (model-written code plus tests) in a fresh, isolated process each.
 
-What it does, per program:
-- a fresh `python -I` subprocess (isolated mode: no user site, no PYTHON* variables, no cwd on sys.path)
-  in a new temporary working directory that is deleted afterwards;
-- a scrubbed environment: only PATH, HOME (the temporary directory), LANG and PYTHONHASHSEED, so
-  secrets in the parent's environment are not visible;
-- resource limits set before exec: CPU seconds, address space (memory), size of any file written,
-  number of open files, and number of processes. When the run is root and an interpreter is reachable
-  by other users (`interpreter()`), the child first drops to the `nobody` user, so the process limit
-  holds and only the temporary directory is writable; otherwise it keeps the caller's user;
-- a session of its own and a hard wall-clock timeout that kills the whole process group;
-- a guard prepended to the program that disables the usual destructive calls (os.kill/killpg of other
-  processes, os.fork, os.system, subprocess, shutil.rmtree, os.remove outside the directory, ...),
-  in the spirit of HumanEval's `reliability_guard`.
+Isolation comes from the operating system, through bubblewrap (`bwrap`, Debian's `bubblewrap`, which
+`make test` installs):
+- own PID, network, mount, IPC, UTS and user namespaces (`--unshare-all`, nested user namespaces disabled):
+  no network at all (the host's loopback is unreachable), no other process visible (a fresh /proc), and
+  when the wall-clock limit kills bwrap the whole PID namespace dies with it, so double-forked or
+  re-sessioned daemons do not survive; a program that ends takes its children with it too;
+- a read-only view of /usr (and the interpreter's own tree, where it lives elsewhere) and nothing else of
+  the host: no /work, /home, /root or /etc, so neither the project, its data (references, canonical
+  solutions) nor other users' files can be read; a private, size-bounded tmpfs /tmp as the working
+  directory, gone when the program ends;
+- the program and its hidden tests reach the child on stdin, never on disk, on the command line or in the
+  environment, which is scrubbed (PATH, HOME, LANG, PYTHONHASHSEED only);
+- resource limits set before exec: CPU seconds, address space (memory), size of any file written, number of
+  open files, number of processes. As root, each program also runs as a user id of its own
+  (`program_uid`), so the process limit is its own and a fork bomb never starves a program beside it;
+- a pass is reported only by the runner itself, through a private pipe and with a per-run secret, after
+  the program ran to its end (see RUNNER): an early exit, an exit hook, a crash, a timeout or a memory kill
+  is a fail with its reason in `Outcome.reason`;
+- a guard prepended to the program disables the usual destructive calls, in the spirit of HumanEval's
+  `reliability_guard`; it is a courtesy for honest programs, not the boundary (ctypes or `posix` undo it).
+Where bubblewrap is missing or cannot create namespaces (some containers forbid user namespaces), code is
+refused with one line unless the user passes `allow_unsafe_code=true` (or sets TTC_ALLOW_UNSAFE_CODE=1);
+then programs run as a plain limited subprocess as before, which is not a security boundary.
 Programs run in parallel on a thread pool of `workers` (each thread waits on its own subprocess).
 
-What it does NOT protect against: it is not a security boundary. There is no network isolation (a
-program can open sockets), no filesystem namespace (as `nobody` it can still read world-readable files,
-and without root it runs as the calling user and can write wherever that user can), no syscall
-filtering (ctypes can undo the guard), and a program that starts a new session escapes the group kill
-(the process limit and CPU limit still bound it). Run untrusted code from the internet in a container
-or VM; this module keeps honest benchmark runs safe from buggy or runaway programs.
+Still out of reach: code inside the program's own interpreter can read the runner's memory (its frames
+hold the secret and the tests while they run), so a program written to attack this harness specifically
+could forge a pass; there is no syscall filter (seccomp) and no cgroup memory accounting of tmpfs beyond
+its size bound. Benchmarks meet buggy and runaway programs, not targeted attacks on ttc.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import secrets
@@ -34,6 +43,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,6 +52,18 @@ from pathlib import Path
 from typing import Sequence
 
 NOBODY = 65534
+# As root, each program runs as a user id of its own from this range (not `nobody`, shared by all): the
+# process limit is per user, so a fork bomb exhausts only its own budget, never that of a program running
+# beside it. The ids own no files; they only need to read and execute the interpreter.
+UID_BASE, UID_SPAN = 1_900_000_000, 4096
+_next_uid = itertools.count()
+_uid_lock = threading.Lock()
+
+
+def program_uid() -> int:
+    """A user id for the next program (cycling through UID_SPAN ids; a finished program leaves no process)."""
+    with _uid_lock:
+        return UID_BASE + (os.getpid() % 1000) * UID_SPAN + next(_next_uid) % UID_SPAN
 
 
 def _world_executable(path: str) -> bool:
@@ -53,12 +75,13 @@ def _world_executable(path: str) -> bool:
 @lru_cache(maxsize=1)
 def interpreter() -> tuple[str, bool]:
     """(python to run programs with, whether the child drops to `nobody`)."""
+    own = os.path.realpath(sys.executable)  # the base interpreter: no virtual environment's packages
     if os.geteuid() != 0:
-        return sys.executable, False
-    for candidate in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
+        return own, False
+    for candidate in (own, "/usr/bin/python3", "/usr/local/bin/python3"):
         if os.path.exists(candidate) and _world_executable(candidate):
-            return candidate, True
-    return sys.executable, False
+            return os.path.realpath(candidate), True
+    return own, False
 
 
 @dataclass(frozen=True)
@@ -71,6 +94,83 @@ class Limits:
     file_mb: int = 16
     processes: int = 64
     open_files: int = 64
+    allow_unsafe_code: bool = False  # run without namespaces where bubblewrap cannot (see SandboxUnavailable)
+
+
+class SandboxUnavailable(RuntimeError):
+    """Code would run without namespace isolation and the user has not allowed it; the message says how."""
+
+
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+UNSAFE_ENV = "TTC_ALLOW_UNSAFE_CODE"  # =1: the same switch as allow_unsafe_code=true (as HF_ALLOW_CODE_EVAL)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How programs are wrapped: bubblewrap's argv (up to the command), or None and the reason why not."""
+
+    argv: tuple[str, ...] | None
+    why: str = ""
+
+
+def unsafe_allowed(limits: Limits) -> bool:
+    """Whether the user allowed code to run without namespaces (config field or environment variable)."""
+    return limits.allow_unsafe_code or os.environ.get(UNSAFE_ENV, "") == "1"
+
+
+def require_isolation(limits: Limits, field: str = "allow_unsafe_code") -> None:
+    """Raise SandboxUnavailable (one line naming `field`) when programs would run unisolated, unallowed."""
+    why = isolation().why
+    if why and not unsafe_allowed(limits):
+        raise SandboxUnavailable(f"{field}=false: this runs model-written programs and {why}; pass {field}=true "
+                                 f"(or set {UNSAFE_ENV}=1) to run them without namespaces, at your own risk")
+
+
+def _system_binds() -> list[str]:
+    """A read-only view of the system's programs and libraries: /usr and the top-level links into it."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def _bwrap_argv(bwrap: str, python: str, tmp_mb: int = 64) -> tuple[str, ...]:
+    """Own PID, network, mount, IPC, UTS and user namespaces; no network at all; the system read-only; a
+    private, size-bounded /tmp as the working directory; the namespace dies with its parent."""
+    args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            *_system_binds()]
+    prefix = str(Path(python).parents[1])
+    if not prefix.startswith("/usr"):  # an interpreter installed elsewhere (pyenv, conda): its own tree only
+        args += ["--ro-bind", prefix, prefix]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
+             "--chdir", "/tmp", "--clearenv"]
+    return tuple(args)
+
+
+def _setenv(env: dict[str, str]) -> list[str]:
+    return [x for key, value in env.items() for x in ("--setenv", key, value)]
+
+
+@lru_cache(maxsize=1)
+def isolation() -> Isolation:
+    """Whether bubblewrap can isolate programs here (probed once by running a trivial program in it)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return Isolation(None, "bubblewrap (bwrap) is not installed to isolate them (apt-get install bubblewrap; "
+                               "make test installs it)")
+    python, drop = interpreter()
+    argv = [*_bwrap_argv(bwrap, python), *_setenv(ENV), python, "-I", "-c", "pass"]
+    try:
+        probe = subprocess.run(argv, env=dict(ENV), capture_output=True, timeout=30, preexec_fn=_limit(Limits(), program_uid() if drop else None))
+        failure = probe.stderr.decode(errors="replace").strip().splitlines()[-1:] if probe.returncode else None
+    except (OSError, subprocess.TimeoutExpired) as err:
+        failure = [str(err)]
+    if failure is not None:
+        return Isolation(None, f"bubblewrap cannot create namespaces here ({failure[0] if failure else 'no reason'})")
+    return Isolation(_bwrap_argv(bwrap, python))
 
 
 @dataclass(frozen=True)
@@ -125,8 +225,8 @@ del _name
 '''
 
 
-def _limit(limits: Limits, drop: bool):
-    """The child's preexec: new session, rlimits, and (as root, when possible) drop to nobody."""
+def _limit(limits: Limits, uid: int | None):
+    """The child's preexec: new session, rlimits, and (as root, when possible) drop to `uid`."""
 
     def apply() -> None:
         os.setsid()
@@ -136,10 +236,10 @@ def _limit(limits: Limits, drop: bool):
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if drop:
+        if uid is not None:
             os.setgroups([])
             os.setgid(NOBODY)
-            os.setuid(NOBODY)
+            os.setuid(uid)
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
     return apply
@@ -171,29 +271,42 @@ MARK = "ttc-sandbox-program"  # the child's argv[1], so a test can look for left
 def run_program(source: str, limits: Limits = Limits()) -> Outcome:
     """Run one program to completion (or to its wall-clock limit) and report how it ended; it passes only
     when the runner reports, through the result pipe and with this run's secret, that the program ran to
-    its end."""
+    its end. Inside bubblewrap namespaces when available; otherwise only with `allow_unsafe_code`."""
     python, drop = interpreter()
+    require_isolation(limits)
+    wrap = isolation()
     workdir = tempfile.mkdtemp(prefix="ttc-sandbox-")
     secret = secrets.token_hex(16).encode()
     read_end, write_end = os.pipe()
     try:
-        if drop:
-            os.chown(workdir, NOBODY, NOBODY)
-        env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+        uid = program_uid() if drop else None
+        if uid is not None:
+            os.chown(workdir, uid, NOBODY)
         code = f"GUARD = {GUARD!r}\n{RUNNER}"
         head = secret + b" " + str(write_end).encode() + b"\n"
+        if wrap.argv is not None:  # the program sees a private /tmp as its working directory, nothing of ours
+            argv = [*wrap.argv, *_setenv(ENV | {"HOME": "/tmp"}), python, "-I", "-c", code, MARK]
+            env = dict(ENV)
+        else:
+            argv, env = [python, "-I", "-c", code, MARK], ENV | {"HOME": workdir}
         t0 = time.monotonic()
         # Output goes to files in the directory (bounded by the file-size limit), never into our memory.
         with open(os.path.join(workdir, ".out"), "wb") as out, open(os.path.join(workdir, ".err"), "wb") as err:
-            proc = subprocess.Popen([python, "-I", "-c", code, MARK], cwd=workdir, env=env, stdin=subprocess.PIPE,
-                                    stdout=out, stderr=err, pass_fds=(write_end,), preexec_fn=_limit(limits, drop))
+            proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.PIPE, stdout=out, stderr=err,
+                                    pass_fds=(write_end,), preexec_fn=_limit(limits, uid))
             os.close(write_end)
+            write_end = -1
             timed_out = _feed_and_wait(proc, head + source.encode(), limits.wall_s)
-        _kill_group(proc.pid)  # anything it left behind in its session
+        _kill_group(proc.pid)  # anything it left behind in its session (inside bwrap the namespace is gone)
         finished = _drain(read_end) == secret + b" done\n"
-        return _outcome(proc.returncode, timed_out, finished, time.monotonic() - t0, workdir)
+        returncode = proc.returncode
+        if wrap.argv is not None and returncode is not None and returncode > 128:
+            returncode = -(returncode - 128)  # bwrap reports a child killed by signal N as 128 + N
+        return _outcome(returncode, timed_out, finished, time.monotonic() - t0, workdir)
     finally:
         os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.records import Problem
-from ttc.sandbox.process import Limits, Outcome, run_many
+from ttc.sandbox.process import Limits, Outcome, SandboxUnavailable, require_isolation, run_many
 from ttc.sandbox.programs import extract_code, program
 
 HUB = {  # name: (hub id, split, pinned revision)
@@ -143,13 +143,18 @@ class CodeTask:
 
     def __init__(self, dataset: str = "humaneval", path: str | None = None, revision: str | None = None,
                  limit: int | None = None, timeout_s: float = 60.0, memory_mb: int = 4096,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, allow_unsafe_code: bool = False) -> None:
         if dataset not in HUB:
             raise bad_choice("task.dataset", dataset, HUB)
         self.name, self.dataset, self.limit = dataset, dataset, limit
         revision = revision or HUB[dataset][2]
         self.version = f"{dataset}:{Path(path).name if path else HUB[dataset][0] + '@' + revision}"
-        self.limits = Limits(wall_s=timeout_s, cpu_s=int(timeout_s), memory_mb=memory_mb)
+        self.limits = Limits(wall_s=timeout_s, cpu_s=int(timeout_s), memory_mb=memory_mb,
+                             allow_unsafe_code=allow_unsafe_code)
+        try:  # before any generation: a run that could never be graded is refused at once
+            require_isolation(self.limits, "task.allow_unsafe_code")
+        except SandboxUnavailable as err:
+            raise ConfigError(str(err)) from None
         self.workers = workers
         rows = _read(Path(path).expanduser()) if path else _hub(dataset, revision)
         self._problems = [self._problem(r) for r in rows[:limit]]

@@ -9,6 +9,19 @@ os.environ.setdefault("WANDB_MODE", "disabled")  # tests of the W&B mirror ask f
 
 import pytest  # noqa: E402
 
+from ttc.sandbox.process import UNSAFE_ENV, isolation  # noqa: E402
+
+# Where bubblewrap cannot run (make test installs it; apt may be unreachable), code tests still run, unisolated
+# by the explicit switch, and the isolation tests skip; the header says so.
+if isolation().argv is None:
+    os.environ.setdefault(UNSAFE_ENV, "1")
+
+
+def pytest_report_header(config):
+    """One line saying how code runs in this session."""
+    why = isolation().why
+    return f"sandbox: {'bubblewrap namespaces' if not why else 'UNISOLATED (' + why + ')'}"
+
 
 @pytest.fixture(scope="session")
 def small():

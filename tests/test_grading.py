@@ -58,7 +58,7 @@ def test_hidden_tests_and_the_secret_are_not_on_disk_or_in_the_environment():
              "print(open('/proc/self/cmdline', 'rb').read())\nprint(dict(os.environ))\n"
              "print(open('/proc/self/environ', 'rb').read())\n")
     outcome = run_program(snoop + "HIDDEN_TEST_MARKER = 'assert candidate(1) == 2'\n", FAST)
-    assert outcome.passed and "'.out'" in outcome.stdout
+    assert outcome.passed and outcome.stdout.startswith("[")  # the snoop ran and listed its directory
     assert "HIDDEN_TEST_MARKER" not in outcome.stdout and "assert candidate" not in outcome.stdout
 
 

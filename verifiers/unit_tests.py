@@ -13,8 +13,9 @@ import re
 from typing import Sequence
 
 from ttc.contracts.records import Verdict
+from ttc.contracts.errors import ConfigError
 from ttc.sandbox.programs import extract_code, program
-from ttc.sandbox.process import Limits, run_many
+from ttc.sandbox.process import Limits, SandboxUnavailable, require_isolation, run_many
 
 _DOCTEST = re.compile(r"^\s*>>> (.+)\n\s*([^\s>].*)$", re.M)
 _ASSERT = re.compile(r"^\s*(assert .+)$", re.M)
@@ -52,8 +53,13 @@ class UnitTestVerifier:
 
     name = "public-tests"
 
-    def __init__(self, timeout_s: float = 10.0, workers: int | None = None) -> None:
-        self.limits, self.workers = Limits(wall_s=timeout_s, cpu_s=int(timeout_s)), workers
+    def __init__(self, timeout_s: float = 10.0, workers: int | None = None, allow_unsafe_code: bool = False) -> None:
+        self.limits = Limits(wall_s=timeout_s, cpu_s=int(timeout_s), allow_unsafe_code=allow_unsafe_code)
+        self.workers = workers
+        try:
+            require_isolation(self.limits, "verifier.allow_unsafe_code")
+        except SandboxUnavailable as err:
+            raise ConfigError(str(err)) from None
 
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
         """Verifier.verify (ttc.contracts.protocols): a verdict per solution, from prompt and text only."""
