@@ -97,7 +97,7 @@ class HFGenerator:
             mask[i, width - len(e):] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1].float(), out.past_key_values, mask
 
     def _generate_chunk(self, encoded: list[list[int]], params: SamplingParams,
@@ -159,8 +159,7 @@ class HFGenerator:
             text = text[: min(hits)[0]] if hits else text
             j, plen = len(out[p]), len(encoded[p])
             cached = plen if j > 0 else 0
-            prompt_flops = self.card.span_flops(0, plen - cached)
-            flops = prompt_flops + self.card.span_flops(plen, len(toks))
+            prompt_flops, flops = self.card.generation_flops(plen, cached, len(toks))
             out[p].append(Completion(
                 index=j, seed=int(seeds[p][j]), text=text, prompt_tokens=plen, cached_tokens=cached,
                 generated_tokens=len(toks), logprob=float(sum(state.logprobs[r])),

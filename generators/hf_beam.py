@@ -50,8 +50,8 @@ def beam_search(gen, prompts: Sequence[str], width: int, max_tokens: int,
                     index=j, seed=0, text=tok.decode(body, skip_special_tokens=True), prompt_tokens=len(e),
                     cached_tokens=0, generated_tokens=steps, logprob=sum(lps),
                     finish_reason="stop" if toks[j] and toks[j][-1] == gen.eos else "length",
-                    flops=gen.card.span_flops(0, len(e)) + gen.card.span_flops(len(e), steps),
-                    prompt_flops=gen.card.span_flops(0, len(e)),
+                    flops=gen.card.generation_flops(len(e), 0, steps)[1],
+                    prompt_flops=gen.card.generation_flops(len(e), 0, steps)[0],
                     token_logprobs=lps,
                 ))
             out.append(beams)

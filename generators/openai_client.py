@@ -110,8 +110,7 @@ class OpenAIGenerator:
         usage = resp.get("usage") or {}
         p_tok, g_tok = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", len(lps)))
         cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-        prompt_flops = self.card.span_flops(0, p_tok - cached) if self.card else 0.0
-        flops = prompt_flops + (self.card.span_flops(p_tok, g_tok) if self.card else 0.0)
+        prompt_flops, flops = self.card.generation_flops(p_tok, cached, g_tok) if self.card else (0.0, 0.0)
         stop_reason = choice.get("stop_reason") if isinstance(choice.get("stop_reason"), str) else None
         return Completion(index=index, seed=int(seed), text=text, prompt_tokens=p_tok, cached_tokens=cached,
                           generated_tokens=g_tok, logprob=float(sum(lps)), finish_reason=choice.get("finish_reason")

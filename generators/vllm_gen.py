@@ -168,11 +168,11 @@ class VLLMGenerator:
         o = ro.outputs[0]
         plen, cached = len(ro.prompt_token_ids), int(ro.num_cached_tokens or 0)
         lps = tuple(float(step[t].logprob) for step, t in zip(o.logprobs or [], o.token_ids))
-        prompt_flops = self.card.span_flops(cached, plen - cached)
+        prompt_flops, flops = self.card.generation_flops(plen, cached, len(o.token_ids))
         return Completion(
             index=index, seed=int(seed), text=o.text, prompt_tokens=plen, cached_tokens=cached,
             generated_tokens=len(o.token_ids), logprob=float(sum(lps)), finish_reason=o.finish_reason or "length",
-            flops=prompt_flops + self.card.span_flops(plen, len(o.token_ids)), prompt_flops=prompt_flops,
+            flops=flops, prompt_flops=prompt_flops,
             token_logprobs=lps, stop_reason=o.stop_reason if isinstance(o.stop_reason, str) else None,
         )
 

@@ -23,11 +23,12 @@ def test_prompt_is_prefilled_once_and_shared_by_its_samples(small, arith_prompts
     plen = len(small.encode(arith_prompts[0]))
     assert [c.cached_tokens for c in comps[0]] == [0, plen, plen, plen]
     assert all(c.prompt_tokens == plen for c in comps[0])
-    assert comps[0][0].prompt_flops == small.card.span_flops(0, plen)
+    assert comps[0][0].prompt_flops == small.card.span_flops(0, plen, logits=1)
     assert all(c.prompt_flops == 0 for c in comps[0][1:])
     for c in comps[0] + comps[1]:
         assert len(c.token_logprobs) == c.generated_tokens
-        assert c.flops == c.prompt_flops + small.card.span_flops(c.prompt_tokens, c.generated_tokens)
+        steps = c.generated_tokens - 1  # the last token is sampled, never fed back
+        assert c.flops == c.prompt_flops + small.card.span_flops(c.prompt_tokens, steps, logits=steps)
 
 
 def test_greedy_matches_top_k_1_and_its_logprob_matches_scoring(small, arith_prompts):

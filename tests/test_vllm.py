@@ -59,8 +59,9 @@ def test_seeded_samples_repeat_and_siblings_reuse_the_prompt_cache(vllm_tiny, pr
     for row in a:
         for c in row[1:]:  # a sibling's prompt comes from the prefix cache in whole 32-token blocks
             assert c.cached_tokens == (c.prompt_tokens - 1) // 32 * 32 > 0
-            assert c.prompt_flops == pytest.approx(card.span_flops(c.cached_tokens, c.prompt_tokens - c.cached_tokens))
-            assert c.flops == pytest.approx(c.prompt_flops + card.span_flops(c.prompt_tokens, c.generated_tokens))
+            assert (c.prompt_flops, c.flops) == pytest.approx(
+                card.generation_flops(c.prompt_tokens, c.cached_tokens, c.generated_tokens))
+            assert c.prompt_flops == pytest.approx(card.span_flops(c.cached_tokens, c.prompt_tokens - c.cached_tokens, 1))
 
 
 def test_a_sampled_batch_larger_than_one_engine_step_runs_whole(vllm_tiny, prompts):

@@ -82,8 +82,8 @@ def test_completions_agree_with_hf_and_carry_usage(server, hf_1m, prompts):
         for c in row:
             assert (c.text, c.prompt_tokens, c.generated_tokens) == (h.text, h.prompt_tokens, h.generated_tokens)
             assert c.logprob == pytest.approx(h.logprob, abs=1e-3)
-            assert c.flops == pytest.approx(hf_1m.card.span_flops(0, c.prompt_tokens - c.cached_tokens)
-                                            + hf_1m.card.span_flops(c.prompt_tokens, c.generated_tokens))
+            assert c.flops == pytest.approx(
+                hf_1m.card.generation_flops(c.prompt_tokens, c.cached_tokens, c.generated_tokens)[1])
     assert sum(c.cached_tokens for row in got for c in row) >= 32 * len(prompts)  # the server's prefix cache
 
 
