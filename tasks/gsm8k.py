@@ -3,7 +3,8 @@
 Prompts: `fewshot` (the 8 chain-of-thought exemplars of Wei et al. 2022, "Q: ... A: ... The answer is N.")
 or `chat` (zero-shot: an instruction wrapped in a model's chat template, from `chat_tokenizer`, a local
 tokenizer directory or hub id). The reference is the number after `####` in the dataset's answer.
-Extraction tries, in order: "The answer is N", "#### N", "\\boxed{N}", then the last number in the text.
+Extraction tries, in order: "The answer is N" (the result after the last "=" of a calculation), "#### N",
+"\\boxed{N}", then the last number outside parentheses; Unicode minus signs count as minus signs.
 Loads from a local JSONL file (`task.path`) or from the hub (`openai/gsm8k`, config "main").
 """
 
@@ -49,22 +50,36 @@ EXEMPLARS = (
 )
 CHAT_INSTRUCTION = ("Solve the following math problem step by step. End your response with "
                     "\"The answer is N.\" where N is the final number.\n\n{question}")
-_NUM = r"-?\$?\s*[\d,]*\.?\d+"
-_PATTERNS = (re.compile(r"[Tt]he (?:final )?answer is[:\s]*(" + _NUM + ")"), re.compile(r"####\s*(" + _NUM + ")"),
-             re.compile(r"\\boxed\{\s*(" + _NUM + r")\s*\}"))
+# A number with its sign: a minus sign counts only when it touches the digits and does not follow a digit or
+# a closing bracket ("-3", "$-3", "−3" are negative; "21 - 15", "21-15" are subtractions).
+_NUM = r"(?:(?<![\d)\]])-)?(?:\$\s?)?-?[\d,]*\.?\d+"
+_MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\ufe63": "-", "\uff0d": "-"})
+_ANSWER_IS = re.compile(r"[Tt]he (?:final )?answer is[:\s]*(.*?)(?:\.(?:\s|$)|\n|$)")
+_PATTERNS = (re.compile(r"####\s*(" + _NUM + ")"), re.compile(r"\\boxed\{\s*(" + _NUM + r")\s*\}"))
 _LAST = re.compile(_NUM)
+_ASIDE = re.compile(r"\([^()]*\)")
 MODES = ("fewshot", "chat")
 
 GSM8K_REVISION = "740312add88f781978c0658806c59bc2815b9866"  # openai/gsm8k on the hub, pinned
 
 
 def extract(text: str) -> str | None:
-    """The answer in a GSM8K completion: 'The answer is N', '#### N', a boxed number, or the last number."""
+    """The answer in a GSM8K completion: 'The answer is N' (the result after the last '=' where the sentence
+    is a calculation), '#### N', a boxed number, or the last number outside parenthetical remarks. Unicode
+    minus signs and dashes before a number are minus signs."""
+    text = text.translate(_MINUS)
+    for sentence in reversed(_ANSWER_IS.findall(text)):
+        found = _LAST.findall(sentence.split("=")[-1])
+        if found:
+            return normalize(found[0])
     for pattern in _PATTERNS:
         found = pattern.findall(text)
         if found:
             return normalize(found[-1])
-    found = _LAST.findall(text)
+    plain = text
+    while _ASIDE.search(plain):
+        plain = _ASIDE.sub(" ", plain)
+    found = _LAST.findall(plain) or _LAST.findall(text)
     return normalize(found[-1]) if found else None
 
 
@@ -78,7 +93,7 @@ class GSM8KTask:
     """GSM8K (few-shot chain of thought or zero-shot chat), graded numerically."""
 
     name = "gsm8k"
-    grader_version = GRADER_VERSION
+    grader_version = GRADER_VERSION + "+gsm8k-extract-v2"  # v2: signs, "a + b = c", parenthetical asides
 
     def __init__(self, path: str | None = None, mode: str = "fewshot", chat_tokenizer: str | None = None,
                  revision: str = GSM8K_REVISION, split: str = "test", limit: int | None = None) -> None:

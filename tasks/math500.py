@@ -2,7 +2,9 @@
 
 The answer is the content of the last `\\boxed{...}` (braces balanced) in a completion. Grading parses
 both sides with `math-verify` (pinned in pyproject; its version is part of the grader version) and
-asks whether they are mathematically equivalent (numbers, fractions, expressions, intervals, tuples).
+asks whether they are mathematically equivalent (numbers, fractions, expressions, intervals, tuples); where
+they are not as written, both go through the standard MATH normalisation (ttc.tasks.math_normalize: units,
+percent signs, text wrappers) and are compared again.
 Loads from a local JSONL file (`task.path`) or from the hub (`HuggingFaceH4/MATH-500`).
 """
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.tasks.files import read_jsonl
 from ttc.contracts.records import Problem
+from ttc.tasks.math_normalize import normalize_answer
 
 PROMPT = ("Solve the following math problem. Think step by step, and put the final answer in \\boxed{{}}.\n\n"
           "Problem: {problem}\n\nSolution:")
@@ -37,7 +40,15 @@ def last_boxed(text: str) -> str | None:
 
 
 def equivalent(answer: str, reference: str) -> bool:
-    """Whether two answers are mathematically equivalent, by math-verify."""
+    """Whether two answers are mathematically equivalent, by math-verify: as written, or else after the
+    standard MATH normalisation of both (units, percent signs, text wrappers; ttc.tasks.math_normalize)."""
+    if _verify(answer, reference):
+        return True
+    a, r = normalize_answer(answer), normalize_answer(reference)
+    return bool(a and r) and (a, r) != (answer, reference) and (a == r or _verify(a, r))
+
+
+def _verify(answer: str, reference: str) -> bool:
     from math_verify import parse, verify
 
     gold, pred = parse(f"\\boxed{{{reference}}}"), parse(f"\\boxed{{{answer}}}")
@@ -55,7 +66,7 @@ class Math500Task:
             raise bad_choice("task.mode", mode, MODES)
         if mode == "chat" and not chat_tokenizer:
             raise ConfigError("task.mode=chat needs task.chat_tokenizer (a tokenizer with a chat template)")
-        self.grader_version = f"math-verify-{version('math-verify')}"
+        self.grader_version = f"math-verify-{version('math-verify')}+minerva-norm-v1"
         self.version = f"math500-{mode}-v1:{Path(path).name if path else 'HuggingFaceH4/MATH-500@' + revision}"
         rows = _read(Path(path).expanduser()) if path else _hub(revision)
         render = _chat(chat_tokenizer) if mode == "chat" else (lambda p: PROMPT.format(problem=p))

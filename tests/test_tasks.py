@@ -166,3 +166,43 @@ def test_hub_loading_fails_fast_and_clearly_offline(monkeypatch):
         GSM8KTask()
     with pytest.raises(ConfigError, match=f"cannot load HuggingFaceH4/MATH-500@{MATH500_REVISION}"):
         Math500Task()
+
+
+GSM8K_OUTPUTS = [  # realistic completions (shapes seen from instruction models) and the answer they give
+    ("It was 5 degrees and fell 8, so 5 - 8 = −3. The answer is −3.", "-3"),  # Unicode minus (U+2212)
+    ("The final answer is –12.", "-12"),  # an en dash written as a minus sign
+    ("She pays 3 * 4 = 12 for apples. The answer is 12 + 6 = 18.", "18"),  # a calculation after "answer is"
+    ("The answer is 2 * 3 + 1 = 7 dollars.", "7"),
+    ("So Janet makes 16 - 3 - 4 = 9 eggs * $2 = $18 every day (that is $126 a week).", "18"),  # an aside last
+    ("He has 40 marbles left (he gave 10 of the 50 away).", "40"),
+    ("The answer is 1,234.50.", "1234.5"),
+    ("21 - 15 = 6 trees were planted", "6"),  # a subtraction is not a negative number
+    ("The answer is: 42", "42"),
+]
+
+
+@pytest.mark.parametrize("text,answer", GSM8K_OUTPUTS)
+def test_gsm8k_extraction_of_realistic_outputs(text, answer):
+    from ttc.tasks.gsm8k import extract
+
+    assert extract(text) == answer
+
+
+MATH_OUTPUTS = [  # right answers written with the decorations MATH references omit (or carry)
+    ("25\\%", "25"), ("25", "25\\%"), ("50%", "50"), ("10\\text{ inches}", "10"), ("\\text{6 inches}", "6"),
+    ("18.90 dollars", "18.90"), ("90^\\circ", "90"), ("12 \\text{ ways}", "12"), ("\\$1,000", "1000"),
+    ("x = \\frac12", "\\frac{1}{2}"),
+]
+
+
+def test_math_grading_accepts_decorated_right_answers_and_no_new_false_matches():
+    from ttc.tasks.math500 import _verify, equivalent
+
+    for answer, reference in MATH_OUTPUTS:
+        assert equivalent(answer, reference), (answer, reference)
+    for a, b in [("25\\%", "0.25"), ("\\left(1,2\\right)", "\\left(1,3\\right)"), ("\\text{Monday}", "\\text{May}"),
+                 ("10\\text{ cm}", "100"), ("5 \\text{ feet}", "5 \\text{ inches} + 1")]:
+        assert not equivalent(a, b), (a, b)
+    refs = [json.loads(line)["answer"] for line in open(GSM8K.parents[1] / "math500" / "test.jsonl")][:250]
+    pairs = list(zip(refs, refs[1:]))  # neighbouring references: different problems, mostly different answers
+    assert sum(equivalent(a, b) for a, b in pairs) == sum(_verify(a, b) for a, b in pairs)
