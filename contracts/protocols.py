@@ -105,3 +105,12 @@ class Carded(Protocol):
     """A component that knows the card of the model it runs (parameters, layers, context, training tokens)."""
 
     card: ModelCard
+
+
+@runtime_checkable
+class ChatTurns(Protocol):
+    """A generator whose model has a chat template: it can close the assistant's turn and open another."""
+
+    def follow_up(self, text: str) -> str:
+        """The markup that ends the current assistant turn, adds a user turn saying `text` and opens the
+        assistant's reply, in the model's own chat template (appended to a prompt + its answer)."""

@@ -62,6 +62,10 @@ class HFGenerator:
         self.eos = self.tokenizer.eos_token_id
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos
 
+    def follow_up(self, text: str) -> str:
+        """ChatTurns (ttc.contracts.protocols): a new user turn after the assistant's, in the chat template."""
+        return follow_up(self.tokenizer, text)
+
     def encode(self, text: str, special: bool = True) -> list[int]:
         """Token ids of a text."""
         return self.tokenizer(text, add_special_tokens=special).input_ids
@@ -202,3 +206,15 @@ class HFGenerator:
         from ttc.generators.hf_beam import beam_search
 
         return beam_search(self, prompts, width, max_tokens, length_penalty)
+
+
+def follow_up(tokenizer, text: str) -> str:
+    """The chat template's markup between an assistant's answer and the reply to a further user turn `text`
+    (read off a rendered conversation with sentinel answers); a ConfigError if the tokenizer has no template."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError("verifier.chat=true needs a generator whose tokenizer has a chat template")
+    answer = "\x00TTC-ANSWER\x00"
+    rendered = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "question"}, {"role": "assistant", "content": answer},
+         {"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
+    return rendered[rendered.index(answer) + len(answer):]

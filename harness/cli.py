@@ -22,6 +22,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.harness.resolvers import register
+
+register()  # ${model_dir:NAME} in configs
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = ("task", "generator", "strategy", "verifier", "logger", "experiment")

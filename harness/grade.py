@@ -19,6 +19,7 @@ from ttc.analysis.estimators import pass_at_k
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import BatchGrader, Task
 from ttc.harness.run import build
+from ttc.harness.resolvers import register
 from ttc.tasks.code_task import CodeTask
 
 
@@ -88,6 +89,7 @@ def grade_command(argv: list[str], conf_dir: Path) -> None:
     """`ttc grade ...`: write FILE_results.jsonl beside the samples and print pass@k."""
     overrides, path = parse(argv)
     with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        register()
         cfg = compose(config_name="config", overrides=overrides)
     task = build(cfg.task, "task")
     results, scores = grade_file(task, path)

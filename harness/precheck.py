@@ -15,6 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from ttc.contracts.errors import ConfigError
+from ttc.harness.resolvers import locating_only, register
 from ttc.generators.models import model_source
 
 GROUPS = ("task", "generator", "strategy", "verifier", "logger", "experiment")
@@ -93,7 +94,7 @@ def _check_models(node: Any, path: str = "") -> None:
     if not isinstance(node, dict):
         return
     if "_target_" in node and isinstance(node.get("model"), str) and "base_url" not in node:
-        model_source(node["model"], node.get("revision"), f"{path}.model" if path else "model")
+        model_source(node["model"], node.get("revision"), f"{path}.model" if path else "model", prepare=False)
     for key, value in node.items():
         _check_models(value, f"{path}.{key}" if path else str(key))
 
@@ -108,8 +109,10 @@ def precheck(argv: list[str], conf_dir: Path) -> None:
         cfg = _compose(conf_dir, overrides)
     except ConfigCompositionException as err:
         raise _unknown_key(err, conf_dir, overrides) from None
+    register()
     try:
-        resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        with locating_only():
+            resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as err:
         raise ConfigError(f"{err.full_key} is required and has no value; set {err.full_key}=...") from None
     except OmegaConfBaseException as err:

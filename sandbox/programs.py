@@ -17,7 +17,15 @@ def extract_code(text: str) -> str:
     return m.group(1) if m else text
 
 
+def code_prefix(prompt: str) -> str:
+    """The code a prompt asks to complete: its first fenced block (a chat prompt quotes the code so), or the
+    prompt itself (a plain completion prompt is code)."""
+    m = _FENCE.search(prompt)
+    return m.group(1) if m else prompt
+
+
 def program(prompt: str, code: str, entry_point: str) -> str:
-    """The candidate program: a body continuation is appended to the prompt; a full definition follows it."""
+    """The candidate program: a body continuation is appended to the prompt's code; a full definition follows it."""
+    prefix = code_prefix(prompt)
     full = re.search(rf"^def {re.escape(entry_point)}\b", code, re.M) is not None
-    return prompt + ("\n" + code if full else code)
+    return prefix + ("\n" + code if full else code)

@@ -23,7 +23,7 @@ class BestOfN:
 
     def __init__(self, n: int, selection: str = "majority", temperature: float = 0.8, top_k: int = 0,
                  top_p: float = 1.0, min_p: float = 0.0, epsilon: float = 0.0, max_tokens: int = 160,
-                 name: str | None = None) -> None:
+                 name: str | None = None, stop: Sequence[str] = ()) -> None:
         if selection not in SELECTIONS:
             raise bad_choice("strategy.selection", selection, SELECTIONS)
         try:
@@ -31,7 +31,7 @@ class BestOfN:
         except ValueError as err:
             raise ConfigError(f"strategy.n={n}: {err}") from None
         try:
-            self.params = SamplingParams(temperature, top_k, top_p, min_p, epsilon, max_tokens)
+            self.params = SamplingParams(temperature, top_k, top_p, min_p, epsilon, max_tokens, tuple(stop))
         except ValueError as err:
             raise ConfigError(f"strategy: {err}") from None
         self.selection, self.name = selection, name or ("best_of_n" if selection != "majority" else "majority")

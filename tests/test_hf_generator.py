@@ -69,5 +69,5 @@ def test_hub_ids_need_a_pinned_revision_and_fail_fast_offline(monkeypatch):
         HFGenerator("meta-llama/Llama-3.2-1B-Instruct")
     with pytest.raises(ConfigError, match=r"generator.model=meta-llama/Llama-3.2-1B-Instruct@0123abc: cannot load"):
         HFGenerator("meta-llama/Llama-3.2-1B-Instruct", revision="0123abc")
-    with pytest.raises(ConfigError, match="/no/such/dir is neither a bundled model .* nor an existing directory$"):
+    with pytest.raises(ConfigError, match="/no/such/dir is neither a known model .* nor an existing directory$"):
         HFGenerator("/no/such/dir")

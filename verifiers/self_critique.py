@@ -14,6 +14,8 @@ it reads the solution up to that step and `step_template` (the tiny world's `Che
 Every token the judge reads or writes is counted in the verdict's tokens and FLOPs.
 The judge is given at construction: the run loop passes the run's own generator where the config leaves
 `judge: null`, or builds the configured one.
+With `chat=True` the check is a further user turn (`chat_request`) in the judge's own chat template,
+appended after the solution as the assistant's answer (instruction models: self_critique_chat).
 It sees the prompt and the solution only, never a reference.
 """
 
@@ -24,7 +26,7 @@ import re
 from typing import Sequence
 
 from ttc.contracts.errors import ConfigError, bad_choice
-from ttc.contracts.protocols import Generator
+from ttc.contracts.protocols import ChatTurns, Generator
 from ttc.contracts.records import SamplingParams, Verdict
 from ttc.contracts.rules import AGGREGATES, aggregate, critique_seed
 
@@ -40,9 +42,17 @@ class SelfCritiqueVerifier:
                  temperature: float = 1.0, max_tokens: int = 4, reason_tokens: int = 0, verdict_cue: str = "",
                  steps: bool = False, step_template: str = "{prompt}{prefix}Check {k}:",
                  step_pattern: str = r"^\d+\. ", aggregate: str = "min", last_step_only: bool = False,
-                 name: str | None = None) -> None:
+                 name: str | None = None, chat: bool = False, chat_request: str = "") -> None:
         if mode not in MODES:
             raise bad_choice("verifier.mode", mode, MODES)
+        if chat:  # the check is a further user turn of the judge's own chat template, after the solution
+            if not isinstance(judge, ChatTurns):
+                raise ConfigError("verifier.chat=true needs a judge with a chat template (ChatTurns), "
+                                  f"and {type(judge).__name__} has none")
+            if steps or not chat_request.strip():
+                raise ConfigError("verifier.chat=true needs verifier.chat_request (the user's check request) "
+                                  "and steps=false")
+            template = "{prompt}{solution}" + judge.follow_up(chat_request).replace("{", "{{").replace("}", "}}")
         if "{solution}" not in template:
             raise ConfigError("verifier.template has no {solution} field; the judge would never see the solution")
         if k < 1:
