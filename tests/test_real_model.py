@@ -178,3 +178,23 @@ def test_vllm_serve_gives_hf_greedy_tokens_through_the_openai_client(smol, serve
     questions = [CHAT_INSTRUCTION.format(question=p.metadata["question"]) for p in task.problems()[:2]]
     through_template = chat.generate(questions, greedy, [[0]] * 2)  # the server applies the model's template
     assert [r[0].text for r in through_template] == [r[0].text for r in want[:2]]
+
+
+@pytest.mark.slow
+def test_the_offline_vllm_engine_gives_hf_greedy_tokens(smol):
+    """generator=smollm2_135m_vllm (the in-process engine, ~1-2 min to start here): same greedy tokens as HF."""
+    from tests.conftest import need_vllm
+    from ttc.generators.vllm_gen import VLLMGenerator, shutdown_engines
+    from ttc.tasks.gsm8k import GSM8KTask
+
+    need_vllm()
+    prompts = [p.prompt for p in GSM8KTask(path=f"{DATA}/gsm8k/test.jsonl", mode="chat", limit=3,
+                                           chat_tokenizer=str(packaged.packaged_model(NAME))).problems()]
+    greedy = SamplingParams(temperature=0, max_tokens=64)
+    engine = VLLMGenerator(NAME, dtype="float32", gpu_memory_utilization=0.2, block_size=32, max_model_len=2048)
+    try:
+        got = engine.generate(prompts, greedy, [[0]] * 3)
+    finally:
+        shutdown_engines()
+    want = smol.generate(prompts, greedy, [[0]] * 3)
+    assert [(r[0].text, r[0].generated_tokens) for r in got] == [(r[0].text, r[0].generated_tokens) for r in want]
