@@ -61,14 +61,13 @@ def _sweep_points(params):
 def test_every_point_of_every_experiment_binds(experiment):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         head = compose(config_name="config", overrides=[f"experiment={experiment}"], return_hydra_config=True)
-        params = OmegaConf.to_container(head.hydra.sweeper.params or {})
-        assert params, "an experiment overlay names the grid it sweeps"
-        points = list(_sweep_points(params))
+        params = OmegaConf.to_container(head.hydra.sweeper.params) if head.hydra.sweeper.params else {}
+        points = list(_sweep_points(params)) if params else [[]]  # a single-run overlay (a pool, one point)
         for point in points:
             cfg = compose(config_name="config", overrides=[f"experiment={experiment}", *point])
             for path, node in _targets(OmegaConf.to_container(cfg, resolve=False)):
                 _bind(path, node)
-    assert len(points) >= 3
+    assert len(points) >= 3 or not params
 
 
 @pytest.mark.parametrize("launcher,target", [
