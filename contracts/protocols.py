@@ -114,3 +114,11 @@ class ChatTurns(Protocol):
     def follow_up(self, text: str) -> str:
         """The markup that ends the current assistant turn, adds a user turn saying `text` and opens the
         assistant's reply, in the model's own chat template (appended to a prompt + its answer)."""
+
+
+@runtime_checkable
+class VerifierNeed(Protocol):
+    """A strategy that cannot run without a verifier in some settings: the run loop asks before any work."""
+
+    def verifier_need(self) -> str | None:
+        """Why this strategy, as configured, needs a verifier (one line naming the fix), or None."""

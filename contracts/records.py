@@ -45,12 +45,14 @@ class SamplingParams:
 
     def __post_init__(self) -> None:
         checks = {
-            "temperature": self.temperature >= 0, "top_k": self.top_k >= 0, "top_p": 0 < self.top_p <= 1,
-            "min_p": 0 <= self.min_p < 1, "epsilon": 0 <= self.epsilon < 1, "max_tokens": self.max_tokens > 0,
+            "temperature": (self.temperature >= 0, ">= 0"), "top_k": (self.top_k >= 0, ">= 0 (0: off)"),
+            "top_p": (0 < self.top_p <= 1, "in (0, 1]"), "min_p": (0 <= self.min_p < 1, "in [0, 1)"),
+            "epsilon": (0 <= self.epsilon < 1, "in [0, 1)"), "max_tokens": (self.max_tokens > 0, ">= 1"),
         }
-        bad = [name for name, ok in checks.items() if not ok]
+        bad = [(name, valid) for name, (ok, valid) in checks.items() if not ok]
         if bad:
-            raise ValueError(f"sampling.{bad[0]}={getattr(self, bad[0])!r} is out of range")
+            name, valid = bad[0]
+            raise ValueError(f"sampling.{name}={getattr(self, name)!r} is out of range (valid: {valid})")
 
 
 @dataclass(frozen=True)

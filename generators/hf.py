@@ -45,6 +45,8 @@ class HFGenerator:
                  card: dict | None = None) -> None:
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError(f"generator.dtype={dtype} is not valid; choose one of: bfloat16, float16, float32")
+        if max_batch_rows < 1:
+            raise ConfigError(f"generator.max_batch_rows={max_batch_rows} must be at least 1")
         if threads:
             torch.set_num_threads(threads)
         source, kw = model_source(model, revision)

@@ -6,6 +6,7 @@ Nothing here downloads: a name that is none of these is a ConfigError.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -33,17 +34,40 @@ def resolve_model(model: str, field: str = "generator.model", prepare: bool = Tr
 
     bundled = MODELS_DIR / model
     if (bundled / "config.json").exists():
-        return bundled
+        return check_weights(bundled, field)
     if model in PACKAGED:
         return packaged_model(model, field) if prepare else target_dir(model, field)
     path = Path(model).expanduser()
     if path.is_dir() and (path / "config.json").exists():
-        return path
+        return check_weights(path, field)
     if path.exists():
         raise ConfigError(f"{field}={model}: the directory has no config.json, so it is not a HF model")
     raise ConfigError(
         f"{field}={model} is neither a known model ({', '.join(known_names())}) nor an existing directory"
     )
+
+
+def check_weights(path: Path, field: str = "generator.model") -> Path:
+    """`path`, once every safetensors file in it is whole: its header parses and the data it describes ends
+    exactly at the end of the file (a copy cut short, an interrupted download or conversion is one line
+    naming the file, before torch is imported)."""
+    for weights in sorted(path.glob("*.safetensors")):
+        size = weights.stat().st_size
+        try:
+            with open(weights, "rb") as fh:
+                head = fh.read(8)
+                length = int.from_bytes(head, "little") if len(head) == 8 else -1
+                if not 0 < length <= size - 8:
+                    raise ValueError(f"header length {length}")
+                header = json.loads(fh.read(length))
+            end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+        except (ValueError, KeyError, TypeError, IndexError) as err:
+            raise ConfigError(f"{field}={path}: {weights} is not a readable safetensors file ({err}); copy or "
+                              f"convert it again") from None
+        if 8 + length + end != size:
+            raise ConfigError(f"{field}={path}: {weights} is truncated or padded ({size} bytes, its header "
+                              f"describes {8 + length + end}); copy or convert it again")
+    return path
 
 
 def model_source(model: str, revision: str | None, field: str = "generator.model",

@@ -59,11 +59,14 @@ class OpenAIGenerator:
                     return json.loads(resp.read())
             except urllib.error.HTTPError as err:
                 if err.code not in RETRY_STATUS or attempt == self.retries:
-                    detail = err.read().decode(errors="replace")[:300]
-                    raise RuntimeError(f"{self.base_url}/{path}: HTTP {err.code}: {detail}") from None
+                    detail = " ".join(err.read().decode(errors="replace")[:300].split())
+                    raise ConfigError(f"generator.base_url={self.base_url}: {path} answered HTTP {err.code} "
+                                      f"({detail}); check generator.model={self.model} and the server") from None
             except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
                 if attempt == self.retries:
-                    raise RuntimeError(f"{self.base_url}/{path}: {err} (after {attempt + 1} tries)") from None
+                    reason = getattr(err, "reason", err)
+                    raise ConfigError(f"generator.base_url={self.base_url}: cannot reach the server ({reason}, "
+                                      f"{attempt + 1} tries); start it or fix the URL, then rerun to resume") from None
             time.sleep(self.backoff_s * 2 ** attempt * (0.5 + random.random()))
         raise AssertionError("unreachable")
 

@@ -60,7 +60,25 @@ def _app(cfg: DictConfig) -> None:
     try:
         execute(cfg, Path(hc.runtime.output_dir), group=group)
     except ConfigError as err:
+        _forget(Path(hc.runtime.output_dir), hc.job.name)
         fail(err)
+
+
+HYDRA_FILES = {".hydra", "multirun.yaml"}
+
+
+def _forget(run_dir: Path, job: str) -> None:
+    """Remove a run directory that holds nothing but what Hydra wrote before the run refused its config
+    (and a sweep directory left empty by that), so a bad input leaves nothing behind. Anything of ours
+    (run.json, samples.jsonl, a lock) keeps the directory."""
+    import shutil
+
+    for path in (run_dir, run_dir.parent):
+        if not path.is_dir() or not set(p.name for p in path.iterdir()) <= HYDRA_FILES | {f"{job}.log"}:
+            return
+        shutil.rmtree(path, ignore_errors=True)
+        if path == run_dir and HydraConfig.get().mode.name != "MULTIRUN":
+            return
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ttc.contracts.errors import ConfigError
 from ttc.harness.resolvers import locating_only, register
@@ -31,9 +31,12 @@ def first_values(argv: list[str]) -> list[str]:
     except OverrideParseException as err:
         raise ConfigError(f"override syntax: {str(err).strip().splitlines()[0]}") from None
     out = []
+    multirun = any(a in ("-m", "--multirun") for a in argv)
     for o in parsed:
         if o.is_hydra_override():
             continue
+        if o.is_sweep_override() and not multirun:
+            raise ConfigError(f"{o.input_line} is a sweep (several values): run it with -m, e.g. ttc -m {o.input_line}")
         if not o.is_sweep_override():
             out.append(o.input_line)
             continue
@@ -86,6 +89,11 @@ def _check_types(cfg: DictConfig, base: DictConfig, overrides: list[str]) -> Non
         if (numeric or isinstance(default, bool)) and isinstance(given, str):
             kind = "a number" if numeric else "true or false"
             raise ConfigError(f"{key}={given} must be {kind} (default {default})")
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(given, float) \
+                and not given.is_integer():
+            raise ConfigError(f"{key}={given} must be a whole number (default {default})")
+        if isinstance(default, ListConfig) and given is not None and not isinstance(given, ListConfig):
+            raise ConfigError(f"{key}={given} must be a list, e.g. {key}=[a,b] (default {list(default)})")
 
 
 def _check_models(node: Any, path: str = "") -> None:

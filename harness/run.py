@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ttc.analysis.outputs import format_table, write_curves
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.protocols import BatchGrader, Carded, Generator, Strategy, Task, Verifier
+from ttc.contracts.protocols import BatchGrader, Carded, Generator, Strategy, Task, Verifier, VerifierNeed
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.rundir import write_atomic
 from ttc.contracts.samples import sample_lines
@@ -89,6 +89,9 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
     if cfg.batch_size < 1:
         raise ConfigError(f"batch_size={cfg.batch_size} must be at least 1")
     strategy = build(cfg.strategy, "strategy")  # its budget is checked before the run directory is touched
+    node = cfg.get("verifier")
+    if not (node and "_target_" in node) and isinstance(strategy, VerifierNeed) and strategy.verifier_need():
+        raise ConfigError(strategy.verifier_need())
     with RunLock(run_dir):
         return _execute(cfg, strategy, Path(run_dir), quiet, group)
 

@@ -34,12 +34,16 @@ class Adaptive:
         """The bin whose arm serves `level`: itself, else the nearest bin with an arm (lower on ties)."""
         return min(self.arms, key=lambda b: (abs(b - level), b))
 
+    def verifier_need(self) -> str:
+        """VerifierNeed (ttc.contracts.protocols): difficulty is predicted with one."""
+        return ("strategy=adaptive predicts difficulty with a verifier: set the verifier its policy "
+                "was fitted with (policy 'verifier')")
+
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         if verifier is None:
-            raise ConfigError("strategy=adaptive predicts difficulty with a verifier: set the verifier its policy "
-                              "was fitted with (policy 'verifier')")
+            raise ConfigError(self.verifier_need())
         probes = self.probe.run(problems, generator, verifier, extract, seed)
         levels = [bin_of(sum(c.verdict.score for c in r.candidates) / len(r.candidates), self.cuts) for r in probes]
         chosen = [self.arm_for(level) for level in levels]

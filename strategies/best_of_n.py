@@ -33,15 +33,21 @@ class BestOfN:
         try:
             self.params = SamplingParams(temperature, top_k, top_p, min_p, epsilon, max_tokens, tuple(stop))
         except ValueError as err:
-            raise ConfigError(f"strategy: {err}") from None
+            raise ConfigError(f"strategy.{str(err).removeprefix('sampling.')}") from None
         self.selection, self.name = selection, name or ("best_of_n" if selection != "majority" else "majority")
+
+    def verifier_need(self) -> str | None:
+        """VerifierNeed (ttc.contracts.protocols): verifier-based selections need one."""
+        if self.selection in NEEDS_VERIFIER:
+            return (f"strategy.selection={self.selection} needs a verifier; set verifier=... "
+                    f"or use selection=majority/logprob_sum/logprob_mean")
+        return None
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
-        if self.selection in NEEDS_VERIFIER and verifier is None:
-            raise ConfigError(f"strategy.selection={self.selection} needs a verifier; set verifier=... "
-                              f"or use selection=majority/logprob_sum/logprob_mean")
+        if verifier is None and self.verifier_need():
+            raise ConfigError(self.verifier_need())
         seeds = [[sample_seed(seed, p.id, i) for i in range(self.budget.amount)] for p in problems]
         pools = generator.generate([p.prompt for p in problems], self.params, seeds)
         verdicts = verify_pools(verifier, problems, pools)

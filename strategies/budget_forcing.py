@@ -55,7 +55,7 @@ class BudgetForcing:
             self.n = Budget(int(n), "samples").amount
             self.params = SamplingParams(temperature=temperature, max_tokens=1, stop=(think_close,))
         except ValueError as err:
-            raise ConfigError(f"strategy: {err}") from None
+            raise ConfigError(f"strategy.{str(err).removeprefix('sampling.')}") from None
         self.min_thinking, self.max_waits = int(min_thinking), int(max_waits)
         self.waits = [wait] if isinstance(wait, str) else list(wait)
         if not self.waits:

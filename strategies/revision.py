@@ -59,20 +59,25 @@ class Revision:
         try:
             self.params = SamplingParams(temperature=temperature, max_tokens=max_tokens)
         except ValueError as err:
-            raise ConfigError(f"strategy: {err}") from None
+            raise ConfigError(f"strategy.{str(err).removeprefix('sampling.')}") from None
         self.parallel, self.length, self.window = int(parallel), int(n) // int(parallel), int(window)
         self.selection, self.stop_at, self.critique = selection, stop_at, bool(critique)
         self.strip_suffix, self.template = strip_suffix, template
         self.attempt_template, self.critique_template = attempt_template, critique_template
         self.name = name or f"revision_p{self.parallel}"
 
+    def verifier_need(self) -> str | None:
+        """VerifierNeed (ttc.contracts.protocols): verifier selection, stop_at and critique need one."""
+        if self.selection in ("verifier", "weighted_vote") or self.stop_at is not None or self.critique:
+            return (f"strategy=revision with selection={self.selection}, stop_at or critique needs a "
+                    f"verifier; set verifier=... or use selection=majority/last")
+        return None
+
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
-        needs = self.selection in ("verifier", "weighted_vote") or self.stop_at is not None or self.critique
-        if needs and verifier is None:
-            raise ConfigError(f"strategy=revision with selection={self.selection}, stop_at or critique needs a "
-                              f"verifier; set verifier=... or use selection=majority/last")
+        if verifier is None and self.verifier_need():
+            raise ConfigError(self.verifier_need())
         chains = [_Chain(i, c) for i in range(len(problems)) for c in range(self.parallel)]
         for step in range(self.length):
             live = [ch for ch in chains if not ch.done]

@@ -74,13 +74,17 @@ class StepSearch:
         base = {"beam": "prm_beam", "dvts": "dvts"}[kind]
         self.name = name or (f"{base}_w{width}" + (f"_la{lookahead}" if lookahead else ""))
 
+    def verifier_need(self) -> str:
+        """VerifierNeed (ttc.contracts.protocols): step search is always guided by one."""
+        return (f"strategy={self.name} is guided by a verifier: set verifier=... (a PRM, or "
+                f"self_critique with steps=true)")
+
     # ---- the search ---------------------------------------------------------------------------------
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         if verifier is None:
-            raise ConfigError(f"strategy={self.name} is guided by a verifier: set verifier=... (a PRM, or "
-                              f"self_critique with steps=true)")
+            raise ConfigError(self.verifier_need())
         trees = self.n // self.width if self.kind == "dvts" else 1
         live = [[_Path("", [], t) for t in range(trees)] for _ in problems]
         done: list[list[_Path]] = [[] for _ in problems]

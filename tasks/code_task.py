@@ -24,12 +24,12 @@ that patches the builtins the checks use (`isinstance`, `type`, `copy.deepcopy`)
 from __future__ import annotations
 
 import ast
-import gzip
 import json
 from pathlib import Path
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.records import Problem
+from ttc.tasks.files import read_text
 from ttc.sandbox.process import Limits, Outcome, SandboxUnavailable, require_isolation, run_many
 from ttc.sandbox.programs import extract_code, program
 
@@ -151,6 +151,8 @@ class CodeTask:
             raise bad_choice("task.dataset", dataset, HUB)
         if mode not in MODES:
             raise bad_choice("task.mode", mode, MODES)
+        if not (timeout_s > 0 and memory_mb > 0):
+            raise ConfigError(f"task.timeout_s={timeout_s} and task.memory_mb={memory_mb} must both be positive")
         if mode == "chat" and not chat_tokenizer:
             raise ConfigError("task.mode=chat needs task.chat_tokenizer (a tokenizer with a chat template)")
         self._template = _chat(chat_tokenizer) if mode == "chat" else None
@@ -236,18 +238,17 @@ def _chat(tokenizer_path: str):
 
 
 def _read(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise ConfigError(f"task.path={path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
     rows = []
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, 1):
-            if raw.strip():
-                try:
-                    rows.append(json.loads(raw))
-                except json.JSONDecodeError as err:
-                    raise ConfigError(f"task.path={path} line {n} is not valid JSON ({err.msg})") from None
-    missing = [k for k in ("task_id", "prompt", "entry_point", "canonical_solution") if rows and k not in rows[0]]
+    text = read_text(path)
+    for n, raw in enumerate(text.splitlines(), 1):
+        if raw.strip():
+            try:
+                rows.append(json.loads(raw))
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"task.path={path} line {n} is not valid JSON ({err.msg})") from None
+    if not rows:
+        raise ConfigError(f"task.path={path} is empty: a HumanEval/EvalPlus file has one problem per line")
+    missing = [k for k in ("task_id", "prompt", "entry_point", "canonical_solution") if k not in rows[0]]
     if missing:
         raise ConfigError(f"task.path={path} has no field {missing[0]!r}; is it a HumanEval/EvalPlus file?")
     return rows

@@ -13,9 +13,10 @@ def iter_jsonl(path: Path, fields: Sequence[str], check: Callable[[dict], bool] 
                need: str | None = None, hint: str = "") -> Iterator[tuple[int, dict]]:
     """(line number, row) of `path`; each row must be a JSON object with every one of `fields` (and pass
     `check`). A bad row stops with "needs NEED", or with the first missing field and `hint`."""
-    if not path.is_file():
-        raise ConfigError(f"task.path={path}: no such file")
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    text = read_text(path)
+    if not text.strip():
+        raise ConfigError(f"task.path={path} is empty: a JSONL file has one JSON object per line")
+    for n, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
         try:
@@ -28,6 +29,25 @@ def iter_jsonl(path: Path, fields: Sequence[str], check: Callable[[dict], bool] 
         if missing:
             raise ConfigError(f"task.path={path} line {n} has no field {missing[0]!r}{hint}")
         yield n, row
+
+
+def read_text(path: Path, field: str = "task.path") -> str:
+    """The UTF-8 text of a data file (gzip-compressed when it ends in .gz), or one line naming what is wrong."""
+    import gzip
+
+    if not path.is_file():
+        raise ConfigError(f"{field}={path}: no such file")
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as err:
+            raise ConfigError(f"{field}={path} ends in .gz but is not a whole gzip file ({err})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{field}={path} is not UTF-8 text (byte {err.start} is {data[err.start]:#04x}); "
+                          f"is it a binary or compressed file?") from None
 
 
 def read_jsonl(path: Path, fields: Sequence[str], check: Callable[[dict], bool] | None = None,

@@ -5,6 +5,7 @@ import json
 import pytest
 from hydra import compose, initialize_config_dir
 
+from ttc.contracts.errors import ConfigError
 from ttc.harness.cli import CONF_DIR
 from ttc.generators.openai_client import OpenAIGenerator
 from ttc.contracts.records import SamplingParams
@@ -44,7 +45,7 @@ def test_scoring_and_chat_endpoint(server, small, arith_prompts):
     [[c]] = chat.generate(arith_prompts[:1], params, [[0]])
     [[w]] = small.generate(arith_prompts[:1], params, [[0]])
     assert c.text == w.text and c.flops == 0.0  # no card named: no FLOPs claimed
-    with pytest.raises(RuntimeError, match="HTTP 404"):
+    with pytest.raises(ConfigError, match="answered HTTP 404"):
         OpenAIGenerator("m", base_url=server.url + "/nope", retries=0).generate(["x"], params, [[0]])
 
 
