@@ -122,3 +122,11 @@ class VerifierNeed(Protocol):
 
     def verifier_need(self) -> str | None:
         """Why this strategy, as configured, needs a verifier (one line naming the fix), or None."""
+
+
+@runtime_checkable
+class Reachable(Protocol):
+    """A generator behind a server: the run loop asks it to check the server answers before any work."""
+
+    def check(self) -> None:
+        """Raise a one-line ConfigError when the server cannot be reached or does not serve the model."""

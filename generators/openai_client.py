@@ -46,6 +46,30 @@ class OpenAIGenerator:
         self.card: ModelCard | None = load_card(resolve_model(card, "generator.card")) if card else None
         self.name = model
 
+    def check(self) -> None:
+        """Reachable (ttc.contracts.protocols): the server answers and, where it lists models, serves ours."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        for attempt in range(self.retries + 1):
+            try:
+                req = urllib.request.Request(f"{self.base_url}/models", headers=headers)
+                with urllib.request.urlopen(req, timeout=min(self.timeout_s, 10.0)) as resp:
+                    served = [m.get("id") for m in json.loads(resp.read()).get("data", [])]
+                break
+            except urllib.error.HTTPError as err:
+                if err.code in (401, 403):
+                    raise ConfigError(f"generator.base_url={self.base_url}: the server refused the API key "
+                                      f"(HTTP {err.code}); set generator.api_key=...") from None
+                return  # no model list here (some servers have none): the first request will tell
+            except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError) as err:
+                if attempt == self.retries:
+                    reason = getattr(err, "reason", err)
+                    raise ConfigError(f"generator.base_url={self.base_url}: cannot reach the server ({reason}, "
+                                      f"{attempt + 1} tries); start it or fix the URL") from None
+                time.sleep(self.backoff_s * 2 ** attempt * (0.5 + random.random()))
+        if served and self.model not in served:
+            raise ConfigError(f"generator.model={self.model} is not served at {self.base_url}; it serves: "
+                              f"{', '.join(map(str, served))}")
+
     # ---- HTTP -----------------------------------------------------------------------------------
     def _post(self, path: str, body: dict) -> dict:
         data = json.dumps(body).encode()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -43,7 +44,7 @@ def check_choices(argv: list[str]) -> None:
                 raise bad_choice(key, name, choices)
 
 
-def fail(err: Exception) -> None:
+def fail(err: Exception | str) -> None:
     """Print one error line and exit with status 2."""
     print(f"ttc: error: {err}", file=sys.stderr)
     sys.exit(2)
@@ -62,6 +63,12 @@ def _app(cfg: DictConfig) -> None:
     except ConfigError as err:
         _forget(Path(hc.runtime.output_dir), hc.job.name)
         fail(err)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES):
+            raise
+        fail(f"cannot write {err.filename or hc.runtime.output_dir} ({err.strerror}); what was written is kept: "
+             f"free space or make it writable and rerun the same command to resume (or copy the run directory "
+             f"elsewhere and point hydra.run.dir there)")
 
 
 HYDRA_FILES = {".hydra", "multirun.yaml"}
@@ -71,12 +78,22 @@ def _forget(run_dir: Path, job: str) -> None:
     """Remove a run directory that holds nothing but what Hydra wrote before the run refused its config
     (and a sweep directory left empty by that), so a bad input leaves nothing behind. Anything of ours
     (run.json, samples.jsonl, a lock) keeps the directory."""
+    import fcntl
     import shutil
 
+    lock = run_dir / ".ttc.lock"  # ours, and removable only while no other process holds it
     for path in (run_dir, run_dir.parent):
-        if not path.is_dir() or not set(p.name for p in path.iterdir()) <= HYDRA_FILES | {f"{job}.log"}:
+        if not path.is_dir() or not set(p.name for p in path.iterdir()) <= HYDRA_FILES | {f"{job}.log", lock.name}:
             return
-        shutil.rmtree(path, ignore_errors=True)
+        if path == run_dir and lock.exists():
+            with open(lock, "a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    return
+                shutil.rmtree(path, ignore_errors=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
         if path == run_dir and HydraConfig.get().mode.name != "MULTIRUN":
             return
 

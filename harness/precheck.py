@@ -9,6 +9,7 @@ not exist. Knows nothing about running; the run loop repeats none of this and ch
 from __future__ import annotations
 
 import re
+import os
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +108,29 @@ def _check_models(node: Any, path: str = "") -> None:
         _check_models(value, f"{path}.{key}" if path else str(key))
 
 
+def _check_writable(argv: list[str]) -> None:
+    """The run (or sweep) directory given on the command line, or the working directory the default one goes
+    under, can be written: a read-only or full file system is one line here, not a traceback from Hydra's log
+    handler."""
+    import errno
+
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    key = "hydra.sweep.dir=" if multirun else "hydra.run.dir="
+    given = [a.split("=", 1)[1] for a in argv if a.startswith(key)]
+    target = Path(given[-1]).expanduser() if given and "${" not in given[-1] else Path.cwd()
+    existing = next((p for p in [target, *target.parents] if p.exists()), Path("/"))
+    if not os.access(existing, os.W_OK):
+        why = "read-only file system" if os.statvfs(existing).f_flag & os.ST_RDONLY else "permission denied"
+        raise ConfigError(f"cannot write {target} ({why} at {existing}); choose a writable {key}...")
+    stats = os.statvfs(existing)
+    if stats.f_bavail * stats.f_frsize < 64 * 1024:
+        raise ConfigError(f"cannot write {target} ({os.strerror(errno.ENOSPC)} at {existing}); free space or "
+                          f"choose another {key}...")
+
+
 def precheck(argv: list[str], conf_dir: Path) -> None:
     """Refuse, in one line, a command line whose config cannot be what the user meant."""
+    _check_writable(argv)
     from hydra.errors import ConfigCompositionException
     from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 

@@ -23,7 +23,8 @@ from tqdm import tqdm
 from ttc.analysis.outputs import format_table, write_curves
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.protocols import BatchGrader, Carded, Generator, Strategy, Task, Verifier, VerifierNeed
+from ttc.contracts.protocols import (BatchGrader, Carded, Generator, Reachable, Strategy, Task, Verifier,
+                                     VerifierNeed)
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.rundir import write_atomic
 from ttc.contracts.samples import sample_lines
@@ -114,6 +115,8 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
     if old is not None and mine <= done:
         return _finish(run_dir, store, pretraining_flops(old.get("card")), quiet, logger, config, group)
     generator = build(cfg.generator, "generator")
+    if isinstance(generator, Reachable):
+        generator.check()
     verifier = build_verifier(cfg, generator)
     card = generator.card if isinstance(generator, Carded) else None
     meta = {
@@ -126,15 +129,20 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
     bar = tqdm(total=len(mine), initial=len(done & mine), desc=f"{strategy.name}" + (
         f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""),
                unit="problem", disable=quiet, file=sys.stderr, dynamic_ncols=True)
-    for batch in batches:
-        if all(p.id in done for p in batch):
-            continue
-        results = timed_run(strategy, batch, generator, verifier, task.extract, int(cfg.seed))
-        for problem, result, correct in zip(batch, results, grades(task, batch, results, done)):
-            if problem.id in done:
+    try:
+        for batch in batches:
+            if all(p.id in done for p in batch):
                 continue
-            store.append(sample_lines(problem, result, correct, {**meta, "problem_index": index[problem.id]}))
-            bar.update(1)
+            results = timed_run(strategy, batch, generator, verifier, task.extract, int(cfg.seed))
+            for problem, result, correct in zip(batch, results, grades(task, batch, results, done)):
+                if problem.id in done:
+                    continue
+                store.append(sample_lines(problem, result, correct, {**meta, "problem_index": index[problem.id]}))
+                bar.update(1)
+    except BaseException:
+        bar.leave = False  # an error's one line starts on a clean line, not after the bar
+        bar.close()
+        raise
     bar.close()
     return _finish(run_dir, store, card.pretraining_flops if card is not None else None, quiet, logger, config, group)
 

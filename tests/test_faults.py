@@ -125,3 +125,41 @@ def test_an_unreachable_wandb_server_falls_back_offline_and_a_failing_mirror_cos
     err = [x for x in capfd.readouterr().err.splitlines() if x.startswith("ttc:")]
     assert len(err) == 1 and "the W&B mirror failed (OSError: disk quota exceeded)" in err[0]
     assert not (tmp_path / "b" / "logged.json").exists()
+
+
+def _can_mount() -> bool:
+    return subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /mnt"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount(), reason="needs unshare -m and mount (root) for a small tmpfs")
+def test_a_full_disk_and_a_read_only_directory_give_one_line_and_resume_elsewhere(tmp_path):
+    """A 96 KiB tmpfs fills mid-run: one line, the lines written are kept, and a copy resumed elsewhere ends
+    exactly like an uninterrupted run; the same directory remounted read-only is one line too."""
+    args = " ".join(["strategy=majority", "strategy.n=4", "verifier=none", "logger=none", "task.per_level=8",
+                     "batch_size=2"])
+    ttc = f"{sys.executable} -m ttc.harness.cli {args}"
+    script = f"""
+set -u
+mount -t tmpfs -o size=96k tmpfs {tmp_path}/small || exit 9
+cd {tmp_path}
+{ttc} hydra.run.dir={tmp_path}/small/run 2> {tmp_path}/full.err; echo $? > {tmp_path}/full.rc
+cp -a {tmp_path}/small/run {tmp_path}/copy
+mount -o remount,ro {tmp_path}/small
+{ttc} hydra.run.dir={tmp_path}/small/run 2> {tmp_path}/ro.err; echo $? > {tmp_path}/ro.rc
+"""
+    (tmp_path / "small").mkdir()
+    assert subprocess.run(["unshare", "-m", "sh", "-c", script], timeout=600).returncode == 0
+    full = [x for x in (tmp_path / "full.err").read_text().splitlines() if x.strip() and "problem/s]" not in x]
+    assert (tmp_path / "full.rc").read_text().strip() == "2", full
+    assert len(full) == 1 and "No space left on device" in full[0] and "rerun the same command" in full[0], full
+    kept = read_samples(tmp_path / "copy")
+    assert 0 < len(kept) < 40 * 4
+    ro = [x for x in (tmp_path / "ro.err").read_text().splitlines() if x.strip() and "problem/s]" not in x]
+    assert (tmp_path / "ro.rc").read_text().strip() == "2" and len(ro) == 1 and "read-only file system" in ro[0].lower(), ro
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for run in ("copy", "fresh"):
+        res = subprocess.run([sys.executable, "-m", "ttc.harness.cli", *args.split(), f"hydra.run.dir={tmp_path}/{run}"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+        assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "copy" / "curves.csv").read_text() == (tmp_path / "fresh" / "curves.csv").read_text()
+    assert len(read_samples(tmp_path / "copy")) == 40 * 4
