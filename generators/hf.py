@@ -19,7 +19,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from ttc.contracts.cards import ModelCard, card_from_config, load_card, with_fields
 from ttc.contracts.errors import ConfigError
-from ttc.generators.models import model_source
+from ttc.generators.models import display_name, model_source
 from ttc.contracts.records import Completion, SamplingParams, Scored
 from ttc.generators.sampling import choose
 
@@ -50,7 +50,7 @@ class HFGenerator:
         if threads:
             torch.set_num_threads(threads)
         source, kw = model_source(model, revision)
-        self.name = name or Path(str(source)).name
+        self.name = name or display_name(model, source)
         try:
             self.card: ModelCard = with_fields(
                 load_card(source, self.name) if isinstance(source, Path) else

@@ -70,6 +70,13 @@ def check_weights(path: Path, field: str = "generator.model") -> Path:
     return path
 
 
+def display_name(model: str, source: Path | str) -> str:
+    """The name a model goes by in records: a packaged model's own name, else its directory's (or hub id's)."""
+    from ttc.generators.packaged import PACKAGED
+
+    return model if model in PACKAGED else Path(str(source)).name
+
+
 def model_source(model: str, revision: str | None, field: str = "generator.model",
                  prepare: bool = True) -> tuple[Path | str, dict]:
     """A bundled or packaged name or local directory (a Path), or a hub id, which must carry a pinned revision."""

@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 from ttc.contracts.cards import ModelCard, card_from_config, load_card, with_fields
 from ttc.contracts.errors import ConfigError
-from ttc.generators.models import model_source
+from ttc.generators.models import display_name, model_source
 from ttc.contracts.records import Completion, SamplingParams, Scored
 
 _ENGINES: dict[tuple, Any] = {}
@@ -110,7 +110,7 @@ class VLLMGenerator:
         if cuda_visible_devices is not None:  # before anything asks CUDA for its devices
             os.environ["CUDA_VISIBLE_DEVICES"] = str(cuda_visible_devices)
         source, kw = model_source(model, revision)
-        self.name = name or Path(str(source)).name
+        self.name = name or display_name(model, source)
         from transformers import AutoConfig, AutoTokenizer
 
         try:

@@ -13,7 +13,7 @@ HE_N=${5:-$N}
 GEN=${GEN:-smollm2_135m_vllm}
 COMMON=(logger=none generator="$GEN")
 ttc experiment=smollm2_gsm8k strategy=greedy batch_size="$PROBLEMS" task.limit="$PROBLEMS" "${COMMON[@]}" hydra.run.dir="$OUT/gsm8k_greedy"
-ttc experiment=smollm2_gsm8k strategy.n="$N" task.limit="$PROBLEMS" "${COMMON[@]}" hydra.run.dir="$OUT/gsm8k_pool"
-ttc experiment=smollm2_humaneval strategy.n="$HE_N" task.limit="$HE" "${COMMON[@]}" hydra.run.dir="$OUT/humaneval_pool"
+ttc experiment=smollm2_gsm8k strategy.n="$N" strategy.selection=majority task.limit="$PROBLEMS" "${COMMON[@]}" hydra.run.dir="$OUT/gsm8k_pool"
+ttc experiment=smollm2_humaneval strategy.n="$HE_N" strategy.selection=majority task.limit="$HE" "${COMMON[@]}" hydra.run.dir="$OUT/humaneval_pool"
 ttc report "$OUT/gsm8k_greedy" "$OUT/gsm8k_pool" --out "$OUT/report_gsm8k"
 ttc report "$OUT/humaneval_pool" --out "$OUT/report_humaneval"
