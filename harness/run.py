@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from ttc.contracts.rundir import write_atomic
 from ttc.contracts.samples import sample_lines
 from ttc.harness.fingerprint import model_fingerprints
 from ttc.harness.lock import RunLock
+from ttc.harness.provenance import now, provenance
 from ttc.harness.shards import check_shard, shard_batches
 from ttc.harness.store import RunStore
 
@@ -125,7 +127,7 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
         "verifier": verifier.name if verifier is not None else "none",
     }
     store.bind(config, {"meta": meta, "card": dataclasses.asdict(card) if card is not None else None, "models": models,
-                        "problems": len(mine)})
+                        "problems": len(mine), "provenance": provenance()})
     bar = tqdm(total=len(mine), initial=len(done & mine), desc=f"{strategy.name}" + (
         f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""),
                unit="problem", disable=quiet, file=sys.stderr, dynamic_ncols=True)
@@ -133,12 +135,15 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
         for batch in batches:
             if all(p.id in done for p in batch):
                 continue
+            started, t0 = now(), time.perf_counter()
             results = timed_run(strategy, batch, generator, verifier, task.extract, int(cfg.seed))
             for problem, result, correct in zip(batch, results, grades(task, batch, results, done)):
                 if problem.id in done:
                     continue
                 store.append(sample_lines(problem, result, correct, {**meta, "problem_index": index[problem.id]}))
                 bar.update(1)
+            store.timing({"started": started, "wall_s": round(time.perf_counter() - t0, 3), "pid": os.getpid(),
+                          "problems": [p.id for p in batch]})
     except BaseException:
         bar.leave = False  # an error's one line starts on a clean line, not after the bar
         bar.close()
@@ -163,6 +168,7 @@ def mirror(logger: Any, run_dir: Path, config: dict, rows: list[dict], samples: 
 def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool, logger: Any, config: dict,
             group: str | None) -> list[dict]:
     samples = store.samples()
+    store.finished(now())
     rows = write_curves(run_dir, samples, pretrain)
     marker = run_dir / "logged.json"
     if logger is not None and not marker.exists():  # mirrored once, also when a resumed run had nothing left

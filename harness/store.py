@@ -55,6 +55,19 @@ class RunStore:
             record = {"config": config, **meta}
             write_atomic(self.root / RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
+    def timing(self, entry: dict) -> None:
+        """Append one batch's wall-clock to timing.jsonl (provenance, not part of the record)."""
+        with open(self.root / "timing.jsonl", "a") as fh:
+            fh.write(json.dumps(entry) + "\n")
+
+    def finished(self, when: str) -> None:
+        """Write the time the run first finished into run.json's provenance (once)."""
+        record = read_record(self.root)
+        prov = record.get("provenance")
+        if isinstance(prov, dict) and "ended" not in prov:
+            prov["ended"] = when
+            write_atomic(self.root / RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
     def done_ids(self) -> set[str]:
         """Ids of problems whose every candidate line is on disk; a torn tail is truncated away."""
         if not self.samples_path.exists():

@@ -163,3 +163,21 @@ mount -o remount,ro {tmp_path}/small
         assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "copy" / "curves.csv").read_text() == (tmp_path / "fresh" / "curves.csv").read_text()
     assert len(read_samples(tmp_path / "copy")) == 40 * 4
+
+
+def test_run_json_records_provenance_and_timing_per_batch(finished):
+    import platform
+
+    import torch
+    import transformers
+
+    record = json.loads((finished[0] / "run.json").read_text())
+    prov = record["provenance"]
+    assert prov["libraries"]["torch"] == torch.__version__.split("+")[0] or prov["libraries"]["torch"] == torch.__version__
+    assert prov["libraries"]["transformers"] == transformers.__version__ and prov["python"] == platform.python_version()
+    assert prov["hardware"]["cores"] == os.cpu_count() and prov["hardware"]["memory_gib"] > 1
+    assert len(prov["ttc"]["commit"]) == 40 and isinstance(prov["ttc"]["dirty"], bool)
+    assert prov["started"] <= prov["ended"]
+    timing = [json.loads(x) for x in (finished[0] / "timing.jsonl").read_text().splitlines()]
+    assert len(timing) == 2 and all(t["wall_s"] > 0 for t in timing)  # 4 problems in batches of 2
+    assert sorted(p for t in timing for p in t["problems"]) == sorted({s["problem_id"] for s in read_samples(finished[0])})
