@@ -183,6 +183,10 @@ def merge_command(argv: list[str]) -> None:
     from ttc.analysis.outputs import format_table, read_csv
     from ttc.harness.shards import merge
 
+    if argv[:1] in (["-h"], ["--help"]):
+        print("usage: ttc merge OUT_DIR SHARD_DIR [SHARD_DIR ...]\n\nMerge the finished shard run directories of "
+              "one sweep point (num_shards=k, shard=0..k-1) into OUT_DIR: samples, run.json, curves.")
+        return
     if len(argv) < 2:
         raise ConfigError("usage: ttc merge OUT_DIR SHARD_DIR [SHARD_DIR ...]")
     out = merge(argv[0], argv[1:])

