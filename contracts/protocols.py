@@ -130,3 +130,11 @@ class Reachable(Protocol):
 
     def check(self) -> None:
         """Raise a one-line ConfigError when the server cannot be reached or does not serve the model."""
+
+
+@runtime_checkable
+class ChoiceScorer(Protocol):
+    """A strategy that scores the choices a problem lists (`metadata["choices"]`) instead of generating."""
+
+    def scores_choices(self) -> bool:
+        """True: it needs problems that list choices, and a task whose problems list them needs it."""

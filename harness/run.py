@@ -24,8 +24,8 @@ from tqdm import tqdm
 from ttc.analysis.outputs import format_table, write_curves
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.protocols import (BatchGrader, Carded, Generator, Reachable, Strategy, Task, Verifier,
-                                     VerifierNeed)
+from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Generator, Reachable, Strategy, Task,
+                                     Verifier, VerifierNeed)
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.rundir import write_atomic
 from ttc.contracts.samples import sample_lines
@@ -99,12 +99,25 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
         return _execute(cfg, strategy, Path(run_dir), quiet, group)
 
 
+def _check_fit(strategy: Strategy, problems: Sequence[Problem]) -> None:
+    """A strategy the task's problems cannot use stops here, before any model loads."""
+    listed = all(p.metadata.get("choices") for p in problems)
+    scorer = isinstance(strategy, ChoiceScorer) and strategy.scores_choices()
+    if scorer and not listed:
+        raise ConfigError(f"strategy={strategy.name} scores the choices a problem lists, and this task's problems "
+                          f"list none (MNLI: task.mode=score); use a generating strategy")
+    if listed and not scorer:
+        raise ConfigError(f"task.mode=score lists label choices for strategy=label_scoring; strategy={strategy.name} "
+                          f"generates, so use task.mode=generate (or strategy=label_scoring)")
+
+
 def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, group: str | None) -> list[dict]:
     shard, num_shards = shard_fields(cfg)
     task = build(cfg.task, "task")
     problems = task.problems()
     if not problems:
         raise ConfigError("task: the task has no problems; check task.path / task.levels")
+    _check_fit(strategy, problems)
     index = {p.id: i for i, p in enumerate(problems)}
     batches = shard_batches(problems, cfg.batch_size, shard, num_shards)
     mine = {p.id for b in batches for p in b}

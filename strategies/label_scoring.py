@@ -21,6 +21,10 @@ class LabelScoring:
 
     name = "label_scoring"
 
+    def scores_choices(self) -> bool:
+        """ChoiceScorer (ttc.contracts.protocols): it scores the listed choices."""
+        return True
+
     def __init__(self, normalize: bool = False) -> None:
         self.normalize, self.budget = bool(normalize), Budget(1, "samples")
 

@@ -65,6 +65,9 @@ CASES = [
     (["task=gsm8k", f"task.path={DATA}/gsm8k/test.jsonl", "task.mode=chat"], "task.mode=chat needs task.chat_tokenizer"),
     (["task=math500", f"task.path={DATA}/math500/test.jsonl", "task.mode=weird"], "task.mode=weird is not valid"),
     (["task=mnli", f"task.path={DATA}/mnli/dev_matched.jsonl", "task.mode=bad"], "task.mode=bad is not valid"),
+    (["task=mnli", f"task.path={DATA}/mnli/dev_matched.jsonl", "strategy=majority"],
+     "task.mode=score lists label choices for strategy=label_scoring; strategy=majority generates"),
+    (["strategy=label_scoring"], "strategy=label_scoring scores the choices a problem lists"),
 ]
 
 
