@@ -138,3 +138,12 @@ class ChoiceScorer(Protocol):
 
     def scores_choices(self) -> bool:
         """True: it needs problems that list choices, and a task whose problems list them needs it."""
+
+
+@runtime_checkable
+class BranchScorer(Protocol):
+    """A generator that scores several continuations of one prompt from a single read of the prompt."""
+
+    def score_branches(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[Scored]]:
+        """For each prompt, log p(option | prompt) of every option; the prompt's tokens and FLOPs are counted
+        once, on the first option's Scored, and each option's own on its own."""

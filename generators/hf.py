@@ -201,6 +201,56 @@ class HFGenerator:
                               token_logprobs=tl))
         return out
 
+    @torch.inference_mode()
+    def score_branches(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[Scored]]:
+        """BranchScorer (ttc.contracts.protocols): each prompt is read once (its KV cache kept), and every
+        option is fed from that cache; the prompt's tokens and FLOPs are on the first option's Scored."""
+        encoded = [self.encode(p) for p in prompts]
+        opts = [self.encode(o, special=False) for o in options]
+        if not opts or any(not o for o in opts):
+            raise ConfigError(f"score_branches: an option encodes to no tokens ({options!r})")
+        per = max(1, self.max_rows // len(opts))
+        out: list[list[Scored]] = []
+        for start in range(0, len(encoded), per):
+            out.extend(self._branch_chunk(encoded[start:start + per], opts))
+        return out
+
+    def _branch_chunk(self, encoded: list[list[int]], opts: list[list[int]]) -> list[list[Scored]]:
+        first_logits, cache, mask = self._prefill(encoded)
+        first = torch.log_softmax(first_logits, -1)  # [B, V]: each option's first token
+        rows, k = len(encoded), len(opts)
+        longest = max(len(o) for o in opts)
+        later = None
+        if longest > 1:  # the options' other tokens, fed from the prompt's cache (B x k rows)
+            cache.batch_repeat_interleave(k)
+            feed = torch.full((rows * k, longest - 1), self.pad, dtype=torch.long)
+            feed_mask = torch.zeros_like(feed)
+            for r in range(rows):
+                for j, o in enumerate(opts):
+                    feed[r * k + j, : len(o) - 1] = torch.tensor(o[:-1])
+                    feed_mask[r * k + j, : len(o) - 1] = 1
+            full_mask = torch.cat([mask.repeat_interleave(k, 0), feed_mask.to(self.device)], dim=1)
+            pos = torch.tensor([len(e) for e in encoded], device=self.device).repeat_interleave(k)[:, None] + \
+                torch.arange(longest - 1, device=self.device)[None, :]
+            logits = self.model(input_ids=feed.to(self.device), attention_mask=full_mask, position_ids=pos,
+                                past_key_values=cache, use_cache=True).logits.float()
+            later = torch.log_softmax(logits, -1)
+        out = []
+        for r, e in enumerate(encoded):
+            row = []
+            for j, o in enumerate(opts):
+                lps = [float(first[r, o[0]])]
+                lps += [float(later[r * k + j, t, o[t + 1]]) for t in range(len(o) - 1)] if later is not None else []
+                fed = len(o) - 1
+                flops = self.card.span_flops(len(e), fed, logits=fed)
+                tokens = len(o)
+                if j == 0:  # the prompt, read once for all options
+                    flops += self.card.span_flops(0, len(e), logits=1)
+                    tokens += len(e)
+                row.append(Scored(logprob=sum(lps), tokens=tokens, flops=flops, token_logprobs=tuple(lps)))
+            out.append(row)
+        return out
+
     # ---- beam search ----------------------------------------------------------------------------
     def beam_search(self, prompts: Sequence[str], width: int, max_tokens: int,
                     length_penalty: float = 1.0) -> list[list[Completion]]:

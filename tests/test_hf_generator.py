@@ -71,3 +71,16 @@ def test_hub_ids_need_a_pinned_revision_and_fail_fast_offline(monkeypatch):
         HFGenerator("meta-llama/Llama-3.2-1B-Instruct", revision="0123abc")
     with pytest.raises(ConfigError, match="/no/such/dir is neither a known model .* nor an existing directory$"):
         HFGenerator("/no/such/dir")
+
+
+def test_branches_read_the_prompt_once_and_agree_with_scoring(small, arith_prompts):
+    options = [" yes", " no", "\nAnswer: 12"]  # different lengths, several tokens each (char-level tokenizer)
+    branched = small.score_branches(arith_prompts, options)
+    plain = small.score([p for p in arith_prompts for _ in options], options * len(arith_prompts))
+    for i, prompt in enumerate(arith_prompts):
+        row, want = branched[i], plain[i * len(options):(i + 1) * len(options)]
+        assert [s.logprob for s in row] == pytest.approx([s.logprob for s in want], abs=1e-4)
+        assert [len(s.token_logprobs) for s in row] == [len(small.encode(o, special=False)) for o in options]
+        plen = len(small.encode(prompt))
+        assert sum(s.tokens for s in row) == plen + sum(len(small.encode(o, special=False)) for o in options)
+        assert sum(s.flops for s in row) < sum(s.flops for s in want) / 2  # the prompt once, not three times

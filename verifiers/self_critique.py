@@ -26,7 +26,7 @@ import re
 from typing import Sequence
 
 from ttc.contracts.errors import ConfigError, bad_choice
-from ttc.contracts.protocols import ChatTurns, Generator
+from ttc.contracts.protocols import BranchScorer, ChatTurns, Generator
 from ttc.contracts.records import SamplingParams, Verdict
 from ttc.contracts.rules import AGGREGATES, aggregate, critique_seed
 
@@ -116,9 +116,13 @@ class SelfCritiqueVerifier:
             checks = [row[0] for row in self.judge.generate(queries, self.reason, [[0]] * len(queries))]
             queries = [q + c.text + self.cue for q, c in zip(queries, checks)]
             spent = [(c.prompt_tokens - c.cached_tokens + c.generated_tokens, c.flops) for c in checks]
-        scored = self.judge.score(queries * 2, [self.yes] * len(queries) + [self.no] * len(queries))
+        if isinstance(self.judge, BranchScorer):  # each query read once, both verdicts from its cache
+            pairs = self.judge.score_branches(queries, [self.yes, self.no])
+        else:
+            scored = self.judge.score(queries * 2, [self.yes] * len(queries) + [self.no] * len(queries))
+            pairs = list(zip(scored[:len(queries)], scored[len(queries):]))
         out = []
-        for y, n, (tokens, flops) in zip(scored[:len(queries)], scored[len(queries):], spent):
+        for (y, n), (tokens, flops) in zip(pairs, spent):
             top = max(y.logprob, n.logprob)
             if not (math.isfinite(top) and not math.isnan(y.logprob) and not math.isnan(n.logprob)):
                 raise ConfigError(f"verifier {self.name}: the judge gives no finite log-probability to "
