@@ -75,6 +75,10 @@ class Completion:
     prompt_flops: float = 0.0
     token_logprobs: tuple[float, ...] = field(default=(), repr=False)
     stop_reason: str | None = None  # the stop string that ended it (None: end of sequence or length)
+    # what the implementation computed beyond the method's cost, not in `flops`: positions of a batch's
+    # padding, and decode steps of rows that had finished but were not yet pruned from the batch
+    padding_flops: float = 0.0
+    pruned_flops: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ class Ledger:
     generator_flops: float = 0.0
     verifier_flops: float = 0.0
     wall_s: float = 0.0
+    padding_flops: float = 0.0  # implementation waste beside generator_flops (see Completion)
+    pruned_flops: float = 0.0
 
     @property
     def flops(self) -> float:
@@ -167,6 +173,8 @@ def ledger_of(completions: list[Completion], verdicts: list[Verdict] | None = No
         verifier_tokens=sum(v.tokens for v in verdicts),
         generator_flops=sum(c.flops for c in completions),
         verifier_flops=sum(v.flops for v in verdicts),
+        padding_flops=sum(c.padding_flops for c in completions),
+        pruned_flops=sum(c.pruned_flops for c in completions),
     )
 
 

@@ -88,3 +88,22 @@ def test_grouped_query_attention_and_a_head_dim_of_its_own():
         cache = model(input_ids=ids[:, :-1], use_cache=True).past_key_values
     decode = _measured(lambda: model(input_ids=ids[:, -1:], past_key_values=cache, use_cache=True, logits_to_keep=1))
     assert card.span_flops(199, 1, logits=1) / decode == pytest.approx(1.0, abs=0.02)
+
+
+def test_a_padded_batch_books_its_padding_and_finished_rows_apart_from_the_method(arith_prompts):
+    gen = HFGenerator("tiny-1m")
+    gen.model.set_attn_implementation("eager")
+    prompts = sorted([arith_prompts[0], arith_prompts[5]], key=len)  # levels 1 and 5: the short one is padded
+    holder = {}
+
+    def run():
+        holder["out"] = gen.generate(prompts, SamplingParams(temperature=1.0, max_tokens=160), [[0, 1, 2], [3, 4, 5]])
+    measured = _measured(run)
+    comps = [c for row in holder["out"] for c in row]
+    assert len({c.generated_tokens for c in comps}) > 1  # rows finish at different steps
+    width = max(len(gen.encode(p)) for p in prompts)
+    booked = sum(c.flops + c.padding_flops + c.pruned_flops for c in comps)
+    assert (booked + len(prompts) * _masked_triangle(gen.card, width)) / measured == pytest.approx(1.0, abs=0.01)
+    assert sum(c.padding_flops for c in comps) > 0 and all(c.flops > 0 for c in comps)
+    short = holder["out"][0][0]
+    assert short.padding_flops > 0  # its prompt row was padded to the long one's width
