@@ -20,6 +20,7 @@ from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import BatchGrader, Task
 from ttc.harness.run import build
 from ttc.harness.resolvers import register
+from ttc.tasks.files import iter_jsonl
 from ttc.tasks.code_task import CodeTask
 
 
@@ -40,19 +41,7 @@ def parse(argv: list[str]) -> tuple[list[str], Path]:
 
 def read_lines(path: Path, keys: tuple[str, str]) -> list[dict]:
     """The samples file's lines, each with the two fields this task reads."""
-    lines = []
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            line = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"samples={path} line {n} is not valid JSON ({err.msg})") from None
-        missing = [k for k in keys if not isinstance(line, dict) or k not in line]
-        if missing:
-            raise ConfigError(f"samples={path} line {n} has no field {missing[0]!r} (this task reads {keys})")
-        lines.append(line)
-    return lines
+    return [row for _, row in iter_jsonl(path, keys, hint=f" (this task reads {keys})", field="samples")]
 
 
 def grade_file(task: Task, path: Path) -> tuple[list[dict], dict[str, float]]:

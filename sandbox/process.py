@@ -51,6 +51,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from ttc.sandbox.isolation import Isolation, SandboxUnavailable, _bwrap_argv, _setenv
+from ttc.sandbox.runner import GUARD, MARK, RUNNER
+
+__all__ = ["GUARD", "MARK", "RUNNER", "Isolation", "Limits", "Outcome", "SandboxUnavailable", "interpreter",
+           "isolation", "require_isolation", "run_many", "run_program", "unsafe_allowed"]
+
 NOBODY = 65534
 # As root, each program runs as a user id of its own from this range (not `nobody`, shared by all): the
 # process limit is per user, so a fork bomb exhausts only its own budget, never that of a program running
@@ -97,20 +103,8 @@ class Limits:
     allow_unsafe_code: bool = False  # run without namespaces where bubblewrap cannot (see SandboxUnavailable)
 
 
-class SandboxUnavailable(RuntimeError):
-    """Code would run without namespace isolation and the user has not allowed it; the message says how."""
-
-
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
 UNSAFE_ENV = "TTC_ALLOW_UNSAFE_CODE"  # =1: the same switch as allow_unsafe_code=true (as HF_ALLOW_CODE_EVAL)
-
-
-@dataclass(frozen=True)
-class Isolation:
-    """How programs are wrapped: bubblewrap's argv (up to the command), or None and the reason why not."""
-
-    argv: tuple[str, ...] | None
-    why: str = ""
 
 
 def unsafe_allowed(limits: Limits) -> bool:
@@ -124,34 +118,6 @@ def require_isolation(limits: Limits, field: str = "allow_unsafe_code") -> None:
     if why and not unsafe_allowed(limits):
         raise SandboxUnavailable(f"{field}=false: this runs model-written programs and {why}; pass {field}=true "
                                  f"(or set {UNSAFE_ENV}=1) to run them without namespaces, at your own risk")
-
-
-def _system_binds() -> list[str]:
-    """A read-only view of the system's programs and libraries: /usr and the top-level links into it."""
-    args = ["--ro-bind", "/usr", "/usr"]
-    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
-        if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    return args
-
-
-def _bwrap_argv(bwrap: str, python: str, tmp_mb: int = 64) -> tuple[str, ...]:
-    """Own PID, network, mount, IPC, UTS and user namespaces; no network at all; the system read-only; a
-    private, size-bounded /tmp as the working directory; the namespace dies with its parent."""
-    args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-            *_system_binds()]
-    prefix = str(Path(python).parents[1])
-    if not prefix.startswith("/usr"):  # an interpreter installed elsewhere (pyenv, conda): its own tree only
-        args += ["--ro-bind", prefix, prefix]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
-             "--chdir", "/tmp", "--clearenv"]
-    return tuple(args)
-
-
-def _setenv(env: dict[str, str]) -> list[str]:
-    return [x for key, value in env.items() for x in ("--setenv", key, value)]
 
 
 @lru_cache(maxsize=1)
@@ -190,41 +156,6 @@ class Outcome:
         return self.status == "passed"
 
 
-GUARD = r'''
-import builtins as _b, os as _os, shutil as _sh, subprocess as _sp, sys as _sys
-_HERE = _os.getcwd()
-def _refuse(*a, **k):
-    raise PermissionError("disabled in the ttc sandbox")
-def _inside(path):
-    try:
-        return _os.path.realpath(path).startswith(_HERE + _os.sep)
-    except Exception:
-        return False
-def _guarded(fn):
-    def inner(path, *a, **k):
-        if not _inside(path if isinstance(path, (str, bytes, _os.PathLike)) else _HERE + "/x"):
-            raise PermissionError("only the sandbox directory may be changed")
-        return fn(path, *a, **k)
-    return inner
-for _name in ("kill", "killpg", "fork", "forkpty", "system", "putenv", "setuid", "setgid", "chroot",
-              "execv", "execve", "execvp", "execvpe", "spawnv", "spawnve", "popen", "nice", "setsid"):
-    if hasattr(_os, _name):
-        setattr(_os, _name, _refuse)
-for _name in ("remove", "unlink", "rmdir", "rename", "replace", "chmod", "chown", "truncate"):
-    if hasattr(_os, _name):
-        setattr(_os, _name, _guarded(getattr(_os, _name)))
-_sh.rmtree = _sh.move = _sh.chown = _refuse
-_sp.Popen = _sp.run = _sp.call = _sp.check_call = _sp.check_output = _refuse
-_open = _b.open
-def _open_guarded(file, mode="r", *a, **k):
-    if any(c in mode for c in "wax+") and not _inside(file if not isinstance(file, int) else _HERE + "/x"):
-        raise PermissionError("only the sandbox directory may be written")
-    return _open(file, mode, *a, **k)
-_b.open = _open_guarded
-del _name
-'''
-
-
 def _limit(limits: Limits, uid: int | None):
     """The child's preexec: new session, rlimits, and (as root, when possible) drop to `uid`."""
 
@@ -243,29 +174,6 @@ def _limit(limits: Limits, uid: int | None):
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
     return apply
-
-
-# The child's whole program: it reads "SECRET FD" and then the program from its stdin, so neither the program
-# (hidden tests included) nor the secret is ever on disk, on the command line or in the environment. Only
-# after the program has run to its end does it write the secret to the result pipe, and it then leaves at
-# once (exit hooks the program installed never run). An early exit, a crash or a hook trick writes nothing.
-RUNNER = r'''
-import os as _os, sys as _sys
-def _ttc_main():
-    _head = _sys.stdin.buffer.readline().split()
-    _secret, _fd = _head[0], int(_head[1])
-    _source = _sys.stdin.buffer.read().decode()
-    _sys.stdin.close()
-    _glb = {"__name__": "__main__", "__builtins__": __builtins__}
-    exec(compile(GUARD, "<guard>", "exec"), _glb)
-    exec(compile(_source, "<program>", "exec"), _glb)
-    _sys.stdout.flush()
-    _sys.stderr.flush()
-    _os.write(_fd, _secret + b" done\n")
-    _os._exit(0)
-_ttc_main()
-'''
-MARK = "ttc-sandbox-program"  # the child's argv[1], so a test can look for leftover processes
 
 
 def run_program(source: str, limits: Limits = Limits()) -> Outcome:

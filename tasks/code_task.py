@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.records import Problem
+from ttc.tasks.chat import chat_renderer
 from ttc.tasks.files import read_text
 from ttc.sandbox.process import Limits, Outcome, SandboxUnavailable, require_isolation, run_many
 from ttc.sandbox.programs import extract_code, program
@@ -155,7 +156,7 @@ class CodeTask:
             raise ConfigError(f"task.timeout_s={timeout_s} and task.memory_mb={memory_mb} must both be positive")
         if mode == "chat" and not chat_tokenizer:
             raise ConfigError("task.mode=chat needs task.chat_tokenizer (a tokenizer with a chat template)")
-        self._template = _chat(chat_tokenizer) if mode == "chat" else None
+        self._template = chat_renderer(chat_tokenizer, CHAT_INSTRUCTION, "code") if mode == "chat" else None
         self.name, self.dataset, self.limit = dataset, dataset, limit
         revision = revision or HUB[dataset][2]
         self.version = f"{dataset}:{Path(path).name if path else HUB[dataset][0] + '@' + revision}"
@@ -217,24 +218,9 @@ class CodeTask:
 
 
 MODES = ("complete", "chat")
+# the code quoted in a fence; the program is assembled from the fenced code (ttc.sandbox.programs.code_prefix)
 CHAT_INSTRUCTION = ("Complete the following Python function. Reply with the whole function, imports included, "
                     "in one ```python code block.\n\n```python\n{code}```")
-
-
-def _chat(tokenizer_path: str):
-    """The chat prompt of a code prompt: the instruction with the code quoted in a fence, in the model's template
-    (the program is assembled from the fenced code, ttc.sandbox.programs.code_prefix)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
-    if not tokenizer.chat_template:
-        raise ConfigError(f"task.chat_tokenizer={tokenizer_path} has no chat template")
-
-    def render(code: str) -> str:
-        message = [{"role": "user", "content": CHAT_INSTRUCTION.format(code=code)}]
-        return tokenizer.apply_chat_template(message, tokenize=False, add_generation_prompt=True)
-
-    return render
 
 
 def _read(path: Path) -> list[dict]:

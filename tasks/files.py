@@ -10,24 +10,24 @@ from ttc.contracts.errors import ConfigError
 
 
 def iter_jsonl(path: Path, fields: Sequence[str], check: Callable[[dict], bool] | None = None,
-               need: str | None = None, hint: str = "") -> Iterator[tuple[int, dict]]:
+               need: str | None = None, hint: str = "", field: str = "task.path") -> Iterator[tuple[int, dict]]:
     """(line number, row) of `path`; each row must be a JSON object with every one of `fields` (and pass
     `check`). A bad row stops with "needs NEED", or with the first missing field and `hint`."""
-    text = read_text(path)
+    text = read_text(path, field)
     if not text.strip():
-        raise ConfigError(f"task.path={path} is empty: a JSONL file has one JSON object per line")
+        raise ConfigError(f"{field}={path} is empty: a JSONL file has one JSON object per line")
     for n, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
         try:
             row = json.loads(raw)
         except json.JSONDecodeError as err:
-            raise ConfigError(f"task.path={path} line {n} is not valid JSON ({err.msg})") from None
+            raise ConfigError(f"{field}={path} line {n} is not valid JSON ({err.msg})") from None
         missing = [f for f in fields if not isinstance(row, dict) or f not in row]
         if need and (missing or (check and not check(row))):
-            raise ConfigError(f"task.path={path} line {n} needs {need}")
+            raise ConfigError(f"{field}={path} line {n} needs {need}")
         if missing:
-            raise ConfigError(f"task.path={path} line {n} has no field {missing[0]!r}{hint}")
+            raise ConfigError(f"{field}={path} line {n} has no field {missing[0]!r}{hint}")
         yield n, row
 
 

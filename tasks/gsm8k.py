@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.tasks.chat import chat_renderer
 from ttc.tasks.files import read_jsonl
 from ttc.tasks.numeric import GRADER_VERSION, normalize, same_number
 from ttc.contracts.records import Problem
@@ -104,7 +105,8 @@ class GSM8KTask:
         self.mode, self.limit = mode, limit
         self.version = f"gsm8k-{mode}-v1:{Path(path).name if path else 'openai/gsm8k@' + revision}"
         rows = _read(Path(path).expanduser()) if path else _hub(revision, split)
-        self._template = _chat(chat_tokenizer) if mode == "chat" else None
+        self._template = (chat_renderer(chat_tokenizer, CHAT_INSTRUCTION, "question", "fewshot")
+                          if mode == "chat" else None)
         self._problems = [self._problem(i, r) for i, r in enumerate(rows[:limit])]
 
     def _problem(self, i: int, row: dict) -> Problem:
@@ -124,20 +126,6 @@ class GSM8KTask:
     def grade(self, answer: str | None, problem: Problem) -> bool:
         """Numeric equality with the reference (ttc.tasks.numeric)."""
         return same_number(answer, problem.reference)
-
-
-def _chat(tokenizer_path: str):
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(tokenizer_path)
-    if not tok.chat_template:
-        raise ConfigError(f"task.chat_tokenizer={tokenizer_path} has no chat template; use task.mode=fewshot")
-
-    def render(question: str) -> str:
-        messages = [{"role": "user", "content": CHAT_INSTRUCTION.format(question=question)}]
-        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    return render
 
 
 def _read(path: Path) -> list[dict]:

@@ -14,6 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.tasks.chat import chat_renderer
 from ttc.tasks.files import read_jsonl
 from ttc.contracts.records import Problem
 from ttc.tasks.math_normalize import normalize_answer
@@ -69,7 +70,7 @@ class Math500Task:
         self.grader_version = f"math-verify-{version('math-verify')}+minerva-norm-v1"
         self.version = f"math500-{mode}-v1:{Path(path).name if path else 'HuggingFaceH4/MATH-500@' + revision}"
         rows = _read(Path(path).expanduser()) if path else _hub(revision)
-        render = _chat(chat_tokenizer) if mode == "chat" else (lambda p: PROMPT.format(problem=p))
+        render = chat_renderer(chat_tokenizer, CHAT, "problem", "plain") if mode == "chat" else (lambda p: PROMPT.format(problem=p))
         self._problems = [
             Problem(r.get("unique_id", f"math500-{i}"), render(r["problem"]), r["answer"],
                     {"difficulty": int(r["level"]) if str(r.get("level", "")).isdigit() else None,
@@ -88,16 +89,6 @@ class Math500Task:
     def grade(self, answer: str | None, problem: Problem) -> bool:
         """Task.grade (ttc.contracts.protocols): whether an extracted answer is right for the problem."""
         return answer is not None and equivalent(answer, problem.reference)
-
-
-def _chat(tokenizer_path: str):
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(tokenizer_path)
-    if not tok.chat_template:
-        raise ConfigError(f"task.chat_tokenizer={tokenizer_path} has no chat template; use task.mode=plain")
-    return lambda problem: tok.apply_chat_template([{"role": "user", "content": CHAT.format(problem=problem)}],
-                                                   tokenize=False, add_generation_prompt=True)
 
 
 def _read(path: Path) -> list[dict]:
