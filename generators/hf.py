@@ -10,7 +10,7 @@ Knows nothing about tasks, strategies or configs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -35,8 +35,7 @@ class _Rows:
     tokens: list[list[int]]
     logprobs: list[list[float]]
     finish: list[str | None]
-    padding: list[float] = field(default_factory=list)  # FLOPs of padded positions, per row
-    pruned: list[float] = field(default_factory=list)  # FLOPs of steps taken after the row had finished
+    calls: torch.Tensor | None = None  # decode forwards each row was part of (the rest of its cost is derived)
 
 
 class HFGenerator:
@@ -114,8 +113,7 @@ class HFGenerator:
         prompt_of = [i for i, s in enumerate(seeds) for _ in s]
         n = len(prompt_of)
         state = _Rows(prompt_of, torch.tensor([x for s in seeds for x in s], dtype=torch.int64),
-                      [[] for _ in range(n)], [[] for _ in range(n)], [None] * n, [0.0] * n, [0.0] * n)
-        width = mask.shape[1]
+                      [[] for _ in range(n)], [[] for _ in range(n)], [None] * n, torch.zeros(n, dtype=torch.int64))
         idx = torch.tensor(prompt_of, device=self.device)
         cache.batch_select_indices(idx)
         logits, mask = logits[idx], mask[idx]
@@ -133,24 +131,12 @@ class HFGenerator:
                 sel = keep.nonzero()[:, 0]
                 cache.batch_select_indices(sel)
                 alive, nxt, mask, pos = alive[sel], nxt[sel], mask[sel], pos[sel]
-            self._charge_step(state, alive.tolist(), encoded, width + step)
+            state.calls[alive.cpu()] += 1  # one tensor op per step; the waste is derived in _completions
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos[:, None],
                              past_key_values=cache, use_cache=True)
             logits, cache, pos = out.logits[:, -1].float(), out.past_key_values, pos + 1
         return self._completions(encoded, seeds, state, params)
-
-    def _charge_step(self, state: _Rows, rows: list[int], encoded: list[list[int]], start: int) -> None:
-        """Book the decode step about to run: every row in the batch attends `start` + 1 keys (its padding
-        included); a live row's own method cost is its true position, the rest is padding; a finished row
-        still in the batch (not yet pruned) computes a step nobody uses."""
-        actual = self.card.span_flops(start, 1, logits=1)
-        for r in rows:
-            if state.finish[r] is not None:
-                state.pruned[r] += actual
-            else:
-                position = len(encoded[state.prompt_of[r]]) + len(state.tokens[r]) - 1
-                state.padding[r] += actual - self.card.span_flops(position, 1, logits=1)
 
     def _record(self, state: _Rows, rows: list[int], toks: list[int], lps: list[float],
                 params: SamplingParams, last: bool) -> None:
@@ -170,6 +156,14 @@ class HFGenerator:
         tail = self.tokenizer.decode(tokens[-(max(len(s) for s in stops) + 2):])
         return any(s in tail for s in stops)
 
+    def _waste(self, plen: int, width: int, generated: int, calls: int) -> tuple[float, float]:
+        """(padding, pruned) FLOPs of a row's decode forwards: its g - 1 live steps attend the batch's `width`
+        - `plen` padded keys besides its own; steps it took after finishing (not yet pruned) are waste whole."""
+        fed = max(generated - 1, 0)
+        padding = self.card.span_flops(width, fed, logits=fed) - self.card.span_flops(plen, fed, logits=fed)
+        extra = calls - fed
+        return padding, self.card.span_flops(width + fed, extra, logits=extra)
+
     def _completions(self, encoded, seeds, state: _Rows, params: SamplingParams) -> list[list[Completion]]:
         out: list[list[Completion]] = [[] for _ in seeds]
         for r, p in enumerate(state.prompt_of):
@@ -182,14 +176,15 @@ class HFGenerator:
             j, plen = len(out[p]), len(encoded[p])
             cached = plen if j > 0 else 0
             prompt_flops, flops = self.card.generation_flops(plen, cached, len(toks))
-            width = max(len(e) for e in encoded)
-            prefill_padding = (self.card.span_flops(0, width, logits=1) - prompt_flops) if j == 0 else 0.0
+            padding, pruned = self._waste(plen, max(len(e) for e in encoded), len(toks), int(state.calls[r]))
+            if j == 0:  # the prompt row of the prefill, padded to the batch's width
+                padding += self.card.span_flops(0, max(len(e) for e in encoded), logits=1) - prompt_flops
             out[p].append(Completion(
                 index=j, seed=int(seeds[p][j]), text=text, prompt_tokens=plen, cached_tokens=cached,
                 generated_tokens=len(toks), logprob=float(sum(state.logprobs[r])),
                 finish_reason=state.finish[r] or "length", flops=flops, prompt_flops=prompt_flops,
                 token_logprobs=tuple(state.logprobs[r]), stop_reason=stop_reason,
-                padding_flops=prefill_padding + state.padding[r], pruned_flops=state.pruned[r],
+                padding_flops=padding, pruned_flops=pruned,
             ))
         return out
 
