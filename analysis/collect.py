@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from ttc.analysis.curves import per_problem
+from ttc.analysis.curves import ORACLE, per_problem
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.rundir import SAMPLES, finished, is_run_dir, progress, read_record, read_samples, shard_of
 
@@ -36,14 +36,14 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
 
 def arm_of(record: dict, strategy_cfg: dict) -> dict | None:
     """The strategy config that reproduces `record` (None for oracle rules)."""
-    rule, budget = record["strategy"], int(record["budget"])
+    rule, budget = record["series"], int(record["budget"])
     if record["curve"] == "pooled" and rule in SELECTION_OF_RULE:
         name = "majority" if rule == "majority" else ("sample" if rule == "sample" else None)
         arm = {**strategy_cfg, "n": budget, "selection": SELECTION_OF_RULE[rule]}
         if name:
             arm["name"] = name
         return arm
-    if rule.startswith("pass@"):
+    if rule == ORACLE:
         return None
     if record["curve"] == "chains":
         return {**strategy_cfg, "n": budget}
@@ -57,7 +57,7 @@ def keep_or_tag(seen: dict, key: tuple, value: tuple, run_name: str, row: dict) 
     if key in seen and seen[key][0] == value:
         return None
     if key in seen and seen[key][1] != run_name:
-        row = {**row, "strategy": f"{row['strategy']} [{run_name}]"}
+        row = {**row, "series": f"{row['series']}.{run_name}"}
     seen.setdefault(key, (value, run_name))
     return row
 
@@ -70,7 +70,7 @@ def load(runs: Iterable[Path]) -> list[dict]:
         record = read_record(run)
         config = record["config"]
         for r in per_problem(finished(read_samples(run))):
-            key = (r["model"], r["strategy"], r["verifier"], r["budget"], r["budget_unit"], r["problem_id"])
+            key = (r["model"], r["series"], r["verifier"], r["budget"], r["budget_unit"], r["problem_id"])
             r = keep_or_tag(seen, key, (r["accuracy"], r["flops"]), run.name, r)
             if r is None:
                 continue
@@ -94,4 +94,4 @@ def arm_label(r: dict) -> str:
     """A short name for a record's arm: strategy [verifier] @budget."""
     ver = f" [{r['verifier']}]" if r["verifier"] not in ("none", "") else ""
     unit = "" if r["budget_unit"] == "samples" else f" {r['budget_unit']}"
-    return f"{r['strategy']}{ver} @{r['budget']}{unit}"
+    return f"{r['series']}{ver} @{r['budget']}{unit}"

@@ -1,4 +1,4 @@
-"""Accuracy-vs-compute curves from a run's sample lines, with bootstrap intervals over problems.
+"""Accuracy-vs-compute curves from a run's sample lines, with paired bootstrap intervals over problems.
 
 A pooled run (N seeded samples per problem) yields every selection rule at every budget k <= N through
 the exact estimators; a fixed-budget run (greedy, beam search) yields one point at its budget. Compute
@@ -15,12 +15,18 @@ from typing import Callable
 import numpy as np
 
 from ttc.analysis import estimators as est
+from ttc.analysis.intervals import mean_interval
 from ttc.contracts.samples import legacy_curve
 from ttc.contracts.rules import answer_key, candidate_key, choose_attempt, vote
 
-COLUMNS = ["strategy", "verifier", "model", "budget", "budget_unit", "difficulty", "n_problems", "accuracy",
-           "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem", "thinking_tokens_per_problem", "flops_per_problem",
-           "pretrain_flops"]
+# One row per model x series x budget x level. A series is one curve: (strategy, selection, verifier) named
+# with a machine-friendly label; `strategy` is the strategy that drew the candidates (a pool of samples is
+# `best_of_n` whatever rule reads it), `selection` the rule that picks the answer, `level` a difficulty or "all".
+COLUMNS = ["model", "series", "strategy", "selection", "verifier", "budget", "budget_unit", "level", "n_problems",
+           "accuracy", "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem",
+           "thinking_tokens_per_problem", "flops_per_problem", "pretrain_flops"]
+ORACLE = "oracle_pass_at_n"
+POOL_STRATEGY = "best_of_n"
 
 
 def budgets(n: int) -> list[int]:
@@ -32,8 +38,8 @@ def budgets(n: int) -> list[int]:
     return out + [n]
 
 
-def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, Callable[[int], tuple[float, float]]]]:
-    """rule name -> (verifier label, k -> (expected accuracy, mc standard error))."""
+def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, str, Callable[[int], tuple[float, float]]]]:
+    """series label -> (selection, verifier label, k -> (expected accuracy, mc standard error))."""
     pid, n = pool[0]["problem_id"], len(pool)
     answers = [c["answer"] for c in pool]
     right_answers = {c["answer"] for c in pool if c["correct"]}
@@ -48,12 +54,12 @@ def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, Callable[
     lp_mean = ranked([c["logprob"] / max(c["generated_tokens"], 1) for c in pool])
     c_right = sum(right)
     rules = {
-        "pass@n (oracle)": ("none", lambda k: (est.pass_at_k(n, c_right, k), 0.0)),
-        "sample": ("none", lambda k: (c_right / n, 0.0)),
-        "majority": ("none", lambda k: (est.majority_at_k(
+        ORACLE: ("oracle", "none", lambda k: (est.pass_at_k(n, c_right, k), 0.0)),
+        "sample": ("first", "none", lambda k: (c_right / n, 0.0)),
+        "majority": ("majority", "none", lambda k: (est.majority_at_k(
             answers, right_answers.__contains__, lambda a: answer_key(seed, pid, a), k), 0.0)),
-        "best_of_n_logprob": ("self-prob-sum", lambda k: (est.best_of_k(lp_sum, k), 0.0)),
-        "best_of_n_logprob_mean": ("self-prob-mean", lambda k: (est.best_of_k(lp_mean, k), 0.0)),
+        "best_of_n_logprob": ("logprob_sum", "self-prob-sum", lambda k: (est.best_of_k(lp_sum, k), 0.0)),
+        "best_of_n_logprob_mean": ("logprob_mean", "self-prob-mean", lambda k: (est.best_of_k(lp_mean, k), 0.0)),
     }
     if pool[0].get("verifier", "none") != "none" and pool[0]["verifier_score"] is not None:
         vname, scores = pool[0]["verifier"], [c["verifier_score"] for c in pool]
@@ -65,8 +71,8 @@ def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, Callable[
                 return won in right_answers
             return est.subset_rate(ok, n, k, draws=2000, seed=int(answer_key(seed, pid, f"draws{k}") * 2**31))
 
-        rules["best_of_n"] = (vname, lambda k: (est.best_of_k(by_verifier, k), 0.0))
-        rules["weighted_vote"] = (vname, weighted)
+        rules["best_of_n"] = ("verifier", vname, lambda k: (est.best_of_k(by_verifier, k), 0.0))
+        rules["weighted_vote"] = ("weighted_vote", vname, weighted)
     return rules
 
 
@@ -90,23 +96,30 @@ def per_problem(lines: list[dict]) -> list[dict]:
         base = {"problem_id": pid, "difficulty": head["difficulty"], "model": head.get("generator", ""),
                 "curve": head.get("curve") or legacy_curve(head)}
         if base["curve"] == "pooled":
-            for rule, (vname, fn) in _pooled_rules(pool, head["run_seed"]).items():
+            for rule, (selection, vname, fn) in _pooled_rules(pool, head["run_seed"]).items():
                 for k in budgets(len(pool)) if rule != "sample" else [1]:
                     acc, se = fn(k)
                     toks, flops = _cost(pool, k, vname not in ("none", "self-prob-sum", "self-prob-mean"))
-                    out.append({**base, "strategy": rule, "verifier": vname, "budget": k, "budget_unit": "samples",
+                    out.append({**base, "series": rule, "strategy": POOL_STRATEGY, "selection": selection,
+                                "verifier": vname, "budget": k, "budget_unit": "samples",
                                 "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops})
         elif base["curve"] == "chains":
             out.extend(_chain_records(pool, base))
         else:
             ledger = head["ledger"]
             chosen = next(c for c in pool if c["selected"])
-            out.append({**base, "strategy": head["strategy"], "verifier": head.get("verifier", "none")
+            out.append({**base, **_named(head, head.get("selection") or "own"),
+                        "verifier": head.get("verifier", "none")
                         if head["verifier_score"] is not None else "none", "budget": head["budget"],
                         "budget_unit": head["budget_unit"], "accuracy": float(chosen["correct"]), "mc_se": 0.0,
                         "gen_tokens": ledger["generated_tokens"], "thinking_tokens": _thinking(pool),
                         "flops": ledger["generator_flops"] + ledger["verifier_flops"]})
     return out
+
+
+def _named(head: dict, selection: str) -> dict:
+    """A run's own curve: series and strategy are the run's strategy name; selection its rule."""
+    return {"series": head["strategy"], "strategy": head["strategy"], "selection": selection}
 
 
 def _thinking(pool: list[dict]) -> float | None:
@@ -127,7 +140,7 @@ def _chain_records(pool: list[dict], base: dict) -> list[dict]:
         scores = [c["verifier_score"] or 0.0 for c in subset]
         won = choose_attempt(head["info"]["selection"], [c["answer"] for c in subset], scores, lasts,
                      head["run_seed"], head["problem_id"])
-        out.append({**base, "strategy": head["strategy"], "verifier": head.get("verifier", "none")
+        out.append({**base, **_named(head, head["info"]["selection"]), "verifier": head.get("verifier", "none")
                     if head["verifier_score"] is not None else "none", "budget": len(chains) * l,
                     "budget_unit": head["budget_unit"], "accuracy": float(subset[won]["correct"]), "mc_se": 0.0,
                     "gen_tokens": sum(c["generated_tokens"] for c in subset),
@@ -135,25 +148,27 @@ def _chain_records(pool: list[dict], base: dict) -> list[dict]:
     return out
 
 
-def summarize(records: list[dict], pretrain_flops: float | None = None, n_boot: int = 1000,
-              seed: int = 0) -> list[dict]:
-    """curves.csv rows: per (strategy, verifier, budget) and difficulty ("all" and each level)."""
+def summarize(records: list[dict], pretrain_flops: float | None = None, seed: int = 0) -> list[dict]:
+    """curves.csv rows: per (model, series, budget) and level ("all" and each difficulty), with paired 95%
+    BCa intervals over problems (ttc.analysis.intervals: the same resampled problems for every row)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
-        for diff in ("all", r["difficulty"]):
-            if diff is None:
+        for level in ("all", r["difficulty"]):
+            if level is None:
                 continue
-            groups[(r["strategy"], r["verifier"], r["model"], r["budget"], r["budget_unit"], str(diff))].append(r)
-    rng = np.random.default_rng(seed)
+            groups[(r["model"], r["series"], r["strategy"], r["selection"], r["verifier"], r["budget"],
+                    r["budget_unit"], str(level))].append(r)
     rows = []
-    for (strategy, verifier, model, budget, unit, diff), rs in sorted(groups.items(), key=_order):
+    for key, rs in sorted(groups.items(), key=_order):
+        model, series, strategy, selection, verifier, budget, unit, level = key
+        rs = sorted(rs, key=lambda r: r["problem_id"])  # aligned: rows over the same problems resample alike
         acc = np.array([r["accuracy"] for r in rs])
-        boots = acc[rng.integers(0, len(acc), size=(n_boot, len(acc)))].mean(axis=1)
+        low, high = mean_interval(acc, seed)
         se = float(np.sqrt(sum(r["mc_se"] ** 2 for r in rs)) / len(rs))
         rows.append({
-            "strategy": strategy, "verifier": verifier, "model": model, "budget": budget, "budget_unit": unit,
-            "difficulty": diff, "n_problems": len(rs), "accuracy": round(float(acc.mean()), 6),
-            "ci_low": round(float(np.quantile(boots, 0.025)), 6), "ci_high": round(float(np.quantile(boots, 0.975)), 6),
+            "model": model, "series": series, "strategy": strategy, "selection": selection, "verifier": verifier,
+            "budget": budget, "budget_unit": unit, "level": level, "n_problems": len(rs),
+            "accuracy": round(float(acc.mean()), 6), "ci_low": round(low, 6), "ci_high": round(high, 6),
             "estimator": "resampled" if se > 0 else "exact", "mc_se": round(se, 6),
             "gen_tokens_per_problem": round(float(np.mean([r["gen_tokens"] for r in rs])), 3),
             "thinking_tokens_per_problem": _mean_or_none([r.get("thinking_tokens") for r in rs]),
@@ -168,5 +183,5 @@ def _mean_or_none(values: list) -> float | None:
 
 
 def _order(item) -> tuple:
-    (strategy, verifier, model, budget, unit, diff), _ = item
-    return (strategy, verifier, model, unit, budget, diff != "all", diff)
+    (model, series, strategy, selection, verifier, budget, unit, level), _ = item
+    return (series, verifier, model, unit, budget, level != "all", level)

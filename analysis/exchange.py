@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ttc.analysis.optimal import _choose, _ci, arms_table, fold_of
+from ttc.analysis.intervals import difference
+from ttc.analysis.optimal import _choose, arms_table, fold_of
 
 RATIOS = (0.16, 0.79, 22.0)
 
@@ -31,7 +32,7 @@ def exchange(records: list[dict], bins_by_model: dict[str, dict[str, int]], rati
     for i, (small, x_s) in enumerate(fam):
         bins = bins_by_model.get(small, {})
         for large, x_l in fam[i + 1:]:
-            greedy = {r["problem_id"]: r for r in records if r["model"] == large and r["strategy"] == "greedy"}
+            greedy = {r["problem_id"]: r for r in records if r["model"] == large and r["series"] == "greedy"}
             pids = sorted(set(bins) & set(greedy))
             arms = arms_table(records, small, set(pids))
             if not pids or not arms:
@@ -62,7 +63,7 @@ def _compare(arms, greedy, bins, pids, budget, folds, head) -> list[dict]:
         held = [p for p in members if p in small_acc]
         s = np.array([small_acc[p] for p in held])
         g = np.array([greedy[p]["accuracy"] for p in held])
-        low, high = _ci(s - g)
+        low, high = difference(s, g)[1:] if len(s) else (float("nan"), float("nan"))
         out.append({**head, "difficulty": diff, "n_problems": len(held),
                     "large_greedy_accuracy": round(float(g.mean()), 6) if len(g) else None,
                     "small_accuracy": round(float(s.mean()), 6) if len(s) else None,

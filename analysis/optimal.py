@@ -7,7 +7,7 @@
 - For every budget (the FLOPs of the baseline rule, e.g. best-of-N by verifier, at n = 1, 2, 4, ...) and bin,
   the arm with the best accuracy among those costing no more is chosen on one fold of problems and scored on
   the other (2-fold by default); the held-out accuracy is set against the baseline at that budget, with
-  bootstrap intervals over problems. The arm chosen on all problems goes into the policy file.
+  paired BCa bootstrap intervals over problems (ttc.analysis.intervals). The arm chosen on all problems goes into the policy file.
 Reads records from ttc.analysis.collect; knows nothing about models.
 """
 
@@ -19,6 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 from ttc.analysis.collect import arm_label
+from ttc.analysis.intervals import difference
 
 
 def _unit(text: str) -> float:
@@ -33,7 +34,7 @@ def fold_of(problem_id: str, folds: int = 2) -> int:
 def oracle_difficulty(records: list[dict], model: str) -> dict[str, float]:
     """pass@1 per problem from the model's sample pool (the `sample` rule at budget 1)."""
     return {r["problem_id"]: r["accuracy"] for r in records
-            if r["model"] == model and r["strategy"] == "sample" and r["budget"] == 1}
+            if r["model"] == model and r["series"] == "sample" and r["budget"] == 1}
 
 
 def quantile_bins(values: dict[str, float], n_bins: int = 5) -> dict[str, int]:
@@ -89,20 +90,12 @@ def _choose(arms: dict[str, dict[str, dict]], pids: list[str], budget: float | s
     return best
 
 
-def _ci(diffs: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
-    if len(diffs) == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    boots = diffs[rng.integers(0, len(diffs), size=(n_boot, len(diffs)))].mean(axis=1)
-    return float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
-
-
 def budgets_of(arms: dict[str, dict[str, dict]], baseline: str) -> list[tuple[str, float]]:
     """(label, mean FLOPs) of the baseline rule's arms, cheapest first: the budgets compared at."""
     out = []
     for label, rows in arms.items():
         head = next(iter(rows.values()))
-        if head["strategy"] == baseline:
+        if head["series"] == baseline:
             out.append((label, float(np.mean([r["flops"] for r in rows.values()])), head["budget"]))
     return [(label, flops) for label, flops, _ in sorted(out, key=lambda x: x[2])]
 
@@ -153,7 +146,7 @@ def _row(model, baseline, base_label, budget, diff, pids, adaptive, base, chosen
     held = [p for p in pids if p in adaptive]
     a = np.array([adaptive[p] for p in held])
     b = np.array([base[p] for p in held])
-    low, high = _ci(a - b)
+    low, high = difference(a, b)[1:] if len(a) else (float("nan"), float("nan"))
     return {"model": model, "baseline": base_label, "budget_flops": float(f"{budget:.6g}"), "difficulty": diff,
             "n_problems": len(held), "adaptive_accuracy": round(float(a.mean()), 6) if len(a) else None,
             "baseline_accuracy": round(float(b.mean()), 6) if len(b) else None,

@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 
 from ttc.analysis.curves import COLUMNS, per_problem, summarize
-from ttc.analysis.plots import curves, series_label
+from ttc.analysis.plots import curves, png, series_label
 from ttc.contracts.rundir import write_atomic
 
 
@@ -44,23 +44,24 @@ def read_csv(path: Path) -> list[dict]:
             r[col] = float(r[col])
         r["thinking_tokens_per_problem"] = float(r["thinking_tokens_per_problem"]) if r.get(
             "thinking_tokens_per_problem") else None
+        r["pretrain_flops"] = float(r["pretrain_flops"]) if r.get("pretrain_flops") else None
     return rows
 
 
 def plot(rows: list[dict], title: str = "") -> bytes:
     """Accuracy (with 95% bootstrap bands) against FLOPs per problem, one line per strategy."""
-    return curves(rows, title=title)
+    return png(curves(rows, title=title))
 
 
 def format_table(rows: list[dict], difficulty: str = "all") -> str:
-    """Accuracy (FLOPs per problem) per strategy and budget, for one difficulty bucket."""
-    picked = [r for r in rows if r["difficulty"] == difficulty]
+    """Accuracy (FLOPs per problem) per series and budget, for one difficulty level."""
+    picked = [r for r in rows if r["level"] == difficulty]
     budgets = sorted({r["budget"] for r in picked})
     cells: dict[str, dict[int, str]] = {}
     for r in picked:
         cells.setdefault(series_label(r), {})[r["budget"]] = f"{r['accuracy']:.3f} ({r['flops_per_problem']:.2g})"
     width = max([len(k) for k in cells] + [8])
-    head = f"{'strategy':<{width}} | " + " | ".join(f"{'n=' + str(b):<15}" for b in budgets)
+    head = f"{'series':<{width}} | " + " | ".join(f"{'n=' + str(b):<15}" for b in budgets)
     lines = [f"accuracy (FLOPs/problem), difficulty={difficulty}", head, "-" * len(head)]
     for label in sorted(cells):
         lines.append(f"{label:<{width}} | " + " | ".join(f"{cells[label].get(b, ''):<15}" for b in budgets))

@@ -1,30 +1,27 @@
-"""`ttc report RUN_DIR... [--out DIR]`: one self-contained report from run directories.
+"""`ttc report RUN_DIR... [--out DIR]`: what the report shows, computed from run directories.
 
-Writes `report.md`, `report.html` (PNG plots embedded, no network), the PNGs, `report.json` (every table)
-and `policy.json` (the compute-optimal arm per predicted-difficulty bin and budget, for `strategy=adaptive`).
-Sections: accuracy vs FLOPs and vs generated tokens with 95% bootstrap bands and the Pareto frontier;
-the compute-optimal strategy per difficulty bin (oracle and predicted) with 2-fold cross-validated gains over
-best-of-N at equal compute; Snell's pretraining vs test-time exchange across the model family.
+`build` gathers the curves (paired 95% BCa intervals), each model's Pareto frontier, paired comparisons of
+every series with the baseline at the same budget, the compute-optimal strategy per difficulty bin (oracle
+and predicted) with 2-fold cross-validated gains over the baseline at equal compute, Snell's pretraining vs
+test-time exchange across the model family, the adaptive policy files, and honest warnings. Runs of
+different task settings are refused together. `ttc.analysis.page` writes it (Markdown, HTML, figures).
 Reads run directories only.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import html
-import json
 from pathlib import Path
 
-from ttc.analysis import plots
 from ttc.analysis.collect import find_runs, incomplete, load
-from ttc.analysis.curves import summarize
+from ttc.analysis.curves import ORACLE, summarize
 from ttc.analysis.exchange import RATIOS, exchange
 from ttc.contracts.rules import bin_of
 from ttc.analysis.optimal import (arms_table, compute_optimal, oracle_difficulty, probe, quantile_bins,
                               thresholds)
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.rundir import is_run_dir, read_record, read_samples, shard_of, write_atomic
+from ttc.analysis.intervals import difference
+from ttc.contracts.rundir import is_run_dir, read_record, read_samples, shard_of
 
 
 def pareto(rows: list[dict]) -> list[dict]:
@@ -38,7 +35,7 @@ def pareto(rows: list[dict]) -> list[dict]:
 
 
 def _baseline(records: list[dict], model: str) -> str:
-    has_verifier = any(r["model"] == model and r["strategy"] == "best_of_n" for r in records)
+    has_verifier = any(r["model"] == model and r["series"] == "best_of_n" for r in records)
     return "best_of_n" if has_verifier else "majority"
 
 
@@ -71,6 +68,7 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
                           f"(ttc merge OUT_DIR SHARD_DIR...) and report the merged run")
     if not runs:
         raise ConfigError(f"report: no run directories (with samples.jsonl) under {', '.join(paths)}")
+    same_task(runs)
     unfinished = incomplete(runs)
     if unfinished and not allow_incomplete:
         run, counts = next(iter(unfinished.items()))
@@ -84,8 +82,8 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
                  "exchange": [], "policies": {}}
     oracle_bins = {}
     for model in models:
-        mine = [r for r in curves if r["model"] == model and r["difficulty"] == "all" and "oracle" not in r["strategy"]]
-        out["pareto"][model] = [{k: r[k] for k in ("strategy", "verifier", "budget", "accuracy", "flops_per_problem")}
+        mine = [r for r in curves if r["model"] == model and r["level"] == "all" and r["series"] != ORACLE]
+        out["pareto"][model] = [{k: r[k] for k in ("series", "verifier", "budget", "accuracy", "flops_per_problem")}
                                 for r in pareto(mine)]
         pass1 = oracle_difficulty(records, model)
         if len(pass1) < n_bins:
@@ -98,6 +96,72 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
             out["predicted"] += rows
             out["policies"][model] = _policy(records, model, bins, rows, cuts, config, probe_m)
     out["exchange"] = exchange(records, oracle_bins, ratios)
+    out["comparisons"] = comparisons(records, curves)
+    out["warnings"] = warnings(out)
+    return out
+
+
+def same_task(runs: list[Path]) -> None:
+    """Refuse runs of different task settings in one report: their curves are not comparable."""
+    tasks = {}
+    for run in runs:
+        task = read_record(run)["config"].get("task", {})
+        tasks.setdefault(repr(sorted(task.items())), (run, task))
+    if len(tasks) > 1:
+        (r1, t1), (r2, t2) = list(tasks.values())[:2]
+        key = next(k for k in sorted(set(t1) | set(t2)) if t1.get(k) != t2.get(k))
+        raise ConfigError(f"report: runs differ in task settings (task.{key}={t1.get(key)} in {r1}, "
+                          f"{t2.get(key)} in {r2}); report them separately")
+
+
+def comparisons(records: list[dict], curves: list[dict], seed: int = 0) -> list[dict]:
+    """Every series against the model's baseline (majority, or best-of-N by verifier when there is one) at the
+    same budget, over the same problems: the paired difference and its 95% BCa interval."""
+    by: dict[tuple, dict[str, float]] = {}
+    for r in records:
+        by.setdefault((r["model"], r["series"], r["verifier"], r["budget"], r["budget_unit"]), {})[r["problem_id"]] = r["accuracy"]
+    out = []
+    for row in curves:
+        if row["level"] != "all" or row["series"] == ORACLE:
+            continue
+        base_series = _baseline(records, row["model"])
+        if row["series"] == base_series:
+            continue
+        base = next((v for k, v in by.items() if k[0] == row["model"] and k[1] == base_series
+                     and k[3] == row["budget"] and k[4] == row["budget_unit"]), None)
+        mine = by[(row["model"], row["series"], row["verifier"], row["budget"], row["budget_unit"])]
+        common = sorted(set(mine) & set(base or {}))
+        if not common:
+            continue
+        diff, low, high = difference([mine[p] for p in common], [base[p] for p in common], seed)
+        out.append({"model": row["model"], "series": row["series"], "verifier": row["verifier"],
+                    "budget": row["budget"], "budget_unit": row["budget_unit"], "baseline": base_series,
+                    "n_problems": len(common), "difference": round(diff, 6), "ci_low": round(low, 6),
+                    "ci_high": round(high, 6), "verdict": "better" if low > 0 else "worse" if high < 0 else "tie"})
+    return out
+
+
+MIN_PROBLEMS = 10  # below this a level's or bin's interval is too wide to rank strategies by
+
+
+def warnings(data: dict) -> list[str]:
+    """Honest warnings: too few problems for an interval, unfinished runs, a policy not beating its baseline."""
+    out = [f"run {run} is incomplete ({counts}); its rows use finished problems only"
+           for run, counts in data.get("incomplete", {}).items()]
+    small = sorted({(r["model"], r["level"], r["n_problems"]) for r in data["curves"]
+                    if r["n_problems"] < MIN_PROBLEMS})
+    if small:
+        where = ", ".join(f"{m} level {lv} ({n})" for m, lv, n in small[:6]) + (" ..." if len(small) > 6 else "")
+        out.append(f"fewer than {MIN_PROBLEMS} problems behind some rows, whose intervals are too wide to rank "
+                   f"by: {where}")
+    for kind in ("oracle", "predicted"):
+        for r in data[kind]:
+            if r["difficulty"] == "all" and r["gain"] is not None and r["gain_ci_low"] <= 0:
+                verdict = "does not beat" if r["gain"] <= 0 else "is not reliably better than"
+                out.append(f"the {kind}-difficulty policy of {r['model']} at budget {r['budget_flops']:.3g} FLOPs "
+                           f"{verdict} its baseline {r['baseline']} (gain {r['gain']:+.3f}, 95% interval "
+                           f"[{r['gain_ci_low']:+.3f}, {r['gain_ci_high']:+.3f}]); it is not presented as "
+                           f"compute-optimal there")
     return out
 
 
@@ -117,117 +181,6 @@ def _policy(records, model, bins, rows, cuts, config, m) -> dict:
             "budgets": [budgets[k] for k in sorted(budgets)]}
 
 
-# ---- writing ------------------------------------------------------------------------------------------
-
-
-def _table(rows: list[dict], cols: list[str]) -> str:
-    def cell(v):
-        if isinstance(v, float):
-            return f"{v:.3g}" if abs(v) >= 1000 else f"{v:.3f}"
-        if isinstance(v, list):
-            return ", ".join(map(str, v))
-        return str(v)
-    head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
-    return head + "".join("| " + " | ".join(cell(r.get(c)) for c in cols) + " |\n" for r in rows)
-
-
-OPT_COLS = ["model", "budget_flops", "baseline", "difficulty", "n_problems", "chosen", "adaptive_accuracy",
-            "baseline_accuracy", "gain", "gain_ci_low", "gain_ci_high", "fixed_accuracy"]
-EX_COLS = ["R", "small", "large", "difficulty", "n_problems", "small_budget_per_query", "small_arms",
-           "small_accuracy", "large_greedy_accuracy", "difference", "ci_low", "ci_high", "winner"]
-CURVE_COLS = ["model", "strategy", "verifier", "budget", "accuracy", "ci_low", "ci_high", "gen_tokens_per_problem",
-              "flops_per_problem"]
-
-
-def sections(data: dict) -> list[tuple[str, str, str | None]]:
-    """(title, markdown body, plot file or None) in report order."""
-    marks = data.get("incomplete", {})
-    out = [("Runs", "\n".join(f"- `{r}`" + (f" **INCOMPLETE: {marks[r]}**" if r in marks else "")
-                               for r in data["runs"]) + "\n", None)]
-    curves = [r for r in data["curves"] if r["difficulty"] == "all"]
-    out.append(("Accuracy vs FLOPs (95% bootstrap bands over problems)", _table(curves, CURVE_COLS), "curves.png"))
-    out.append(("Accuracy vs generated tokens", "", "tokens.png"))
-    front = "".join(f"**{m}**: " + " -> ".join(f"{r['strategy']}@{r['budget']} ({r['accuracy']:.3f}, "
-                                                 f"{r['flops_per_problem']:.3g})" for r in rows) + "\n\n"
-                    for m, rows in data["pareto"].items())
-    out.append(("Pareto frontier (accuracy, FLOPs per problem)", front, None))
-    for kind in ("oracle", "predicted"):
-        rows = data[kind]
-        if rows:
-            note = ("Bins of pass@1 from the sample pool (1 = easiest). " if kind == "oracle" else
-                    "Bins of the verifier's mean score over a 4-sample probe, probe FLOPs added to every arm. ")
-            note += ("Per bin, the most accurate arm costing no more than the baseline on those problems is chosen "
-                     "on one half of the problems and scored on the other (2-fold); gain = held-out accuracy minus "
-                     "the baseline's, 95% bootstrap interval over problems; fixed_accuracy (row all) = the best "
-                     "single arm chosen the same way without bins. budget_flops = the baseline's mean FLOPs.\n\n")
-            out.append((f"Compute-optimal strategy by {kind} difficulty", note + _table(rows, OPT_COLS), f"{kind}.png"))
-    if data["exchange"]:
-        note = ("Smaller model with test-time compute against the larger model greedy at matched total FLOPs "
-                "(pretraining + inference), for R = D_inference / D_pretrain. Bins are the small model's.\n\n")
-        out.append(("Pretraining vs test-time FLOPs (Snell et al.)", note + _table(data["exchange"], EX_COLS),
-                    "exchange.png"))
-    return out
-
-
-def write(data: dict, out_dir: Path) -> Path:
-    """Write report.md, report.html, report.json, the figures and the policy files into `out_dir`."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    images = {"curves.png": plots.curves(data["curves"], data["pareto"]),
-              "tokens.png": plots.curves(data["curves"], x="gen_tokens_per_problem"),
-              "oracle.png": plots.optimal(data["oracle"]) if data["oracle"] else None,
-              "predicted.png": plots.optimal(data["predicted"]) if data["predicted"] else None,
-              "exchange.png": plots.exchange(data["exchange"]) if data["exchange"] else None}
-    for name, png in images.items():
-        if png:
-            write_atomic(out_dir / name, png)
-    parts = sections(data)
-    md = "# ttc report\n\n" + "".join(f"## {t}\n\n" + (f"![{t}]({img})\n\n" if img else "") + body + "\n"
-                                      for t, body, img in parts)
-    write_atomic(out_dir / "report.md", md)
-    write_atomic(out_dir / "report.html", _html(parts, images))
-    write_atomic(out_dir / "report.json", json.dumps(data, indent=1, default=str) + "\n")
-    for model, policy in data["policies"].items():
-        write_atomic(out_dir / f"policy-{model}.json", json.dumps(policy, indent=1) + "\n")
-    return out_dir
-
-
-def _html(parts, images) -> str:
-    body = []
-    for title, md, img in parts:
-        body.append(f"<h2>{html.escape(title)}</h2>")
-        if img and images.get(img):
-            data = base64.b64encode(images[img]).decode()
-            body.append(f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">')
-        body.append(_md_to_html(md))
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;font-size:12px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}")
-    check = ("<script>var errs=[];window.addEventListener('error',function(e){errs.push(String(e.message))});"
-             "window.addEventListener('load',function(){var im=document.images,ok=0;for(var i=0;i<im.length;i++)"
-             "{if(im[i].complete&&im[i].naturalWidth>0)ok++}document.body.setAttribute('data-rendered',ok+'/'+"
-             "im.length);document.body.setAttribute('data-errors',errs.length)});</script>")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>ttc report</title><style>{style}</style>"
-            f"{check}</head><body><h1>ttc report</h1>{''.join(body)}</body></html>\n")
-
-
-def _md_to_html(md: str) -> str:
-    """Tables, bullet lists and paragraphs of the markdown this module writes."""
-    out, rows = [], []
-    for line in md.splitlines() + [""]:
-        if line.startswith("|"):
-            if not set(line) <= set("|-"):
-                rows.append([html.escape(c.strip()) for c in line.strip("|").split("|")])
-            continue
-        if rows:
-            out.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in rows[0]) + "</tr>" + "".join(
-                "<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows[1:]) + "</table>")
-            rows = []
-        if line.startswith("- "):
-            out.append(f"<li>{html.escape(line[2:])}</li>")
-        elif line.strip():
-            out.append(f"<p>{html.escape(line)}</p>")
-    return "\n".join(out)
-
-
 def main(argv: list[str]) -> None:
     """`ttc report RUN_DIR... [--out DIR]`."""
     parser = argparse.ArgumentParser(prog="ttc report", description=__doc__.splitlines()[0])
@@ -239,6 +192,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path(args.runs[0]) / "report"
     data = build(args.runs, args.bins, args.probe, allow_incomplete=args.incomplete)
+    from ttc.analysis.page import write  # plotting and templating only when writing
+
     write(data, out)
     print(f"report: {out / 'report.html'} ({len(data['runs'])} runs)")
 

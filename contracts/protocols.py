@@ -108,6 +108,14 @@ class Carded(Protocol):
 
 
 @runtime_checkable
+class Encoding(Protocol):
+    """A generator that can tokenize text as its model reads it (to check prompts fit before any work)."""
+
+    def encode(self, text: str, special: bool = True) -> list[int]:
+        """Token ids of a text (with the tokenizer's special tokens when `special`)."""
+
+
+@runtime_checkable
 class ChatTurns(Protocol):
     """A generator whose model has a chat template: it can close the assistant's turn and open another."""
 

@@ -1,6 +1,8 @@
 """The sample line: the schema of one `samples.jsonl` line (one problem x candidate), and its one writer.
 
-Every line of a problem carries the run's identity (`meta`), the candidate, its grade, its costs, the
+Every line of a problem carries the run's identity (`meta`, with the strategy's selection rule), the
+prompt and the grader's reference (so a grade can be audited without the loader; the run loop writes lines
+only after grading, and strategies and verifiers never see them), the candidate, its grade, its costs, the
 verifier's verdict, the strategy's per-candidate `info`, the problem's whole ledger, and `curve`: how the
 analysis turns the problem's candidates into curve points (the strategy declares it on its result):
 - "pooled": n seeded samples; every selection rule is re-applied at every budget k <= n (exact estimators);
@@ -12,7 +14,7 @@ Knows nothing about files; `ttc.contracts.rundir` reads and validates lines agai
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from ttc.contracts.records import Problem, ProblemResult
 
@@ -53,11 +55,15 @@ class SampleLine(TypedDict):
     step_scores: list[float] | None
     info: dict[str, Any]
     ledger: dict[str, float]
+    selection: NotRequired[str | None]  # the strategy's selection rule (run config), None where it has none
+    prompt: NotRequired[str]  # the task's prompt, as the strategy was given it
+    reference: NotRequired[str]  # the grader's reference, written after grading (never shown to strategies)
 
 
 META_FIELDS = ("task", "task_version", "grader_version", "strategy", "generator", "verifier", "run_seed",
                "problem_index")
-REQUIRED = tuple(SampleLine.__annotations__)
+OPTIONAL = ("selection", "prompt", "reference")  # absent from lines written before they were recorded
+REQUIRED = tuple(k for k in SampleLine.__annotations__ if k not in OPTIONAL)
 
 
 def sample_lines(problem: Problem, result: ProblemResult, correct: list[bool], meta: dict) -> list[SampleLine]:
@@ -79,7 +85,7 @@ def sample_lines(problem: Problem, result: ProblemResult, correct: list[bool], m
             "prompt_flops": c.prompt_flops, "verifier_score": None if v is None else round(v.score, 8),
             "verifier_tokens": 0 if v is None else v.tokens, "verifier_flops": 0.0 if v is None else v.flops,
             "step_scores": None if v is None or v.step_scores is None else list(v.step_scores),
-            "info": cand.info, "ledger": ledger,
+            "info": cand.info, "ledger": ledger, "prompt": problem.prompt, "reference": problem.reference,
         })
     return lines
 

@@ -44,6 +44,26 @@ def check_choices(argv: list[str]) -> None:
                 raise bad_choice(key, name, choices)
 
 
+def short_sweep_names(argv: list[str]) -> list[str]:
+    """A sweep's job directories named by what the sweep varies: the overrides every job shares (the command's
+    non-sweep values) are left out of `override_dirname` (run.json keeps the whole config and command line).
+    The same command gives the same names, so a re-launched sweep resumes. Returns argv, extended."""
+    if not ({"-m", "--multirun"} & set(argv)) or any(a.startswith("hydra.job.config.override_dirname") for a in argv):
+        return argv
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        overrides = OverridesParser.create().parse_overrides([a for a in argv[1:] if not a.startswith("-")])
+    except Exception:  # Hydra reports the syntax error itself, naming the override
+        return argv
+    fixed = sorted({o.key_or_group for o in overrides if not o.is_sweep_override()
+                    and not o.key_or_group.startswith("hydra")})
+    if not fixed or not any(o.is_sweep_override() for o in overrides):
+        return argv
+    keep = ",".join(["hydra.sweep.dir", "hydra.run.dir", *fixed])
+    return [*argv, f"hydra.job.config.override_dirname.exclude_keys=[{keep}]"]
+
+
 def fail(err: Exception | str) -> None:
     """Print one error line and exit with status 2."""
     print(f"ttc: error: {err}", file=sys.stderr)
@@ -59,7 +79,8 @@ def _app(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     group = Path(hc.sweep.dir).name if hc.mode == RunMode.MULTIRUN else None
     try:
-        execute(cfg, Path(hc.runtime.output_dir), group=group)
+        execute(cfg, Path(hc.runtime.output_dir), group=group,
+                sweep_dir=Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None)
     except ConfigError as err:
         _forget(Path(hc.runtime.output_dir), hc.job.name)
         fail(err)
@@ -125,6 +146,7 @@ def main() -> None:
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+    sys.argv = short_sweep_names(sys.argv)
     try:
         _app()
     except KeyboardInterrupt:
@@ -151,7 +173,7 @@ class SweepSummary(Callback):
         rows, seen = [], {}
         for run in sorted(r for r in runs if (r / "curves.csv").exists()):
             for r in read_csv(run / "curves.csv"):
-                key = (r["strategy"], r["verifier"], r["model"], r["budget"], r["budget_unit"], r["difficulty"])
+                key = (r["series"], r["verifier"], r["model"], r["budget"], r["budget_unit"], r["level"])
                 r = keep_or_tag(seen, key, (r["accuracy"], r["flops_per_problem"]), run.name, r)
                 if r is not None:
                     rows.append(r)
@@ -161,6 +183,8 @@ class SweepSummary(Callback):
         write_atomic(sweep / "curves.png", plot(rows, title=str(sweep)))
         print(format_table(rows))
         print(f"sweep directory: {sweep}")
+        if list((sweep / "wandb").glob("offline-run-*")):
+            print(f"W&B (offline): upload the whole sweep with: wandb sync {sweep / 'wandb'}/offline-run-*")
 
 
 def merge_sweep_shards(sweep: Path) -> list[Path]:

@@ -9,7 +9,6 @@ problems are appended.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -24,13 +23,14 @@ from tqdm import tqdm
 from ttc.analysis.outputs import format_table, write_curves
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Generator, Reachable, Strategy, Task,
-                                     Verifier, VerifierNeed)
+from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Encoding, Generator, Reachable, Strategy,
+                                     Task, Verifier, VerifierNeed)
 from ttc.contracts.records import Problem, ProblemResult
-from ttc.contracts.rundir import write_atomic
 from ttc.contracts.samples import sample_lines
 from ttc.harness.fingerprint import model_fingerprints
+from ttc.harness.live import Mirror
 from ttc.harness.lock import RunLock
+from ttc.harness.progress import CallProgress
 from ttc.harness.provenance import now, provenance
 from ttc.harness.shards import check_shard, shard_batches
 from ttc.harness.store import RunStore
@@ -85,10 +85,12 @@ def shard_fields(cfg: DictConfig) -> tuple[int, int]:
     return shard, num_shards
 
 
-def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | None = None) -> list[dict]:
+def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | None = None,
+            sweep_dir: Path | None = None) -> list[dict]:
     """Run (or resume) one task x generator x strategy x verifier (or one shard of it) into `run_dir`;
     return curve rows. A shard whose problems are all on disk is finished without loading any model. The
-    run directory is locked for the whole call: a second writer is refused at once, naming the first."""
+    run directory is locked for the whole call: a second writer is refused at once, naming the first. In a
+    sweep (`sweep_dir`), W&B's offline files go under the sweep so that one `wandb sync` uploads it."""
     if cfg.batch_size < 1:
         raise ConfigError(f"batch_size={cfg.batch_size} must be at least 1")
     strategy = build(cfg.strategy, "strategy")  # its budget is checked before the run directory is touched
@@ -96,7 +98,20 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
     if not (node and "_target_" in node) and isinstance(strategy, VerifierNeed) and strategy.verifier_need():
         raise ConfigError(strategy.verifier_need())
     with RunLock(run_dir):
-        return _execute(cfg, strategy, Path(run_dir), quiet, group)
+        return _execute(cfg, strategy, Path(run_dir), quiet, group, sweep_dir)
+
+
+def check_context(generator: Generator, problems: Sequence[Problem], task: str) -> None:
+    """The longest prompt must leave room to generate in the model's context; else one line, before any work."""
+    if not (isinstance(generator, Encoding) and isinstance(generator, Carded)):
+        return
+    sizes = [(len(generator.encode(p.prompt)), p.id) for p in problems]
+    longest, pid = max(sizes)
+    if longest + 1 > generator.card.context:
+        over = sum(1 for n, _ in sizes if n + 1 > generator.card.context)
+        raise ConfigError(f"task={task}: the longest prompt ({pid}) is {longest} tokens and {over} of {len(sizes)} "
+                          f"prompts do not fit the context of {generator.card.context} of {generator.name}; use "
+                          f"a zero-shot chat prompt (task.mode=chat where the task has one) or a longer-context model")
 
 
 def _check_fit(strategy: Strategy, problems: Sequence[Problem]) -> None:
@@ -111,7 +126,8 @@ def _check_fit(strategy: Strategy, problems: Sequence[Problem]) -> None:
                           f"generates, so use task.mode=generate (or strategy=label_scoring)")
 
 
-def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, group: str | None) -> list[dict]:
+def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, group: str | None,
+             sweep_dir: Path | None) -> list[dict]:
     shard, num_shards = shard_fields(cfg)
     task = build(cfg.task, "task")
     problems = task.problems()
@@ -127,66 +143,67 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
     old = store.recorded(config, models)
     done = store.done_ids()
     logger = build(cfg.logger, "logger") if cfg.get("logger") else None
+    where = sweep_dir  # W&B writes its files under WHERE/wandb
     if old is not None and mine <= done:
-        return _finish(run_dir, store, pretraining_flops(old.get("card")), quiet, logger, config, group)
+        return _finish(run_dir, store, pretraining_flops(old.get("card")), quiet, config,
+                       Mirror(logger, run_dir, config, group, where))
     generator = build(cfg.generator, "generator")
     if isinstance(generator, Reachable):
         generator.check()
+    check_context(generator, problems, task.name)
     verifier = build_verifier(cfg, generator)
     card = generator.card if isinstance(generator, Carded) else None
     meta = {
         "task": task.name, "task_version": task.version, "grader_version": task.grader_version,
         "strategy": strategy.name, "generator": generator.name, "run_seed": int(cfg.seed),
         "verifier": verifier.name if verifier is not None else "none",
+        "selection": cfg.strategy.get("selection"),
     }
     store.bind(config, {"meta": meta, "card": dataclasses.asdict(card) if card is not None else None, "models": models,
                         "problems": len(mine), "provenance": provenance()})
     bar = tqdm(total=len(mine), initial=len(done & mine), desc=f"{strategy.name}" + (
         f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""),
-               unit="problem", disable=quiet, file=sys.stderr, dynamic_ncols=True)
+               unit="problem", disable=quiet, file=sys.stderr, dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
+    live = Mirror(logger, run_dir, config, group, where)
+    ticking = CallProgress(generator, bar)  # the bar moves within a batch, call by call
     try:
         for batch in batches:
             if all(p.id in done for p in batch):
                 continue
             started, t0 = now(), time.perf_counter()
-            results = timed_run(strategy, batch, generator, verifier, task.extract, int(cfg.seed))
+            finished = len(done & mine) + live.fresh
+            ticking.begin(finished, sum(p.id not in done for p in batch))
+            results = timed_run(strategy, batch, ticking, verifier, task.extract, int(cfg.seed))
             for problem, result, correct in zip(batch, results, grades(task, batch, results, done)):
                 if problem.id in done:
                     continue
-                store.append(sample_lines(problem, result, correct, {**meta, "problem_index": index[problem.id]}))
-                bar.update(1)
+                lines = sample_lines(problem, result, correct, {**meta, "problem_index": index[problem.id]})
+                store.append(lines)
+                finished += 1
+                live.count(lines, finished, len(mine))
+            ticking.end(finished)
+            live.push()
             store.timing({"started": started, "wall_s": round(time.perf_counter() - t0, 3), "pid": os.getpid(),
                           "problems": [p.id for p in batch]})
     except BaseException:
         bar.leave = False  # an error's one line starts on a clean line, not after the bar
         bar.close()
+        live.abandon()
         raise
     bar.close()
-    return _finish(run_dir, store, card.pretraining_flops if card is not None else None, quiet, logger, config, group)
+    return _finish(run_dir, store, card.pretraining_flops if card is not None else None, quiet, config, live)
 
 
-def mirror(logger: Any, run_dir: Path, config: dict, rows: list[dict], samples: list, group: str | None) -> None:
-    """Mirror a finished run to the logger; a failure there is one warning line, never a failed run (the run
-    directory is the record; a later rerun of the same command mirrors it again)."""
-    try:
-        where = logger.log_run(run_dir, config, rows, samples, group)
-    except Exception as err:  # W&B is a mirror: its faults must not cost the results
-        print(f"ttc: warning: the W&B mirror failed ({type(err).__name__}: {str(err)[:160]}); the run directory "
-              f"{run_dir} is complete; rerun the same command to mirror it", file=sys.stderr)
-        return
-    if where:
-        write_atomic(run_dir / "logged.json", json.dumps({"wandb": where}) + "\n")
-
-
-def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool, logger: Any, config: dict,
-            group: str | None) -> list[dict]:
+def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool, config: dict,
+            live: Mirror) -> list[dict]:
     samples = store.samples()
     store.finished(now())
     rows = write_curves(run_dir, samples, pretrain)
-    marker = run_dir / "logged.json"
-    if logger is not None and not marker.exists():  # mirrored once, also when a resumed run had nothing left
-        mirror(logger, run_dir, config, rows, samples, group)
+    offline = live.finish(config, rows, samples)  # mirrored once (a marker): live, or in one go when nothing was left
     if not quiet:
         print(format_table(rows))
         print(f"run directory: {run_dir}")
+        if offline and live.where is None:  # a sweep prints one command for all its runs
+            print(f"W&B (offline): upload with: wandb sync {offline}")
     return rows

@@ -1,12 +1,21 @@
-"""Mirror a finished run directory to Weights & Biases (derived output: the run directory stays the record).
+"""Mirror a run to Weights & Biases, live while it runs and in full when it ends (derived output: the run
+directory stays the record).
 
-Per run: the resolved config; every curve point logged with FLOPs per problem as its x-axis (`define_metric`),
-as `accuracy/LABEL` with its interval, and per-budget summary metrics `LABEL/n=K`; a table of per-problem
-results (the selected candidate); the run directory as an artifact. A Hydra multirun is one W&B group.
-Mode: `logger.mode`, else $WANDB_MODE, else online when $WANDB_API_KEY is set and offline otherwise; an online
-init that fails or outlasts `init_timeout` seconds falls back to offline with one warning line. Mirroring never
-fails or changes a run: the run loop reports a W&B error as one warning line and keeps its results and exit code
-(offline runs sync later with `wandb sync RUN_DIR/wandb/offline-run-*`). `logger=none` turns it off.
+Keys are constant; identity lives in the config (task, generator, strategy, verifier, seed) and in the
+tables' columns, never in key names:
+- live, after every batch: `progress/problems`, `progress/accuracy` (running accuracy of the selected
+  answers), `progress/flops`, `progress/generated_tokens`, `progress/problems_per_s`, `progress/eta_s`;
+- at the end: `curves`, a tidy table with one row per model x series x strategy x selection x verifier x
+  budget x level (every curves.csv column: FLOPs, tokens, accuracy and its interval), so any of those can be
+  the x, y, colour or facet of a workspace panel; the run's own curve as history points
+  `curve/accuracy`, `curve/ci_low`, `curve/ci_high`, `curve/gen_tokens` against `curve/flops_per_problem`;
+  `problems`, a table of the selected answer per problem; the summary's `accuracy`, `flops_per_problem` and
+  `n_problems` at the run's full budget; the run directory as an artifact.
+`name`, `group` (default: the sweep's name in a multirun), `job_type`, `tags` and `notes` are settable.
+Offline runs of a sweep are written under SWEEP/wandb, so one printed `wandb sync` command uploads the sweep.
+Mode: `logger.mode`, else $WANDB_MODE, else online when $WANDB_API_KEY is set and offline otherwise; an
+online init that fails or outlasts `init_timeout` seconds falls back to offline with one warning line.
+Mirroring never fails or changes a run: the run loop turns any W&B error into one warning line.
 """
 
 from __future__ import annotations
@@ -14,11 +23,15 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from ttc.contracts.errors import ConfigError
 
 MODES = ("online", "offline", "disabled")
+CURVE_KEYS = ("accuracy", "ci_low", "ci_high")
+TABLE_COLUMNS = ("problem_id", "difficulty", "strategy", "answer", "correct", "generated_tokens", "flops", "text")
 
 
 def resolve_mode(mode: str | None) -> str:
@@ -29,83 +42,108 @@ def resolve_mode(mode: str | None) -> str:
     return mode
 
 
-def _label(r: dict) -> str:
-    ver = f"[{r['verifier']}]" if r["verifier"] not in ("none", "") else ""
-    return f"{r['model']}/{r['strategy']}{ver}".replace(" ", "_")
+def own_series(rows: list[dict], config: dict) -> list[dict]:
+    """The level-"all" rows of the run's own curve: the series its strategy config selects with."""
+    mine = [r for r in rows if r["level"] == "all"]
+    selection = (config.get("strategy") or {}).get("selection")
+    picked = [r for r in mine if r["strategy"] == "best_of_n" and r["selection"] == selection]
+    return picked or [r for r in mine if r["series"] not in ("oracle_pass_at_n", "sample")
+                      and r["strategy"] != "best_of_n"] or mine
 
 
-class WandbLogger:
-    """Mirror finished run directories to W&B (offline unless a key is set); see the module docstring."""
+class LiveRun:
+    """One W&B run: `progress` during the run, `finish` with the final tables at the end."""
 
-    def __init__(self, project: str = "ttc", entity: str | None = None, mode: str | None = None,
-                 tags: list[str] | None = None, artifact: bool = True, init_timeout: float = 15.0) -> None:
-        if init_timeout <= 0:
-            raise ConfigError(f"logger.init_timeout={init_timeout} must be positive (seconds)")
-        self.project, self.entity, self.mode = project, entity, resolve_mode(mode)
-        self.tags, self.artifact, self.init_timeout = list(tags or []), artifact, float(init_timeout)
+    def __init__(self, run: Any, mode: str, artifact: bool) -> None:
+        self.run, self.mode, self.artifact = run, mode, artifact
+        self.started = time.perf_counter()
+        self.run.define_metric("progress/problems")
+        self.run.define_metric("progress/*", step_metric="progress/problems")
+        self.run.define_metric("curve/flops_per_problem")
+        self.run.define_metric("curve/*", step_metric="curve/flops_per_problem")
 
-    def _init(self, run_dir: Path, config: dict, group: str | None):
-        """A W&B run; an online init that fails or times out (`init_timeout`) falls back to offline, with one
-        warning line and the command that uploads it later."""
+    def progress(self, done: int, total: int, right: int, flops: float, tokens: int, fresh: int) -> None:
+        """Log the running totals after a batch (`fresh`: problems computed in this process so far, over which
+        `right`, `flops` and `tokens` are counted; `done` includes problems finished by an earlier process)."""
+        elapsed = time.perf_counter() - self.started
+        rate = fresh / elapsed if elapsed > 0 else 0.0
+        self.run.log({"progress/problems": done, "progress/accuracy": right / max(fresh, 1), "progress/flops": flops,
+                      "progress/generated_tokens": tokens, "progress/problems_per_s": rate,
+                      "progress/eta_s": (total - done) / rate if rate > 0 else None})
+
+    def finish(self, run_dir: Path, config: dict, rows: list[dict], samples: list[dict]) -> str | None:
+        """Log the curves and problems tables, the run's own curve and summary, the artifact; close the run.
+        Returns the W&B run directory (None when disabled)."""
         import wandb
 
-        def start(mode: str):
-            return wandb.init(project=self.project, entity=self.entity, mode=mode, dir=str(run_dir),
-                              name=run_dir.name[:120], group=group, config=config, tags=self.tags,
-                              reinit="finish_previous", settings=wandb.Settings(
-                                  silent=True, console="off", init_timeout=self.init_timeout))
-        if self.mode != "online":
-            return start(self.mode)
-        try:
-            return start("online")
-        except Exception as err:  # unreachable server, bad key, timeout: the run's results do not depend on W&B
-            run = start("offline")
-            where = Path(run.dir).parent
-            print(f"ttc: warning: W&B online init failed ({type(err).__name__}); logged offline instead; "
-                  f"upload later with: wandb sync {where}", file=sys.stderr)
-            return run
+        from ttc.analysis.curves import COLUMNS
 
-    def log_run(self, run_dir: Path, config: dict, rows: list[dict], samples: list[dict],
-                group: str | None = None) -> str | None:
-        """Log one finished run; returns the W&B run directory (None when disabled)."""
-        import wandb
-
-        run_dir = Path(run_dir)
-        run = self._init(run_dir, config, group)
         try:
-            run.define_metric("flops_per_problem")
-            for prefix in ("accuracy", "ci_low", "ci_high", "gen_tokens"):
-                run.define_metric(f"{prefix}/*", step_metric="flops_per_problem")
-            summary = {}
-            for r in rows:
-                if r["difficulty"] != "all":
-                    summary[f"{_label(r)}/n={r['budget']}/level{r['difficulty']}"] = r["accuracy"]
-                    continue
-                label = _label(r)
-                run.log({"flops_per_problem": r["flops_per_problem"], f"accuracy/{label}": r["accuracy"],
-                         f"ci_low/{label}": r["ci_low"], f"ci_high/{label}": r["ci_high"],
-                         f"gen_tokens/{label}": r["gen_tokens_per_problem"]})
-                summary[f"{label}/n={r['budget']}"] = r["accuracy"]
-            run.summary.update(summary)
-            cols = ["problem_id", "difficulty", "strategy", "answer", "correct", "generated_tokens", "flops", "text"]
-            table = wandb.Table(columns=cols, data=[[s.get(c) for c in cols] for s in samples if s.get("selected")])
-            run.log({"problems": table})
+            for r in sorted(own_series(rows, config), key=lambda r: r["flops_per_problem"]):
+                self.run.log({"curve/flops_per_problem": r["flops_per_problem"], "curve/budget": r["budget"],
+                              "curve/gen_tokens": r["gen_tokens_per_problem"], **{f"curve/{k}": r[k] for k in CURVE_KEYS}})
+            top = max(own_series(rows, config), key=lambda r: r["budget"], default=None)
+            if top is not None:
+                self.run.summary.update({"accuracy": top["accuracy"], "flops_per_problem": top["flops_per_problem"],
+                                         "n_problems": top["n_problems"], "series": top["series"]})
+            curves = wandb.Table(columns=list(COLUMNS), data=[[r.get(c) for c in COLUMNS] for r in rows])
+            problems = wandb.Table(columns=list(TABLE_COLUMNS), data=[[s.get(c) for c in TABLE_COLUMNS]
+                                                                       for s in samples if s.get("selected")])
+            self.run.log({"curves": curves, "problems": problems})
             if self.artifact:
                 digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:12]
                 art = wandb.Artifact(f"run-{digest}", type="ttc-run")
                 for name in ("run.json", "samples.jsonl", "curves.csv", "curves.png"):
                     if (run_dir / name).exists():
                         art.add_file(str(run_dir / name))
-                run.log_artifact(art)
-            return None if self.mode == "disabled" else str(Path(run.dir).parent)
+                self.run.log_artifact(art)
+            return None if self.mode == "disabled" else str(Path(self.run.dir).parent)
         finally:
-            run.finish()
+            self.run.finish()
+
+    def abandon(self) -> None:
+        """Close the W&B run of a run that stopped early (its live points stay; a resume starts a new one)."""
+        self.run.finish(exit_code=1)
+
+
+class WandbLogger:
+    """Mirror runs to W&B (offline unless a key is set); see the module docstring."""
+
+    def __init__(self, project: str = "ttc", entity: str | None = None, mode: str | None = None,
+                 name: str | None = None, group: str | None = None, job_type: str = "eval",
+                 tags: list[str] | None = None, notes: str | None = None, artifact: bool = True,
+                 init_timeout: float = 15.0) -> None:
+        if init_timeout <= 0:
+            raise ConfigError(f"logger.init_timeout={init_timeout} must be positive (seconds)")
+        self.project, self.entity, self.mode = project, entity, resolve_mode(mode)
+        self.name, self.group, self.job_type, self.notes = name, group, job_type, notes
+        self.tags, self.artifact, self.init_timeout = list(tags or []), artifact, float(init_timeout)
+
+    def start(self, run_dir: Path, config: dict, group: str | None = None, where: Path | None = None) -> LiveRun:
+        """Begin the W&B run of `run_dir` (its files under `where`, default the run directory); an online init
+        that fails or times out falls back to offline, with one warning line and the command to upload it."""
+        import wandb
+
+        run_dir, where = Path(run_dir), Path(where or run_dir)
+        if self.mode != "disabled":
+            where.mkdir(parents=True, exist_ok=True)
+
+        def init(mode: str):
+            return wandb.init(project=self.project, entity=self.entity, mode=mode, dir=str(where),
+                              name=(self.name or run_dir.name)[:120], group=self.group or group,
+                              job_type=self.job_type, notes=self.notes, config=config, tags=self.tags,
+                              reinit="finish_previous", settings=wandb.Settings(
+                                  silent=True, console="off", init_timeout=self.init_timeout))
+        if self.mode != "online":
+            return LiveRun(init(self.mode), self.mode, self.artifact)
+        try:
+            return LiveRun(init("online"), "online", self.artifact)
+        except Exception as err:  # unreachable server, bad key, timeout: the run's results do not depend on W&B
+            run = init("offline")
+            print(f"ttc: warning: W&B online init failed ({type(err).__name__}); logged offline instead; "
+                  f"upload later with: wandb sync {Path(run.dir).parent}", file=sys.stderr)
+            return LiveRun(run, "offline", self.artifact)
 
 
 class NoLogger:
-    """`logger=none`: nothing leaves the run directory."""
-
-    def log_run(self, run_dir: Path, config: dict, rows: list[dict], samples: list[dict],
-                group: str | None = None) -> None:
-        """Logger.log_run: mirror a finished run; returns where it went (None when nothing was logged)."""
-        return None
+    """`logger=none`: nothing leaves the run directory (it has no `start`, so the run loop mirrors nothing)."""

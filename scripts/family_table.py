@@ -22,7 +22,7 @@ LEVELS = ("1", "2", "3", "4", "5")
 
 
 def _accuracy(rows: list[dict], strategy: str, budget: int) -> dict[str, float]:
-    return {r["difficulty"]: r["accuracy"] for r in rows if r["strategy"] == strategy and r["budget"] == budget}
+    return {r["level"]: r["accuracy"] for r in rows if r["series"] == strategy and r["budget"] == budget}
 
 
 def evaluate(model: str, per_level: int, out: Path, temperature: float, generator: str) -> tuple[dict, dict]:

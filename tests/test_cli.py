@@ -1,5 +1,6 @@
 """`ttc` driven as users drive it: bad inputs stop before any work with one line; a sweep prints a table."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,21 @@ def test_multirun_prints_one_table_over_the_sweep(tmp_path):
     merged = (tmp_path / "sweep" / "curves.csv").read_text()
     assert "greedy" in merged and "majority" in merged
     assert (tmp_path / "sweep" / "curves.png").stat().st_size > 1000
+    jobs = sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/run.json"))
+    assert jobs == ["strategy=greedy", "strategy=majority"]  # named by what the sweep varies
+    record = json.loads((tmp_path / "sweep" / "strategy=greedy" / "run.json").read_text())
+    assert "task.per_level=2" in record["provenance"]["command"]  # the whole command stays in run.json
+
+
+def test_sweep_job_names_leave_out_what_every_job_shares():
+    from ttc.harness.cli import short_sweep_names
+
+    argv = ["ttc", "-m", "strategy=greedy,majority", "strategy.n=4", "task.levels=[1,2]", "shard=range(2)"]
+    extra = short_sweep_names(argv)[len(argv):]
+    assert extra == ["hydra.job.config.override_dirname.exclude_keys=[hydra.sweep.dir,hydra.run.dir,strategy.n,"
+                     "task.levels]"]
+    assert short_sweep_names(["ttc", "strategy=greedy", "strategy.n=4"]) == ["ttc", "strategy=greedy", "strategy.n=4"]
+    assert short_sweep_names(["ttc", "-m", "strategy=greedy", "seed=1"]) == ["ttc", "-m", "strategy=greedy", "seed=1"]
 
 
 def test_malformed_data_file_stops_with_its_line(tmp_path):

@@ -30,7 +30,7 @@ def run(tmp_path_factory):
 
 
 def _row(rows, strategy, budget, difficulty="all"):
-    [r] = [r for r in rows if r["strategy"] == strategy and int(r["budget"]) == budget and r["difficulty"] == difficulty]
+    [r] = [r for r in rows if r["series"] == strategy and int(r["budget"]) == budget and r["level"] == difficulty]
     return r
 
 
@@ -64,9 +64,9 @@ def test_curves_at_full_budget_equal_rules_applied_to_the_samples(run):
     n = len(pools)
     assert float(_row(rows, "majority", N)["accuracy"]) == pytest.approx(sum(maj) / n, abs=1e-6)
     assert float(_row(rows, "best_of_n", N)["accuracy"]) == pytest.approx(sum(bon) / n, abs=1e-6)
-    assert float(_row(rows, "pass@n (oracle)", N)["accuracy"]) == pytest.approx(sum(anyok) / n, abs=1e-6)
+    assert float(_row(rows, "oracle_pass_at_n", N)["accuracy"]) == pytest.approx(sum(anyok) / n, abs=1e-6)
     assert float(_row(rows, "sample", 1)["accuracy"]) == pytest.approx(sum(mean) / n, abs=1e-6)
-    for strategy in ("majority", "best_of_n", "pass@n (oracle)"):
+    for strategy in ("majority", "best_of_n", "oracle_pass_at_n"):
         assert float(_row(rows, strategy, 1)["accuracy"]) == pytest.approx(sum(mean) / n, abs=1e-6)
 
 
@@ -83,5 +83,5 @@ def test_compute_grows_with_budget_and_matches_the_ledger_at_full_budget(run):
     assert float(maj["flops_per_problem"]) < float(bon[-1]["flops_per_problem"])
     for r in rows:
         assert float(r["ci_low"]) <= float(r["accuracy"]) <= float(r["ci_high"])
-    assert {r["difficulty"] for r in rows} == {"all", "1", "2", "3", "4", "5"}
+    assert {r["level"] for r in rows} == {"all", "1", "2", "3", "4", "5"}
     assert float(rows[0]["pretrain_flops"]) > 0

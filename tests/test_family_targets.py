@@ -22,7 +22,7 @@ def _rows(tmp_path, name, overrides):
 
 
 def _acc(rows, strategy, budget, difficulty):
-    [r] = [r for r in rows if r["strategy"] == strategy and r["budget"] == budget and r["difficulty"] == difficulty]
+    [r] = [r for r in rows if r["series"] == strategy and r["budget"] == budget and r["level"] == difficulty]
     return r["accuracy"]
 
 

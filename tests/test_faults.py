@@ -84,7 +84,8 @@ def test_corrupt_run_files_are_one_line_naming_file_and_line(finished, tmp_path)
 
 
 def test_report_refuses_a_half_finished_run_or_marks_it(finished, tmp_path):
-    from ttc.analysis.report import build, sections
+    from ttc.analysis.page import sections
+    from ttc.analysis.report import build
 
     half = tmp_path / "half"
     shutil.copytree(finished[0], half)
@@ -93,8 +94,10 @@ def test_report_refuses_a_half_finished_run_or_marks_it(finished, tmp_path):
     with pytest.raises(ConfigError, match=r"is not finished: 2/4 problems finished \(1 partial\).*--incomplete"):
         build([str(half)])
     data = build([str(half)], allow_incomplete=True)
-    assert {r["n_problems"] for r in data["curves"] if r["difficulty"] == "all"} == {2}  # finished problems only
-    assert "INCOMPLETE: 2/4 problems finished (1 partial)" in sections(data)[0][1]
+    assert {r["n_problems"] for r in data["curves"] if r["level"] == "all"} == {2}  # finished problems only
+    text = dict((title, body) for title, body, _ in sections(data))
+    assert "**incomplete**: 2/4 problems finished (1 partial)" in text["Runs"]
+    assert "incomplete (2/4 problems finished (1 partial))" in text["Warnings"]
 
 
 def test_an_absurd_budget_is_refused_before_any_work(tmp_path):
@@ -120,7 +123,7 @@ def test_an_unreachable_wandb_server_falls_back_offline_and_a_failing_mirror_cos
     def broken(*args, **kwargs):
         raise OSError("disk quota exceeded")
 
-    monkeypatch.setattr(WandbLogger, "log_run", broken)
+    monkeypatch.setattr(WandbLogger, "start", broken)
     assert execute(_cfg("logger=wandb"), tmp_path / "b", quiet=True) == finished[1]
     err = [x for x in capfd.readouterr().err.splitlines() if x.startswith("ttc:")]
     assert len(err) == 1 and "the W&B mirror failed (OSError: disk quota exceeded)" in err[0]

@@ -28,6 +28,8 @@ CASES = [
     (["generator.max_batch_rows=0"], "generator.max_batch_rows=0 must be at least 1"),
     (["generator=openai", "generator.base_url=http://127.0.0.1:9/v1", "generator.retries=0"],
      "generator.base_url=http://127.0.0.1:9/v1: cannot reach the server"),
+    (["task=gsm8k", f"task.path={DATA}/gsm8k/test.jsonl", "task.limit=3", "strategy=greedy", "verifier=none"],
+     "task=gsm8k: the longest prompt (gsm8k-"),
     (["strategy.n=0"], "strategy.n=0: budget 0 samples is impossible"),
     (["strategy.n=-1"], "strategy.n=-1: budget -1 samples is impossible"),
     (["strategy.n=1e9"], "above the ceiling of 65536"),

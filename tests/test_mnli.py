@@ -31,7 +31,7 @@ def test_label_scoring_picks_the_most_likely_verbaliser(tmp_path):
         best = max(trio, key=lambda s: s["logprob"])
         assert best["selected"] and sum(s["selected"] for s in trio) == 1
         assert all(s["generated_tokens"] == 0 and s["prompt_tokens"] > 50 for s in trio)
-    [row] = [r for r in rows if r["difficulty"] == "all"]
+    [row] = [r for r in rows if r["level"] == "all"]
     chosen = [s["correct"] for s in samples if s["selected"]]
     assert row["strategy"] == "label_scoring" and row["accuracy"] == pytest.approx(sum(chosen) / 12)
 
@@ -40,7 +40,7 @@ def test_generative_mode_votes_over_sampled_labels(tmp_path):
     short = "task.template='{premise} / {hypothesis}. Answer:'"  # the 512-char context of the tiny model
     rows, samples = _run(tmp_path, ["task.mode=generate", short, "strategy=majority", "strategy.n=2",
                                     "strategy.max_tokens=24"])
-    assert len(samples) == 24 and {r["strategy"] for r in rows} >= {"majority", "pass@n (oracle)"}
+    assert len(samples) == 24 and {r["series"] for r in rows} >= {"majority", "oracle_pass_at_n"}
     assert all(s["answer"] in (None, *LABELS) for s in samples)
 
 

@@ -12,7 +12,8 @@ from hydra import compose, initialize_config_dir
 from ttc.analysis.exchange import exchange
 from ttc.contracts.rules import bin_of
 from ttc.analysis.optimal import compute_optimal, quantile_bins, thresholds
-from ttc.analysis.report import build, pareto, write
+from ttc.analysis.page import write
+from ttc.analysis.report import build, pareto
 from ttc.harness.cli import CONF_DIR
 from ttc.contracts.errors import ConfigError
 from ttc.harness.run import execute
@@ -28,7 +29,8 @@ def _records(model="S", n=20, arms=ARMS, pretrain=None):
     for i in range(n):
         pid = f"p{i}"
         for strategy, budget, flops, easy, hard in arms.values():
-            out.append({"problem_id": pid, "difficulty": 1, "model": model, "strategy": strategy, "verifier": "none",
+            out.append({"problem_id": pid, "difficulty": 1, "model": model, "series": strategy, "strategy": strategy,
+                        "verifier": "none",
                         "budget": budget, "budget_unit": "samples", "accuracy": easy if i < n // 2 else hard,
                         "mc_se": 0.0, "gen_tokens": 1.0, "flops": flops, "arm": {"_target_": strategy},
                         "pretrain_flops": pretrain})
@@ -97,8 +99,8 @@ def test_report_from_real_runs(runs, tmp_path):
     assert len(data["runs"]) == 3
     front = data["pareto"]["tiny-0.3m"]
     assert [r["accuracy"] for r in front] == sorted(r["accuracy"] for r in front)
-    mine = [r for r in data["curves"] if r["model"] == "tiny-0.3m" and r["difficulty"] == "all"
-            and "oracle" not in r["strategy"]]
+    mine = [r for r in data["curves"] if r["model"] == "tiny-0.3m" and r["level"] == "all"
+            and "oracle" not in r["series"]]
     for r in mine:  # nothing off the frontier beats it at its cost
         assert max(f["accuracy"] for f in front if f["flops_per_problem"] <= r["flops_per_problem"]) >= r["accuracy"]
     oracle = [r for r in data["oracle"] if r["difficulty"] == "all"]
@@ -112,15 +114,26 @@ def test_report_from_real_runs(runs, tmp_path):
     out = write(data, tmp_path / "report")
     html = (out / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == 5 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
-    assert "Pretraining vs test-time FLOPs" in (out / "report.md").read_text()
+    names = ["curves", "levels", "tokens", "oracle_policy", "oracle", "predicted_policy", "predicted", "exchange"]
+    assert len(images) == len(names) and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    for name in names:  # every figure also as PDF and SVG, for papers
+        assert (out / f"{name}.pdf").read_bytes().startswith(b"%PDF") and b"<svg" in (out / f"{name}.svg").read_bytes()
+    md = (out / "report.md").read_text()
+    assert "Pretraining vs test-time FLOPs" in md and "## Glossary" in md and "**R**:" in md
+    table = md.split("## Accuracy vs FLOPs\n")[1].split("\n\n## ")[0]
+    accs = [float(line.split("|")[6]) for line in table.splitlines() if line.startswith("| tiny")]
+    assert accs == sorted(accs, reverse=True) and len(accs) > 10  # ordered by accuracy
+    assert data["comparisons"] and all(c["ci_low"] <= c["difference"] <= c["ci_high"] for c in data["comparisons"])
+    assert "<table>" in html and "**" not in html and "`" not in html and "|---" not in html
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("no chromium: `make test` installs it (apt); the HTML was checked without a browser")
     dom = subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", "--virtual-time-budget=5000",
                           "--dump-dom", (out / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
     body = re.search(r"<body[^>]*>", dom.stdout).group(0)
-    assert 'data-rendered="5/5"' in body and 'data-errors="0"' in body
+    assert f'data-rendered="{len(names)}/{len(names)}"' in body and 'data-errors="0"' in body
+    text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", dom.stdout, flags=re.S)
+    assert not re.search(r"\*\*|`|\|\s*---|!\[|^#+ ", text, flags=re.M), "Markdown residue on the rendered page"
 
 
 def test_adaptive_policy_runs_its_arms_per_predicted_bin(runs, tmp_path):
@@ -130,7 +143,7 @@ def test_adaptive_policy_runs_its_arms_per_predicted_bin(runs, tmp_path):
     policy = json.loads(policy_file.read_text())
     run_dir = tmp_path / "adaptive"
     rows = _execute(run_dir, ["strategy=adaptive", f"strategy.policy={policy_file}", "verifier=self_critique"])
-    assert any(r["strategy"] == "adaptive" and r["difficulty"] == "all" for r in rows)
+    assert any(r["strategy"] == "adaptive" and r["level"] == "all" for r in rows)
     lines = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
     largest = policy["budgets"][-1]["bins"]
     cuts, m = policy["probe"]["thresholds"], policy["probe"]["m"]

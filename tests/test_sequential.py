@@ -243,12 +243,12 @@ def _execute(tmp_path, name, overrides):
 def test_sequential_strategies_land_in_curves_beside_best_of_n(tmp_path):
     critique = ["verifier=self_critique"]
     _, bon = _execute(tmp_path, "bon", [*critique, "strategy=best_of_n", "strategy.n=4"])
-    assert {(r["strategy"], r["verifier"]) for r in bon} >= {("best_of_n", "tiny-0.3m-critique-logprob")}
+    assert {(r["series"], r["verifier"]) for r in bon} >= {("best_of_n", "tiny-0.3m-critique-logprob")}
     for parallel, budgets in ((1, {1, 2, 4}), (2, {2, 4})):
         samples, rows = _execute(tmp_path, f"rev{parallel}", [
             *critique, "strategy=revision", "strategy.n=4", f"strategy.parallel={parallel}",
             "strategy.selection=weighted_vote"])
-        mine = [r for r in rows if r["strategy"] == f"revision_p{parallel}" and r["difficulty"] == "all"]
+        mine = [r for r in rows if r["series"] == f"revision_p{parallel}" and r["level"] == "all"]
         assert {r["budget"] for r in mine} == budgets
         full = next(r for r in mine if r["budget"] == 4)
         chosen = [s["correct"] for s in samples if s["selected"]]
@@ -263,7 +263,7 @@ def test_sequential_strategies_land_in_curves_beside_best_of_n(tmp_path):
     for cap in (8, 64):
         samples, rows = _execute(tmp_path, f"bf{cap}", [
             "verifier=none", "task.mode=think", "strategy=budget_forcing", f"strategy.max_thinking={cap}"])
-        [row] = [r for r in rows if r["difficulty"] == "all"]
+        [row] = [r for r in rows if r["level"] == "all"]
         assert row["budget_unit"] == "thinking_tokens" and row["budget"] == cap
         assert 0 < row["thinking_tokens_per_problem"] <= cap
         assert all(s["info"]["thinking_tokens"] <= cap for s in samples)

@@ -127,10 +127,10 @@ def test_prm_search_lands_in_curves_beside_best_of_n(tmp_path):
         return rows, [json.loads(x) for x in (tmp_path / name / "samples.jsonl").read_text().splitlines()]
 
     bon, _ = run("bon", ["strategy=best_of_n", "strategy.n=4", "verifier=tiny_orm"])
-    assert any(r["strategy"] == "best_of_n" and r["verifier"] == "tiny-orm" and r["budget"] == 4 for r in bon)
+    assert any(r["series"] == "best_of_n" and r["verifier"] == "tiny-orm" and r["budget"] == 4 for r in bon)
     for strategy in ("prm_beam", "dvts", "lookahead"):
         rows, lines = run(strategy, [f"strategy={strategy}", "strategy.n=4", "strategy.width=2", "verifier=tiny_prm"])
-        [row] = [r for r in rows if r["difficulty"] == "all"]
+        [row] = [r for r in rows if r["level"] == "all"]
         assert row["verifier"] == "tiny-prm" and row["budget"] == 4 and row["flops_per_problem"] > 0
         assert all(len(x["step_scores"]) == 1 for x in lines)  # the newest step only
         chosen = [x for x in lines if x["selected"]]

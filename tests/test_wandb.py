@@ -1,4 +1,5 @@
-"""The W&B mirror: offline by default without a key, FLOPs as the x-axis, a table, the run as an artifact."""
+"""The W&B mirror: offline by default without a key, live progress points, constant keys, the tidy curves
+table, the run's own curve against FLOPs, a per-problem table and the run as an artifact."""
 
 import json
 import sys
@@ -10,6 +11,7 @@ from ttc.harness.cli import CONF_DIR
 from ttc.contracts.errors import ConfigError
 from ttc.harness.run import execute
 from ttc.harness.wandb_log import resolve_mode
+from ttc.analysis.curves import COLUMNS
 
 
 def test_mode_defaults_to_offline_without_a_key(monkeypatch):
@@ -60,7 +62,8 @@ def _items(items):
 def test_offline_run_mirrors_curves_table_and_artifact(tmp_path, monkeypatch, capfd):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_MODE", raising=False)
-    rows = _run(tmp_path / "r", "logger=wandb")
+    rows = _run(tmp_path / "r", "logger=wandb", "batch_size=2")
+    samples = [json.loads(x) for x in (tmp_path / "r" / "samples.jsonl").read_text().splitlines()]
     from wandb.integration.weave.weave import _AVAILABLE_WEAVE_INTEGRATIONS
 
     ours = {"verifiers", "tasks", "harness", "strategies", "analysis"}
@@ -74,28 +77,62 @@ def test_offline_run_mirrors_curves_table_and_artifact(tmp_path, monkeypatch, ca
     kinds = [r.WhichOneof("record_type") for r in records]
     [run] = [r.run for r in records if r.HasField("run")]
     assert run.run_group == "sweep-x"
+    assert run.job_type == "eval" and run.display_name == "r"
     metrics = {(r.metric.glob_name or r.metric.name): r.metric.step_metric for r in records if r.HasField("metric")}
-    assert metrics["accuracy/*"] == "flops_per_problem"
+    assert metrics["curve/*"] == "curve/flops_per_problem" and metrics["progress/*"] == "progress/problems"
     history = [_items(r.history.item) for r in records if r.HasField("history")]
-    curve = [r for r in rows if r["difficulty"] == "all"]
-    assert len([h for h in history if "flops_per_problem" in h]) == len(curve)
-    full = next(r for r in curve if r["strategy"] == "majority" and r["budget"] == 4)
-    point = next(h for h in history if "accuracy/tiny-0.3m/majority" in h and h["flops_per_problem"] == pytest.approx(
-        full["flops_per_problem"]))
-    assert point["accuracy/tiny-0.3m/majority"] == pytest.approx(full["accuracy"])
+    live = [h for h in history if "progress/problems" in h]
+    assert [h["progress/problems"] for h in live] == [2, 4]  # batch_size=2: a point after each batch
+    first_table = next(i for i, h in enumerate(history) if any(k.startswith("curves") for k in h))
+    assert history.index(live[0]) < first_table, "a live point is logged before the run's end"
+    selected = [x for x in samples if x["selected"]]
+    first_batch = [x for x in selected if x["problem_index"] < 2]
+    assert live[0]["progress/accuracy"] == pytest.approx(sum(x["correct"] for x in first_batch) / 2)
+    assert live[-1]["progress/accuracy"] == pytest.approx(sum(x["correct"] for x in selected) / 4)
+    curve = sorted((r for r in rows if r["level"] == "all" and r["series"] == "majority"),
+                   key=lambda r: r["flops_per_problem"])
+    points = [h for h in history if "curve/accuracy" in h]
+    assert [p["curve/accuracy"] for p in points] == pytest.approx([r["accuracy"] for r in curve])
+    assert [p["curve/budget"] for p in points] == [1, 2, 4]  # the run's own series (selection=majority)
+    assert not [k for h in history for k in h if "tiny-0.3m" in k or "majority" in k], "identity in a key name"
     summary = {}
     for r in records:
         if r.HasField("summary"):
             summary.update(_items(r.summary.update))
-    assert summary["tiny-0.3m/majority/n=4"] == pytest.approx(full["accuracy"])
-    table = {k: v for h in history for k, v in h.items() if k.startswith("problems")}
-    table.update({k: v for k, v in summary.items() if k.startswith("problems")})
-    assert table, "the per-problem table was logged"
-    flat = table.get("problems") or {k.split("/", 1)[1]: v for k, v in table.items() if "/" in k}
-    assert flat["_type"] == "table-file" and flat["nrows"] == 4  # one selected answer per problem
+    assert summary["accuracy"] == pytest.approx(curve[-1]["accuracy"]) and summary["n_problems"] == 4
+    tables = {}
+    for key, value in history[first_table].items():  # a table is logged as nested keys: curves/_type, ...
+        name, _, field = key.partition("/")
+        tables.setdefault(name, {})[field] = value
+    assert tables["curves"]["_type"] == "table-file" and tables["curves"]["nrows"] == len(rows)
+    assert tables["problems"]["nrows"] == 4  # one selected answer per problem
+    [table_file] = list((offline / "files").rglob("curves_*.table.json"))
+    table = json.loads(table_file.read_text())
+    assert table["columns"] == list(COLUMNS)
+    levels = {row[table["columns"].index("level")] for row in table["data"]}
+    assert levels == {"all", "1", "2"}
     assert {r.artifact.type for r in records if r.HasField("artifact")} >= {"ttc-run"}
     assert kinds.count("exit") == 1
-    _run(tmp_path / "r", "logger=wandb")  # finished and mirrored: not logged twice
+    _run(tmp_path / "r", "logger=wandb", "batch_size=2")  # finished and mirrored: not logged twice
     assert len(list((tmp_path / "r" / "wandb").glob("offline-run-*"))) == 1
     _run(tmp_path / "n", "logger=none")
     assert not (tmp_path / "n" / "wandb").exists() and not (tmp_path / "n" / "logged.json").exists()
+
+
+def test_a_sweeps_offline_runs_are_collected_for_one_sync_command(tmp_path):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_MODE", "WANDB_API_KEY")}
+    sweep = tmp_path / "sweep"
+    res = subprocess.run([sys.executable, "-m", "ttc.harness.cli", "-m", "strategy=sample,majority", "strategy.n=2",
+                          "verifier=none", "logger=wandb", "task.per_level=1", "task.levels=[1,2]",
+                          f"hydra.sweep.dir={sweep}"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                         env={**env, "HF_HUB_OFFLINE": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    runs = sorted((sweep / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and not list(sweep.glob("strategy=*/wandb"))
+    assert f"wandb sync {sweep / 'wandb'}/offline-run-*" in res.stdout
+    for job in ("strategy=sample", "strategy=majority"):
+        marker = json.loads((sweep / job / "logged.json").read_text())
+        assert marker["wandb"] in map(str, runs)
