@@ -111,6 +111,11 @@ def test_report_from_real_runs(runs, tmp_path):
     assert data["predicted"] and data["policies"]["tiny-0.3m"]["budgets"]
     pairs = {(r["small"], r["large"]) for r in data["exchange"]}
     assert pairs == {("tiny-0.3m", "tiny-1m")}
+    warned = " ".join(data["warnings"])
+    assert "fewer than 10 problems behind some rows" in warned and "level 1 (6)" in warned  # 6 problems per level
+    for r in data["oracle"] + data["predicted"]:
+        if r["difficulty"] == "all" and r["gain"] is not None and r["gain_ci_low"] <= 0:
+            assert f"at budget {r['budget_flops']:.3g} FLOPs" in warned and "not presented as compute-optimal" in warned
     out = write(data, tmp_path / "report")
     html = (out / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
@@ -134,6 +139,13 @@ def test_report_from_real_runs(runs, tmp_path):
     assert f'data-rendered="{len(names)}/{len(names)}"' in body and 'data-errors="0"' in body
     text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", dom.stdout, flags=re.S)
     assert not re.search(r"\*\*|`|\|\s*---|!\[|^#+ ", text, flags=re.M), "Markdown residue on the rendered page"
+
+
+def test_runs_of_different_task_settings_are_not_mixed_in_one_report(runs, tmp_path):
+    other = tmp_path / "other"
+    _execute(other, ["strategy=greedy", "verifier=none", "task.seed=1"])
+    with pytest.raises(ConfigError, match=r"runs differ in task settings \(task.seed=.* report them separately"):
+        build([str(runs), str(other)])
 
 
 def test_adaptive_policy_runs_its_arms_per_predicted_bin(runs, tmp_path):
