@@ -3,7 +3,8 @@
 An *arm* is a strategy config that would reproduce a record's rule at its budget: the pooled rules of a
 best-of-N pool (majority@k, best-of-k by verifier, ...) become `best_of_n` with `n=k` and that selection;
 fixed-budget strategies (greedy, beam search, budget forcing) are their run's own strategy config; revision
-chains read at length l are the run's config with `n = P*l`. Oracle rules (pass@n) have no arm.
+chains read at length l are the run's config with `n = P*l`. Measures that read the grades (pass@n,
+G-Pass@k) have no arm.
 Reads run directories only (run.json and samples.jsonl); never W&B.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from ttc.analysis.curves import ORACLE, per_problem
+from ttc.analysis.curves import METRICS, per_problem
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.rundir import SAMPLES, finished, is_run_dir, progress, read_record, read_samples, shard_of
 
@@ -43,7 +44,7 @@ def arm_of(record: dict, strategy_cfg: dict) -> dict | None:
         if name:
             arm["name"] = name
         return arm
-    if rule == ORACLE:
+    if record.get("selection") in METRICS:  # pass@n and G-Pass read the grades: measures, not runnable arms
         return None
     if record["curve"] == "chains":
         return {**strategy_cfg, "n": budget}

@@ -26,6 +26,8 @@ COLUMNS = ["model", "series", "strategy", "selection", "verifier", "budget", "bu
            "accuracy", "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem",
            "thinking_tokens_per_problem", "flops_per_problem", "pretrain_flops"]
 ORACLE = "oracle_pass_at_n"
+G_PASS_TAUS = (0.5, 0.75, 1.0)  # G-Pass@k thresholds (Liu et al. 2024) beside pass@k
+METRICS = ("oracle", "g_pass")  # selections that read the grades: measures, never arms
 POOL_STRATEGY = "best_of_n"
 
 
@@ -55,12 +57,14 @@ def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, str, Call
     c_right = sum(right)
     rules = {
         ORACLE: ("oracle", "none", lambda k: (est.pass_at_k(n, c_right, k), 0.0)),
-        "sample": ("first", "none", lambda k: (c_right / n, 0.0)),
+        "sample": ("first", "none", lambda k: (c_right / n, 0.0)),  # = avg@n: mean accuracy of the n samples
         "majority": ("majority", "none", lambda k: (est.majority_at_k(
             answers, right_answers.__contains__, lambda a: answer_key(seed, pid, a), k), 0.0)),
         "best_of_n_logprob": ("logprob_sum", "self-prob-sum", lambda k: (est.best_of_k(lp_sum, k), 0.0)),
         "best_of_n_logprob_mean": ("logprob_mean", "self-prob-mean", lambda k: (est.best_of_k(lp_mean, k), 0.0)),
     }
+    for tau in G_PASS_TAUS:
+        rules[f"g_pass_{tau:g}"] = ("g_pass", "none", lambda k, t=tau: (est.g_pass_at_k(n, c_right, k, t), 0.0))
     if pool[0].get("verifier", "none") != "none" and pool[0]["verifier_score"] is not None:
         vname, scores = pool[0]["verifier"], [c["verifier_score"] for c in pool]
         by_verifier = ranked(scores)
@@ -98,6 +102,8 @@ def per_problem(lines: list[dict]) -> list[dict]:
         if base["curve"] == "pooled":
             for rule, (selection, vname, fn) in _pooled_rules(pool, head["run_seed"]).items():
                 for k in budgets(len(pool)) if rule != "sample" else [1]:
+                    if selection == "g_pass" and k == 1:
+                        continue  # G-Pass@1 is pass@1 at every tau
                     acc, se = fn(k)
                     toks, flops = _cost(pool, k, vname not in ("none", "self-prob-sum", "self-prob-mean"))
                     out.append({**base, "series": rule, "strategy": POOL_STRATEGY, "selection": selection,

@@ -3,6 +3,7 @@
 For a problem with a pool of N candidates, "accuracy at budget k" is the expectation over a uniformly
 random k-subset of the pool of whether the rule applied to that subset is right:
 - pass@k (unbiased, Chen et al. 2021):  1 - C(N-c, k) / C(N, k), with c right candidates.
+- G-Pass@k_tau (Liu et al. 2024): sum_{j >= ceil(tau k)} C(c, j) C(N-c, k-j) / C(N, k), stable correctness.
 - best-of-k by a score (verifier argmax, model probability), ranks r = 0..N-1 by (score, tie key) desc:
       sum_r right_r * C(N-1-r, k-1) / C(N, k)       (rank r is the subset's best iff it is drawn and
                                                       the other k-1 come from the N-1-r below it)
@@ -17,6 +18,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter
+import math
 from math import comb, sqrt
 from typing import Callable, Sequence
 
@@ -26,6 +28,13 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def g_pass_at_k(n: int, c: int, k: int, tau: float) -> float:
+    """G-Pass@k_tau (Liu et al. 2024): P(at least ceil(tau k) of k samples drawn without replacement from n,
+    c of them right, are right); tau -> 0 is pass@k, tau = 1 all k right."""
+    need = max(1, math.ceil(tau * k - 1e-9))
+    return sum(comb(c, j) * comb(n - c, k - j) for j in range(need, min(c, k) + 1)) / comb(n, k)
 
 
 def best_of_k(right_by_rank: Sequence[bool], k: int) -> float:

@@ -67,6 +67,8 @@ def _linestyle(selection: str):
 def _draw(ax, rows: list[dict], x: str, colours: dict, mark_budgets: bool = True) -> None:
     series: dict[str, list[dict]] = {}
     for r in rows:
+        if r["selection"] == "g_pass":  # G-Pass@k stays in the tables: three more lines per pool would crowd
+            continue
         series.setdefault(series_label(r), []).append(r)
     for label, rs in sorted(series.items()):
         rs = sorted(rs, key=lambda r: r[x])

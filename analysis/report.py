@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from ttc.analysis.collect import find_runs, incomplete, load
-from ttc.analysis.curves import ORACLE, summarize
+from ttc.analysis.curves import METRICS, summarize
 from ttc.analysis.exchange import RATIOS, exchange
 from ttc.contracts.rules import bin_of
 from ttc.analysis.optimal import (arms_table, compute_optimal, oracle_difficulty, probe, quantile_bins,
@@ -82,7 +82,7 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
                  "exchange": [], "policies": {}}
     oracle_bins = {}
     for model in models:
-        mine = [r for r in curves if r["model"] == model and r["level"] == "all" and r["series"] != ORACLE]
+        mine = [r for r in curves if r["model"] == model and r["level"] == "all" and r["selection"] not in METRICS]
         out["pareto"][model] = [{k: r[k] for k in ("series", "verifier", "budget", "accuracy", "flops_per_problem")}
                                 for r in pareto(mine)]
         pass1 = oracle_difficulty(records, model)
@@ -122,7 +122,7 @@ def comparisons(records: list[dict], curves: list[dict], seed: int = 0) -> list[
         by.setdefault((r["model"], r["series"], r["verifier"], r["budget"], r["budget_unit"]), {})[r["problem_id"]] = r["accuracy"]
     out = []
     for row in curves:
-        if row["level"] != "all" or row["series"] == ORACLE:
+        if row["level"] != "all" or row["selection"] in METRICS:
             continue
         base_series = _baseline(records, row["model"])
         if row["series"] == base_series:
