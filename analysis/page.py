@@ -40,6 +40,8 @@ CURVE_COLS = ["model", "series", "selection", "verifier", "budget", "accuracy", 
               "gen_tokens_per_problem", "flops_per_problem"]
 CMP_COLS = ["model", "series", "verifier", "budget", "baseline", "n_problems", "difference", "ci_low", "ci_high",
             "verdict"]
+CAL_COLS = ["model", "verifier", "n_candidates", "share_right", "auroc", "ece", "auroc_by_level"]
+OVER_COLS = ["model", "verifier", "n", "selected_accuracy", "pass_at_n", "peak_n", "drop_after_peak"]
 OPT_COLS = ["model", "budget_flops", "baseline", "difficulty", "n_problems", "chosen", "adaptive_accuracy",
             "baseline_accuracy", "gain", "gain_ci_low", "gain_ci_high", "fixed_accuracy"]
 EX_COLS = ["R", "small", "large", "difficulty", "n_problems", "small_budget_per_query", "small_arms",
@@ -125,6 +127,20 @@ def sections(data: dict) -> list[tuple[str, str, list[str]]]:
                      "Warnings).\n\n")
             out.append((f"Compute-optimal strategy by {kind} difficulty", note + table(rows, OPT_COLS),
                         [f"{kind}_policy", kind]))
+    if data.get("calibration") or data.get("overoptimisation"):
+        body = ("Calibration of each verifier's scores against the grades of the candidates it scored: expected "
+                "calibration error over 10 score bins (the reliability diagram), AUROC overall and within each "
+                "difficulty level (ranking power beyond difficulty). Over-optimisation: best-of-n by the verifier "
+                "against pass@n as n grows; a marked peak is where a larger n starts doing worse.\n\n")
+        rows = [{**r, "auroc_by_level": ", ".join(f"{k}: {'-' if v is None else f'{v:.3f}'}"
+                                                  for k, v in r["auroc_by_level"].items())}
+                for r in data.get("calibration", [])]
+        body += table(rows, CAL_COLS, "auroc") if rows else ""
+        over = [{**r, "n": r["n"], "selected_accuracy": [round(a, 3) for a in r["selected_accuracy"]],
+                 "pass_at_n": [None if a is None else round(a, 3) for a in r["pass_at_n"]]}
+                for r in data.get("overoptimisation", [])]
+        body += table(over, OVER_COLS) if over else ""
+        out.append(("Verifier diagnostics", body, ["calibration", "overoptimisation"]))
     if data["exchange"]:
         note = ("Smaller model with test-time compute against the larger model greedy at matched total FLOPs "
                 "(pretraining + inference), for R = D_inference / D_pretrain. Bins are the small model's.\n\n")
@@ -142,6 +158,10 @@ def figures(data: dict) -> dict[str, object]:
         if data[kind]:
             figs[f"{kind}_policy"] = plots.policy(data[kind], kind)
             figs[kind] = plots.optimal(data[kind])
+    if any(r["bins"] for r in data.get("calibration", [])):
+        figs["calibration"] = plots.calibration(data["calibration"])
+    if data.get("overoptimisation"):
+        figs["overoptimisation"] = plots.overoptimisation(data["overoptimisation"])
     if data["exchange"]:
         figs["exchange"] = plots.exchange(data["exchange"])
     return figs

@@ -197,6 +197,45 @@ def exchange(rows: list[dict]):
     return fig
 
 
+def calibration(rows: list[dict]):
+    """Reliability diagram: share correct against mean score per score bin, one line per model x verifier."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(5, 4.2))
+        ax.plot([0, 1], [0, 1], color="k", lw=0.8, linestyle=":", label="calibrated")
+        for r in rows:
+            if r["bins"]:
+                ax.plot([b["mean_score"] for b in r["bins"]], [b["accuracy"] for b in r["bins"]], marker="o",
+                        label=f"{r['model']} [{r['verifier']}] ECE {r['ece']:.3f}")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("verifier score (bin mean)")
+        ax.set_ylabel("share of candidates right")
+        ax.legend(loc="upper left", frameon=False)
+    return fig
+
+
+def overoptimisation(rows: list[dict]):
+    """Best-of-n by each verifier against pass@n as n grows, the verifier's peak marked where it then falls."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        drawn = set()
+        for r in rows:
+            line, = ax.plot(r["n"], r["selected_accuracy"], marker="o", label=f"{r['model']} best-of-n [{r['verifier']}]")
+            if r["model"] not in drawn and any(a is not None for a in r["pass_at_n"]):
+                ax.plot(r["n"], r["pass_at_n"], linestyle=":", color="grey", label=f"{r['model']} pass@n (oracle)")
+                drawn.add(r["model"])
+            if r["peak_n"] is not None:
+                ax.axvline(r["peak_n"], color=line.get_color(), lw=0.8, linestyle="--")
+                ax.annotate(f"peak n={r['peak_n']}", (r["peak_n"], max(r["selected_accuracy"])), fontsize=7,
+                            xytext=(3, 4), textcoords="offset points", color=line.get_color())
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("n (samples)")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(0, 1)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return fig
+
+
 def _group(rows: list[dict], keys: tuple[str, ...]) -> dict[tuple, list[dict]]:
     out: dict[tuple, list[dict]] = {}
     for r in rows:

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from ttc.analysis.collect import find_runs, incomplete, load
+from ttc.analysis.diagnostics import calibration, overoptimisation
 from ttc.analysis.curves import METRICS, summarize
 from ttc.analysis.exchange import RATIOS, exchange
 from ttc.contracts.rules import bin_of
@@ -21,7 +22,7 @@ from ttc.analysis.optimal import (arms_table, compute_optimal, oracle_difficulty
                               thresholds)
 from ttc.contracts.errors import ConfigError
 from ttc.analysis.intervals import difference
-from ttc.contracts.rundir import is_run_dir, read_record, read_samples, shard_of
+from ttc.contracts.rundir import finished, is_run_dir, read_record, read_samples, shard_of
 
 
 def pareto(rows: list[dict]) -> list[dict]:
@@ -97,6 +98,8 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
             out["policies"][model] = _policy(records, model, bins, rows, cuts, config, probe_m)
     out["exchange"] = exchange(records, oracle_bins, ratios)
     out["comparisons"] = comparisons(records, curves)
+    out["calibration"] = calibration([x for run in runs for x in finished(read_samples(run))])
+    out["overoptimisation"] = overoptimisation(curves)
     out["warnings"] = warnings(out)
     return out
 
@@ -154,6 +157,10 @@ def warnings(data: dict) -> list[str]:
         where = ", ".join(f"{m} level {lv} ({n})" for m, lv, n in small[:6]) + (" ..." if len(small) > 6 else "")
         out.append(f"fewer than {MIN_PROBLEMS} problems behind some rows, whose intervals are too wide to rank "
                    f"by: {where}")
+    for r in data.get("overoptimisation", []):
+        if r["peak_n"] is not None:
+            out.append(f"best-of-n by {r['verifier']} ({r['model']}) peaks at n={r['peak_n']} and falls "
+                       f"{r['drop_after_peak']:.3f} by n={r['n'][-1]} while pass@n rises: the verifier is over-optimised")
     for kind in ("oracle", "predicted"):
         for r in data[kind]:
             if r["difficulty"] == "all" and r["gain"] is not None and r["gain_ci_low"] <= 0:

@@ -119,7 +119,12 @@ def test_report_from_real_runs(runs, tmp_path):
     out = write(data, tmp_path / "report")
     html = (out / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    names = ["curves", "levels", "tokens", "oracle_policy", "oracle", "predicted_policy", "predicted", "exchange"]
+    names = ["curves", "levels", "tokens", "oracle_policy", "oracle", "predicted_policy", "predicted",
+             "calibration", "overoptimisation", "exchange"]
+    [cal] = data["calibration"]  # the critique judge's P(yes): reliability bins over all 144 candidates
+    assert cal["verifier"] == "tiny-0.3m-critique-logprob" and cal["n_candidates"] == 18 * 8
+    assert sum(b["count"] for b in cal["bins"]) == 144 and 0.0 <= cal["ece"] <= 1.0
+    assert 0.0 <= cal["auroc"] <= 1.0 and set(cal["auroc_by_level"]) == {"1", "3", "5"}
     assert len(images) == len(names) and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     for name in names:  # every figure also as PDF and SVG, for papers
         assert (out / f"{name}.pdf").read_bytes().startswith(b"%PDF") and b"<svg" in (out / f"{name}.svg").read_bytes()
