@@ -101,7 +101,7 @@ class Verdict:
     step_scores: tuple[float, ...] | None = None
 
 
-CEILINGS = {"samples": 1 << 16, "beams": 1 << 10, "thinking_tokens": 1 << 20}  # per problem; see Budget
+CEILINGS = {"samples": 1 << 16, "beams": 1 << 10, "thinking_tokens": 1 << 20, "simulations": 1 << 12}  # per problem
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ width `width` (Snell et al.; search-and-learn):
   verifier's score of their last step and expands each by n // width samples;
 - kind="dvts": n // width independent subtrees, each a greedy beam: every round expands the subtree's one
   live path by `width` samples and keeps its best;
+- kind="tot" (tree of thoughts, BFS; Yao et al.): every state, the root included, proposes k = n // width
+  next steps; all proposals are valued by the verifier (a PRM, or the model's own judgement with
+  verifier=self_critique) and the `width` best states are kept;
 - lookahead > 0: before scoring, every new candidate is rolled out greedily `lookahead` more steps and scored
   at the rollout's end (the rollout is then dropped; its tokens are counted).
 A candidate whose text has an answer (`extract` finds one) or that ended without a step delimiter is
@@ -29,7 +32,7 @@ from ttc.contracts.records import (Budget, Candidate, Completion, Ledger, Proble
                              joined, ledger_of)
 from ttc.contracts.rules import sample_seed, select
 
-KINDS = ("beam", "dvts")
+KINDS = ("beam", "dvts", "tot")
 SELECTIONS = ("verifier", "weighted_vote", "majority")
 
 
@@ -71,7 +74,7 @@ class StepSearch:
         self.selection, self.delim = selection, step_delim
         self.params = SamplingParams(temperature=temperature, max_tokens=step_tokens, stop=(step_delim,))
         self.greedy = dataclasses.replace(self.params, temperature=0.0)
-        base = {"beam": "prm_beam", "dvts": "dvts"}[kind]
+        base = {"beam": "prm_beam", "dvts": "dvts", "tot": "tot_bfs"}[kind]
         self.name = name or (f"{base}_w{width}" + (f"_la{lookahead}" if lookahead else ""))
 
     def verifier_need(self) -> str:
@@ -107,7 +110,7 @@ class StepSearch:
     def _fanout(self, step: int, n_live: int) -> int:
         if self.kind == "dvts":
             return self.width
-        return self.n if step == 0 else self.n // self.width
+        return self.n if step == 0 and self.kind == "beam" else self.n // self.width
 
     def _expand(self, problems, generator, live, fanout, seed, step, ledgers) -> list[list[_Path]]:
         prompts, seeds, owners = [], [], []
@@ -156,7 +159,7 @@ class StepSearch:
 
     def _keep(self, cands: list[_Path]) -> list[_Path]:
         ranked = sorted(cands, key=lambda c: -c.score)
-        if self.kind == "beam":
+        if self.kind in ("beam", "tot"):
             return ranked[:self.width]
         best: dict[int, _Path] = {}
         for c in ranked:

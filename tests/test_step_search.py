@@ -103,6 +103,15 @@ def test_beam_keeps_the_best_partial_solutions():
     assert second_prefixes == {s.split("\n")[0] for s, _ in first}  # only the two best were expanded
 
 
+def test_tree_of_thoughts_proposes_k_per_state_from_the_root_on_and_keeps_the_best():
+    gen, prm = Counting(), CountingPRM()
+    results = StepSearch(n=8, width=2, kind="tot").run(PROBLEMS, gen, prm, extract_answer, seed=0)
+    assert [c[:2] for c in gen.calls] == [(3, [4] * 3)] + [(6, [4] * 6)] * STEPS  # k = 4 proposals per state
+    assert all(len(r.candidates) == 8 for r in results)  # the last round's 2 states x 4 proposals complete
+    assert sum(r.ledger.generated_tokens for r in results) == gen.generated
+    assert StepSearch(n=8, width=2, kind="tot").name == "tot_bfs_w2"
+
+
 def test_bad_settings_and_no_verifier():
     with pytest.raises(ConfigError, match="strategy.width=3 must be at least 1 and divide strategy.n=8"):
         StepSearch(n=8, width=3)

@@ -1,0 +1,172 @@
+"""Monte Carlo tree search over reasoning steps, guided by a process verifier (PUCT, as in AlphaZero).
+
+A node is a partial solution (a prefix of steps ending at `step_delim`); its prior P is the verifier's score
+of its newest step. Each of `simulations` iterations, for every problem at once:
+1. selection: from the root, descend to the child maximising Q + c P sqrt(N_parent) / (1 + N_child)
+   (Q = mean value, 0 unvisited; ties to the higher prior, then the earlier child) until a node with no
+   children or a complete one;
+2. expansion: a node with no children gets `expand` sampled next steps (one generator call for all
+   problems), scored by the verifier for their priors (one verifier call);
+3. simulation: the new child with the highest prior is rolled out greedily to an answer (one generator call)
+   and the whole solution is scored by the verifier (one verifier call): that score is the value; a complete
+   node (it has an answer, or ended without a step delimiter) is its own rollout;
+4. back-propagation: the value is added to every node on the path (N += 1, W += value).
+Every rollout is a candidate. The answer (`selection`): "visits" descends from the root by most visits (ties
+to the higher Q) to a node with no visited child and takes the best-valued rollout through it; "value"
+takes the best-valued rollout overall. The budget is the number of simulations; the ledger counts every
+token generated (steps and rollouts) and every token the verifier read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.contracts.protocols import Extractor, Generator, Verifier
+from ttc.contracts.records import Budget, Candidate, Completion, Ledger, Problem, ProblemResult, SamplingParams, \
+    Verdict, joined, ledger_of
+from ttc.contracts.rules import sample_seed
+from ttc.strategies.step_search import step_score
+
+SELECTIONS = ("visits", "value")
+
+
+@dataclasses.dataclass(eq=False)
+class Node:
+    """A partial solution in the tree, with its visit count N, total value W and prior P."""
+
+    text: str
+    parts: list[Completion]
+    prior: float = 0.0
+    complete: bool = False
+    parent: "Node | None" = None
+    children: list["Node"] = dataclasses.field(default_factory=list)
+    visits: int = 0
+    value: float = 0.0
+    rollouts: list[int] = dataclasses.field(default_factory=list)  # candidates whose path passes here
+
+    @property
+    def q(self) -> float:
+        """Mean value of the simulations through this node (0 before any)."""
+        return self.value / self.visits if self.visits else 0.0
+
+
+def puct(node: Node, c: float) -> Node:
+    """The child maximising Q + c P sqrt(N) / (1 + N_child); ties to the higher prior, then the earlier."""
+    root_n = math.sqrt(node.visits)
+    best = max(range(len(node.children)), key=lambda i: (
+        node.children[i].q + c * node.children[i].prior * root_n / (1 + node.children[i].visits),
+        node.children[i].prior, -i))
+    return node.children[best]
+
+
+def select_leaf(root: Node, c: float) -> Node:
+    """Descend by PUCT to a node with no children, or a complete one."""
+    node = root
+    while node.children and not node.complete:
+        node = puct(node, c)
+    return node
+
+
+def backpropagate(leaf: Node, value: float, candidate: int) -> None:
+    """Add one simulation of `value` (whose rollout is `candidate`) to the leaf and every ancestor."""
+    node: Node | None = leaf
+    while node is not None:
+        node.visits += 1
+        node.value += value
+        node.rollouts.append(candidate)
+        node = node.parent
+
+
+def most_visited(root: Node) -> Node:
+    """Follow the most visited child (ties to the higher Q) down to a node with no visited child."""
+    node = root
+    while any(ch.visits for ch in node.children):
+        node = max(node.children, key=lambda ch: (ch.visits, ch.q))
+    return node
+
+
+class MCTS:
+    """PUCT tree search with verifier priors, rollouts and back-propagation; see the module docstring."""
+
+    def __init__(self, simulations: int = 16, expand: int = 3, c_puct: float = 1.0, selection: str = "visits",
+                 temperature: float = 0.8, step_delim: str = "\n", step_tokens: int = 40, rollout_tokens: int = 200,
+                 name: str | None = None) -> None:
+        if selection not in SELECTIONS:
+            raise bad_choice("strategy.selection", selection, SELECTIONS)
+        try:
+            self.budget = Budget(int(simulations), "simulations")
+        except ValueError as err:
+            raise ConfigError(f"strategy.simulations={simulations}: {err}") from None
+        if expand < 1 or c_puct < 0:
+            raise ConfigError(f"strategy.expand={expand} must be >= 1 and strategy.c_puct={c_puct} >= 0")
+        self.sims, self.expand, self.c, self.selection, self.delim = int(simulations), int(expand), float(c_puct), \
+            selection, step_delim
+        self.params = SamplingParams(temperature=temperature, max_tokens=step_tokens, stop=(step_delim,))
+        self.rollout = SamplingParams(temperature=0.0, max_tokens=rollout_tokens)
+        self.name = name or "mcts"
+
+    def verifier_need(self) -> str:
+        """VerifierNeed (ttc.contracts.protocols): priors and values come from a verifier."""
+        return f"strategy={self.name} is guided by a verifier: set verifier=... (a PRM or an ORM)"
+
+    def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
+            extract: Extractor, seed: int) -> list[ProblemResult]:
+        """Strategy.run (ttc.contracts.protocols): every rollout per problem, the chosen one and the ledger."""
+        if verifier is None:
+            raise ConfigError(self.verifier_need())
+        roots = [Node("", []) for _ in problems]
+        cands: list[list[tuple[str, list[Completion], Verdict]]] = [[] for _ in problems]
+        ledgers = [Ledger() for _ in problems]
+        for it in range(self.sims):
+            leaves = [select_leaf(r, self.c) for r in roots]
+            grow = [i for i, leaf in enumerate(leaves) if not leaf.complete]
+            self._expand(problems, generator, verifier, leaves, grow, extract, seed, it, ledgers)
+            picks = [max(leaf.children, key=lambda ch: ch.prior) if leaf.children else leaf for leaf in leaves]
+            self._simulate(problems, generator, verifier, picks, cands, ledgers)
+        return [self._result(p, root, cs, led, extract) for p, root, cs, led in zip(problems, roots, cands, ledgers)]
+
+    def _expand(self, problems, generator, verifier, leaves, grow, extract, seed, it, ledgers) -> None:
+        prompts = [problems[i].prompt + leaves[i].text for i in grow]
+        seeds = [[sample_seed(seed, problems[i].id, it * 2**20 + k) for k in range(self.expand)] for i in grow]
+        outs = generator.generate(prompts, self.params, seeds) if grow else []
+        for i, row in zip(grow, outs):
+            ledgers[i] = ledgers[i] + ledger_of(list(row))
+            for c in row:
+                text = leaves[i].text + c.text + (self.delim if c.stop_reason == self.delim else "")
+                leaves[i].children.append(Node(text, leaves[i].parts + [c], parent=leaves[i],
+                                               complete=extract(text) is not None or not text.endswith(self.delim)))
+        scored = [i for i in grow if leaves[i].children]
+        verdicts = verifier.verify([problems[i].prompt for i in scored],
+                                   [[ch.text for ch in leaves[i].children] for i in scored]) if scored else []
+        for i, vs in zip(scored, verdicts):
+            ledgers[i] = ledgers[i] + Ledger(verifier_tokens=sum(v.tokens for v in vs),
+                                             verifier_flops=sum(v.flops for v in vs))
+            for ch, v in zip(leaves[i].children, vs):
+                ch.prior = step_score(v)
+
+    def _simulate(self, problems, generator, verifier, picks, cands, ledgers) -> None:
+        roll = [i for i, node in enumerate(picks) if not node.complete]
+        outs = generator.generate([problems[i].prompt + picks[i].text for i in roll], self.rollout,
+                                  [[0]] * len(roll)) if roll else []
+        texts = {i: (picks[i].text, picks[i].parts) for i in range(len(picks))}
+        for i, row in zip(roll, outs):
+            ledgers[i] = ledgers[i] + ledger_of([row[0]])
+            texts[i] = (picks[i].text + row[0].text, picks[i].parts + [row[0]])
+        verdicts = verifier.verify([p.prompt for p in problems], [[texts[i][0]] for i in range(len(problems))])
+        for i, [v] in enumerate(verdicts):
+            ledgers[i] = ledgers[i] + Ledger(verifier_tokens=v.tokens, verifier_flops=v.flops)
+            cands[i].append((texts[i][0], texts[i][1], v))
+            backpropagate(picks[i], v.score, len(cands[i]) - 1)
+
+    def _result(self, problem, root, cands, ledger, extract) -> ProblemResult:
+        if self.selection == "visits":
+            pool = most_visited(root).rollouts or list(range(len(cands)))
+        else:
+            pool = list(range(len(cands)))
+        chosen = max(pool, key=lambda k: (cands[k][2].score, -k))
+        out = tuple(Candidate(joined(parts, text, k), extract(text), v, {"simulation": k})
+                    for k, (text, parts, v) in enumerate(cands))
+        return ProblemResult(problem.id, out, chosen, ledger, self.budget)
