@@ -42,9 +42,10 @@ class SamplingParams:
     epsilon: float = 0.0
     max_tokens: int = 128
     stop: tuple[str, ...] = ()
+    confidence_k: int = 0  # > 0: also report each token's confidence over the top-k (DeepConf), where supported
 
     def __post_init__(self) -> None:
-        checks = {
+        checks = {"confidence_k": (self.confidence_k >= 0, ">= 0 (0: off)"),
             "temperature": (self.temperature >= 0, ">= 0"), "top_k": (self.top_k >= 0, ">= 0 (0: off)"),
             "top_p": (0 < self.top_p <= 1, "in (0, 1]"), "min_p": (0 <= self.min_p < 1, "in [0, 1)"),
             "epsilon": (0 <= self.epsilon < 1, "in [0, 1)"), "max_tokens": (self.max_tokens > 0, ">= 1"),
@@ -75,6 +76,8 @@ class Completion:
     prompt_flops: float = 0.0
     token_logprobs: tuple[float, ...] = field(default=(), repr=False)
     stop_reason: str | None = None  # the stop string that ended it (None: end of sequence or length)
+    # per generated token, -mean log p of the top-k tokens (DeepConf's token confidence; k = confidence_k)
+    token_confidence: tuple[float, ...] = field(default=(), repr=False)
     # what the implementation computed beyond the method's cost, not in `flops`: positions of a batch's
     # padding, and decode steps of rows that had finished but were not yet pruned from the batch
     padding_flops: float = 0.0

@@ -10,7 +10,7 @@ Knows nothing about tasks, strategies or configs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +36,7 @@ class _Rows:
     logprobs: list[list[float]]
     finish: list[str | None]
     calls: torch.Tensor | None = None  # decode forwards each row was part of (the rest of its cost is derived)
+    confidence: list[list[float]] = field(default_factory=list)  # with params.confidence_k only
 
 
 class HFGenerator:
@@ -122,7 +123,11 @@ class HFGenerator:
         alive = torch.arange(n, device=self.device)  # original row ids still in the batch
         for step in range(max_new):
             nxt = choose(logits, params, state.seeds[alive.cpu()].to(self.device), step)
-            lp = torch.log_softmax(logits, -1).gather(-1, nxt[:, None])[:, 0]
+            logp = torch.log_softmax(logits, -1)
+            lp = logp.gather(-1, nxt[:, None])[:, 0]
+            if params.confidence_k:
+                conf = -logp.topk(min(params.confidence_k, logp.shape[-1]), -1).values.mean(-1)
+                self._confide(state, alive.tolist(), conf.tolist())
             self._record(state, alive.tolist(), nxt.tolist(), lp.tolist(), params, last=step == max_new - 1)
             keep = torch.tensor([state.finish[r] is None for r in alive.tolist()], device=self.device)
             if not keep.any():
@@ -151,6 +156,15 @@ class HFGenerator:
                 state.finish[r] = "stop"
             elif last:
                 state.finish[r] = "length"
+
+    @staticmethod
+    def _confide(state: _Rows, rows: list[int], conf: list[float]) -> None:
+        """Append each live row's token confidence (before _record marks rows finished)."""
+        if not state.confidence:
+            state.confidence.extend([] for _ in state.prompt_of)
+        for r, c in zip(rows, conf):
+            if state.finish[r] is None:
+                state.confidence[r].append(c)
 
     def _hit_stop(self, tokens: list[int], stops: tuple[str, ...]) -> bool:
         tail = self.tokenizer.decode(tokens[-(max(len(s) for s in stops) + 2):])
@@ -184,6 +198,7 @@ class HFGenerator:
                 generated_tokens=len(toks), logprob=float(sum(state.logprobs[r])),
                 finish_reason=state.finish[r] or "length", flops=flops, prompt_flops=prompt_flops,
                 token_logprobs=tuple(state.logprobs[r]), stop_reason=stop_reason,
+                token_confidence=tuple(state.confidence[r]) if state.confidence else (),
                 padding_flops=padding, pruned_flops=pruned,
             ))
         return out
