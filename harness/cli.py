@@ -5,6 +5,7 @@
     ttc -m strategy=greedy,majority,best_of_n
     ttc -m strategy=greedy,majority num_shards=4 shard=0,1,2,3   # shards merge at the end
     ttc merge OUT_DIR SHARD_DIR...        # merge finished shards run separately
+    ttc processbench verifier=NAME data=FILE|tiny   # first-wrong-step F1 of a step verifier
     ttc report RUN_DIR... [--out DIR]     # report.html / report.md: curves, compute-optimal, exchange
     ttc grade task=humaneval samples=FILE.jsonl   # re-grade completions made elsewhere: FILE_results.jsonl, pass@k
 """
@@ -131,6 +132,12 @@ def main() -> None:
 
             check_choices(sys.argv[2:])
             return grade_command(sys.argv[2:], CONF_DIR)
+        if sys.argv[1:2] == ["processbench"]:
+            from ttc.harness.processbench import processbench_command
+
+            check_choices(sys.argv[2:])
+            processbench_command(sys.argv[2:], CONF_DIR)
+            return
         if sys.argv[1:2] == ["report"]:
             from ttc.analysis.report import main as report
 
