@@ -82,7 +82,7 @@ def parse(argv: list[str]) -> tuple[list[str], dict[str, str]]:
 def processbench_command(argv: list[str], conf_dir: Path) -> dict:
     """`ttc processbench ...`: score every solution, print (and return) the metrics."""
     if argv[:1] in (["-h"], ["--help"]):
-        print(__doc__.split("\n\n")[0].replace("`", ""))
+        print("usage: " + __doc__.split("\n\n")[0].replace("`", ""))
         return {}
     overrides, own = parse(argv)
     try:

@@ -115,8 +115,8 @@ def test_ctrl_c_stops_within_seconds_with_one_line(tmp_path):
 def test_help_lists_the_commands_beside_a_run_and_each_has_its_own(tmp_path):
     res = ttc("--help", cwd=tmp_path)
     assert res.returncode == 0 and "ttc report RUN_DIR" in res.stdout and "ttc merge OUT_DIR" in res.stdout
-    assert "ttc grade task=TASK" in res.stdout and "strategy: adaptive" in res.stdout
-    for command in ("report", "merge", "grade"):
+    assert "ttc grade task=TASK" in res.stdout and "ttc processbench verifier=V" in res.stdout and "strategy: adaptive" in res.stdout
+    for command in ("report", "merge", "grade", "processbench"):
         res = ttc(command, "--help", cwd=tmp_path)
         assert res.returncode == 0 and res.stdout.startswith(f"usage: ttc {command}"), (command, res.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
