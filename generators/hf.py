@@ -26,6 +26,21 @@ from ttc.generators.sampling import choose
 _PRUNE_SHARE = 0.125  # prune finished rows once they are this share of the batch
 
 
+def token_chunks(lengths: Sequence[int], max_rows: int, max_tokens: int) -> list[tuple[int, int]]:
+    """Contiguous [start, stop) ranges of at most `max_rows` items whose padded size (items x the longest)
+    stays within `max_tokens` (one item alone may exceed it): a forward's activations, and its attention
+    scores (rows x width^2), are bounded by tokens, not rows, so peak memory does not grow with n."""
+    out, start = [], 0
+    while start < len(lengths):
+        stop, width = start + 1, lengths[start]
+        while stop < len(lengths) and stop - start < max_rows and (stop - start + 1) * max(width, lengths[stop]) <= max_tokens:
+            width = max(width, lengths[stop])
+            stop += 1
+        out.append((start, stop))
+        start = stop
+    return out
+
+
 @dataclass
 class _Rows:
     """Per-row decoding state of one batch."""
@@ -44,11 +59,13 @@ class HFGenerator:
 
     def __init__(self, model: str, name: str | None = None, device: str = "cpu", dtype: str = "float32",
                  max_batch_rows: int = 256, threads: int | None = None, revision: str | None = None,
-                 card: dict | None = None) -> None:
+                 card: dict | None = None, max_batch_tokens: int = 4096) -> None:
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError(f"generator.dtype={dtype} is not valid; choose one of: bfloat16, float16, float32")
         if max_batch_rows < 1:
             raise ConfigError(f"generator.max_batch_rows={max_batch_rows} must be at least 1")
+        if max_batch_tokens < 1:
+            raise ConfigError(f"generator.max_batch_tokens={max_batch_tokens} must be at least 1")
         if threads:
             torch.set_num_threads(threads)
         source, kw = model_source(model, revision)
@@ -62,7 +79,7 @@ class HFGenerator:
         except OSError as err:  # a hub id that is not cached (offline) or does not exist
             raise ConfigError(f"generator.model={model}@{revision}: cannot load ({str(err).splitlines()[0]}); "
                               f"download it first or pass a local directory") from None
-        self.device, self.max_rows = torch.device(device), max_batch_rows
+        self.device, self.max_rows, self.max_tokens = torch.device(device), max_batch_rows, max_batch_tokens
         self.eos = self.tokenizer.eos_token_id
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos
 
@@ -209,8 +226,8 @@ class HFGenerator:
         """log p(continuation | prompt), batched with right padding."""
         pairs = [(self.encode(p), self.encode(c, special=False)) for p, c in zip(prompts, continuations)]
         out: list[Scored] = []
-        for start in range(0, len(pairs), self.max_rows):
-            out.extend(self._score_chunk(pairs[start:start + self.max_rows]))
+        for start, stop in token_chunks([len(p) + len(c) for p, c in pairs], self.max_rows, self.max_tokens):
+            out.extend(self._score_chunk(pairs[start:stop]))
         return out
 
     def _score_chunk(self, pairs: list[tuple[list[int], list[int]]]) -> list[Scored]:
@@ -238,10 +255,11 @@ class HFGenerator:
         opts = [self.encode(o, special=False) for o in options]
         if not opts or any(not o for o in opts):
             raise ConfigError(f"score_branches: an option encodes to no tokens ({options!r})")
-        per = max(1, self.max_rows // len(opts))
+        longest = max(len(o) for o in opts)
         out: list[list[Scored]] = []
-        for start in range(0, len(encoded), per):
-            out.extend(self._branch_chunk(encoded[start:start + per], opts))
+        for start, stop in token_chunks([len(e) + longest for e in encoded], max(1, self.max_rows // len(opts)),
+                                        self.max_tokens):
+            out.extend(self._branch_chunk(encoded[start:stop], opts))
         return out
 
     def _branch_chunk(self, encoded: list[list[int]], opts: list[list[int]]) -> list[list[Scored]]:

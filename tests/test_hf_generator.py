@@ -84,3 +84,25 @@ def test_branches_read_the_prompt_once_and_agree_with_scoring(small, arith_promp
         plen = len(small.encode(prompt))
         assert sum(s.tokens for s in row) == plen + sum(len(small.encode(o, special=False)) for o in options)
         assert sum(s.flops for s in row) < sum(s.flops for s in want) / 2  # the prompt once, not three times
+
+
+def test_scoring_chunks_are_bounded_by_tokens_and_give_the_same_scores(small):
+    from ttc.generators.hf import token_chunks
+
+    assert token_chunks([10, 10, 10, 30, 5], max_rows=8, max_tokens=40) == [(0, 3), (3, 4), (4, 5)]
+    assert token_chunks([100], max_rows=8, max_tokens=10) == [(0, 1)]  # one item alone may exceed the budget
+    assert token_chunks([1] * 10, max_rows=4, max_tokens=1000) == [(0, 4), (4, 8), (8, 10)]
+    prompts = [f"Q: Ann has {i} apples.\nA:\n" for i in range(12)]
+    conts = ["1. " + "2+2=4\n" * (1 + i % 4) for i in range(12)]
+    wide = small.score(prompts, conts)
+    budget, small.max_tokens = small.max_tokens, 64  # a few rows per forward
+    try:
+        narrow = small.score(prompts, conts)
+        branched = small.score_branches(prompts, [" yes", " no"])
+    finally:
+        small.max_tokens = budget
+    assert [a.logprob for a in wide] == pytest.approx([b.logprob for b in narrow], abs=1e-4)
+    assert [a.tokens for a in wide] == [b.tokens for b in narrow]
+    whole = small.score_branches(prompts, [" yes", " no"])
+    assert [x.logprob for row in branched for x in row] == pytest.approx([x.logprob for row in whole for x in row],
+                                                                         abs=1e-4)

@@ -26,6 +26,7 @@ CASES = [
     (["generator.model={d}/noconfig"], "the directory has no config.json"),
     (["generator.dtype=float8"], "generator.dtype=float8 is not valid"),
     (["generator.max_batch_rows=0"], "generator.max_batch_rows=0 must be at least 1"),
+    (["generator.max_batch_tokens=0"], "generator.max_batch_tokens=0 must be at least 1"),
     (["generator=openai", "generator.base_url=http://127.0.0.1:9/v1", "generator.retries=0"],
      "generator.base_url=http://127.0.0.1:9/v1: cannot reach the server"),
     (["task=gsm8k", f"task.path={DATA}/gsm8k/test.jsonl", "task.limit=3", "strategy=greedy", "verifier=none"],
