@@ -137,7 +137,7 @@ def test_prm_search_lands_in_curves_beside_best_of_n(tmp_path):
 
     bon, _ = run("bon", ["strategy=best_of_n", "strategy.n=4", "verifier=tiny_orm"])
     assert any(r["series"] == "best_of_n" and r["verifier"] == "tiny-orm" and r["budget"] == 4 for r in bon)
-    for strategy in ("prm_beam", "dvts", "lookahead"):
+    for strategy in ("prm_beam", "dvts", "lookahead", "tot"):
         rows, lines = run(strategy, [f"strategy={strategy}", "strategy.n=4", "strategy.width=2", "verifier=tiny_prm"])
         [row] = [r for r in rows if r["level"] == "all"]
         assert row["verifier"] == "tiny-prm" and row["budget"] == 4 and row["flops_per_problem"] > 0
