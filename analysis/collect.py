@@ -18,7 +18,9 @@ from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.rundir import SAMPLES, finished, is_run_dir, progress, read_record, read_samples, shard_of
 
 SELECTION_OF_RULE = {"majority": "majority", "best_of_n": "verifier", "weighted_vote": "weighted_vote",
-                     "best_of_n_logprob": "logprob_sum", "best_of_n_logprob_mean": "logprob_mean", "sample": "first"}
+                     "best_of_n_logprob": "logprob_sum", "best_of_n_logprob_mean": "logprob_mean", "sample": "first",
+                     "best_of_n_rejecting": "verifier", "mbr_answer": "mbr_answer", "mbr_edit": "mbr_edit",
+                     "mbr_chrf": "mbr_chrf"}
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:

@@ -17,6 +17,7 @@ import numpy as np
 from ttc.analysis import estimators as est
 from ttc.analysis.intervals import mean_interval
 from ttc.contracts.samples import legacy_curve
+from ttc.contracts.mbr import mbr_pick, utility_matrix
 from ttc.contracts.rules import answer_key, candidate_key, choose_attempt, vote
 
 # One row per model x series x budget x level. A series is one curve: (strategy, selection, verifier) named
@@ -63,6 +64,7 @@ def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, str, Call
         "best_of_n_logprob": ("logprob_sum", "self-prob-sum", lambda k: (est.best_of_k(lp_sum, k), 0.0)),
         "best_of_n_logprob_mean": ("logprob_mean", "self-prob-mean", lambda k: (est.best_of_k(lp_mean, k), 0.0)),
     }
+    rules.update(_mbr_rules(pool, answers, right, seed, pid))
     for tau in G_PASS_TAUS:
         rules[f"g_pass_{tau:g}"] = ("g_pass", "none", lambda k, t=tau: (est.g_pass_at_k(n, c_right, k, t), 0.0))
     if pool[0].get("verifier", "none") != "none" and pool[0]["verifier_score"] is not None:
@@ -76,8 +78,27 @@ def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, str, Call
             return est.subset_rate(ok, n, k, draws=2000, seed=int(answer_key(seed, pid, f"draws{k}") * 2**31))
 
         rules["best_of_n"] = ("verifier", vname, lambda k: (est.best_of_k(by_verifier, k), 0.0))
+        if any("rejected" in (c.get("info") or {}) for c in pool):  # rejection sampling: answered ones first
+            rejecting = ranked([(a is not None) * 1e6 + s for a, s in zip(answers, scores)])
+            rules["best_of_n_rejecting"] = ("verifier_rejecting", vname,
+                                            lambda k: (est.best_of_k(rejecting, k), 0.0))
         rules["weighted_vote"] = ("weighted_vote", vname, weighted)
     return rules
+
+
+def _mbr_rules(pool: list[dict], answers: list, right: list[bool], seed: int, pid: str) -> dict:
+    """Minimum Bayes risk at every budget, for a pool drawn with an MBR selection: exact over k-subsets when
+    they are few, else seeded resampling with its standard error (as weighted vote)."""
+    selection = pool[0].get("selection") or ""
+    if not selection.startswith("mbr_"):
+        return {}
+    u = utility_matrix([c["text"] for c in pool], answers, selection.removeprefix("mbr_"))
+    n = len(pool)
+
+    def rate(k: int) -> tuple[float, float]:
+        return est.subset_rate(lambda sub: right[mbr_pick(list(sub), u, answers, seed, pid)], n, k, draws=2000,
+                               seed=int(answer_key(seed, pid, f"mbr{k}") * 2**31))
+    return {selection: (selection, "none", rate)}
 
 
 def _cost(pool: list[dict], k: int, uses_verifier: bool) -> tuple[float, float]:

@@ -1,8 +1,11 @@
 """Parallel sampling: N seeded samples per problem, optionally verified, one selected by a rule.
 
 One strategy covers plain sampling (`selection=first`), majority vote, best-of-N by verifier or by model
-probability (sum or length-normalised) and verifier-weighted vote: they differ only in the rule applied
-to the same pool, and the analysis re-applies every rule to every budget n <= N of that pool.
+probability (sum or length-normalised), verifier-weighted vote and minimum Bayes risk (`mbr_answer`, equal
+to majority vote; `mbr_edit`; `mbr_chrf`): they differ only in the rule applied to the same pool, and the
+analysis re-applies every rule to every budget n <= N of that pool. With `reject=true` (rejection sampling)
+candidates with no extractable answer are set aside before the rule (unless all are); each candidate's
+`info.rejected` says which, so the share rejected is in the record.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.strategies.common import verify_pools
 from ttc.contracts.records import Budget, Candidate, Problem, ProblemResult, SamplingParams, ledger_of
+from ttc.contracts.mbr import UTILITIES, mbr_pick, utility_matrix
 from ttc.contracts.rules import SELECTIONS, sample_seed, select
 
 NEEDS_VERIFIER = ("verifier", "weighted_vote")
+MBR = tuple(f"mbr_{u}" for u in UTILITIES)  # minimum Bayes risk under a utility (ttc.contracts.mbr)
 
 
 class BestOfN:
@@ -23,9 +28,9 @@ class BestOfN:
 
     def __init__(self, n: int, selection: str = "majority", temperature: float = 0.8, top_k: int = 0,
                  top_p: float = 1.0, min_p: float = 0.0, epsilon: float = 0.0, max_tokens: int = 160,
-                 name: str | None = None, stop: Sequence[str] = ()) -> None:
-        if selection not in SELECTIONS:
-            raise bad_choice("strategy.selection", selection, SELECTIONS)
+                 name: str | None = None, stop: Sequence[str] = (), reject: bool = False) -> None:
+        if selection not in SELECTIONS + MBR:
+            raise bad_choice("strategy.selection", selection, SELECTIONS + MBR)
         try:
             self.budget = Budget(int(n), "samples")
         except ValueError as err:
@@ -35,6 +40,7 @@ class BestOfN:
         except ValueError as err:
             raise ConfigError(f"strategy.{str(err).removeprefix('sampling.')}") from None
         self.selection, self.name = selection, name or ("best_of_n" if selection != "majority" else "majority")
+        self.reject = bool(reject)
 
     def verifier_need(self) -> str | None:
         """VerifierNeed (ttc.contracts.protocols): verifier-based selections need one."""
@@ -54,11 +60,25 @@ class BestOfN:
         results = []
         for problem, pool, vs in zip(problems, pools, verdicts):
             answers = [extract(c.text) for c in pool]
-            chosen = select(self.selection, answers, [v.score if v else 0.0 for v in vs],
-                            [c.logprob for c in pool], [c.generated_tokens for c in pool], seed, problem.id)
+            kept = [i for i, a in enumerate(answers) if a is not None or not self.reject] or list(range(len(pool)))
+            chosen = self._choose(pool, answers, vs, kept, seed, problem.id)
             ledger = ledger_of(pool, [v for v in vs if v is not None])
+            info = [{"rejected": i not in kept} if self.reject else {} for i in range(len(pool))]
             results.append(ProblemResult(
-                problem.id, tuple(Candidate(c, a, v) for c, a, v in zip(pool, answers, vs)), chosen,
+                problem.id, tuple(Candidate(c, a, v, d) for c, a, v, d in zip(pool, answers, vs, info)), chosen,
                 ledger, self.budget, curve="pooled",
             ))
         return results
+
+    def _choose(self, pool, answers, vs, kept: list[int], seed: int, problem_id: str) -> int:
+        """The selected candidate among `kept` (all of them unless rejection set some aside), by index in the
+        whole pool, so that tie-breaks are the analysis's."""
+        if self.selection in MBR:
+            u = utility_matrix([c.text for c in pool], answers, self.selection.removeprefix("mbr_"))
+            return mbr_pick(kept, u, answers, seed, problem_id)
+        out = set(range(len(pool))) - set(kept)
+        scores = [float("-inf") if i in out else (v.score if v else 0.0) for i, v in enumerate(vs)]
+        logprobs = [float("-inf") if i in out else c.logprob for i, c in enumerate(pool)]
+        if self.selection == "first":
+            return kept[0]
+        return select(self.selection, answers, scores, logprobs, [c.generated_tokens for c in pool], seed, problem_id)
