@@ -116,6 +116,25 @@ class Encoding(Protocol):
 
 
 @runtime_checkable
+class TopTokens(Protocol):
+    """A generator that can list the k most likely first tokens of each prompt (for CoT decoding)."""
+
+    def top_tokens(self, prompts: Sequence[str], k: int) -> tuple[list[list[tuple[str, float]]], list[tuple[int, float]]]:
+        """Per prompt its k most likely next tokens as (text, log-probability), best first; and per prompt
+        the (tokens read, FLOPs) of the forward that found them."""
+
+
+@runtime_checkable
+class AnswerMargins(Protocol):
+    """A generator that can read how sure it was of an answer span: the mean p(top1) - p(top2) over it."""
+
+    def answer_margins(self, prompts: Sequence[str], texts: Sequence[str],
+                       spans: Sequence[tuple[int, int]]) -> list[tuple[float, int, float]]:
+        """For each prompt + text, the mean over the tokens overlapping the character span (of `text`) of
+        p(top1) - p(top2) where each was predicted, with the (tokens read, FLOPs) of that forward."""
+
+
+@runtime_checkable
 class ChatTurns(Protocol):
     """A generator whose model has a chat template: it can close the assistant's turn and open another."""
 

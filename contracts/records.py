@@ -104,7 +104,8 @@ class Verdict:
     step_scores: tuple[float, ...] | None = None
 
 
-CEILINGS = {"samples": 1 << 16, "beams": 1 << 10, "thinking_tokens": 1 << 20, "simulations": 1 << 12}  # per problem
+CEILINGS = {"samples": 1 << 16, "beams": 1 << 10, "thinking_tokens": 1 << 20, "simulations": 1 << 12,
+            "branches": 1 << 10}  # per problem
 
 
 @dataclass(frozen=True)
