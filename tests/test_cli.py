@@ -16,8 +16,8 @@ def ttc(*args, cwd):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["strategy=nope"], "strategy=nope is not valid; choose one of: adaptive, beam_search, best_of_n, budget_forcing, dvts, greedy"),
-    (["task=gsm9k"], "task=gsm9k is not valid; choose one of: arith"),
+    (["strategy=nope"], "strategy=nope is not valid; choose one of: adaptive, adaptive_sc, beam_search, best_of_n"),
+    (["task=gsm9k"], "task=gsm9k is not valid; choose one of: aime24, aime25, amc23, arith"),
     (["generator.model=tiny-9m"], "generator.model=tiny-9m is neither a known model (tiny-0.3m, tiny-1m"),
     (["generator.model=/no/such/dir"], "generator.model=/no/such/dir is neither"),
     (["strategy.n=0"], "budget 0 samples is impossible"),
