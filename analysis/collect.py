@@ -19,7 +19,7 @@ from ttc.contracts.rundir import SAMPLES, finished, is_run_dir, progress, read_r
 
 SELECTION_OF_RULE = {"majority": "majority", "best_of_n": "verifier", "weighted_vote": "weighted_vote",
                      "best_of_n_logprob": "logprob_sum", "best_of_n_logprob_mean": "logprob_mean", "sample": "first",
-                     "best_of_n_rejecting": "verifier", "mbr_answer": "mbr_answer", "mbr_edit": "mbr_edit",
+                     "best_of_n_unfiltered": "verifier", "mbr_answer": "mbr_answer", "mbr_edit": "mbr_edit",
                      "mbr_chrf": "mbr_chrf"}
 
 
@@ -43,6 +43,8 @@ def arm_of(record: dict, strategy_cfg: dict) -> dict | None:
     if record["curve"] == "pooled" and rule in SELECTION_OF_RULE:
         name = "majority" if rule == "majority" else ("sample" if rule == "sample" else None)
         arm = {**strategy_cfg, "n": budget, "selection": SELECTION_OF_RULE[rule]}
+        if rule == "best_of_n_unfiltered":
+            arm["reject"] = False
         if name:
             arm["name"] = name
         return arm

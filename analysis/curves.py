@@ -48,9 +48,12 @@ def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, str, Call
     right_answers = {c["answer"] for c in pool if c["correct"]}
     right = [bool(c["correct"]) for c in pool]
     keys = [candidate_key(seed, pid, i) for i in range(n)]
+    # a pool drawn with rejection sampling: every ranking rule puts answered candidates first, as the strategy did
+    rejecting = any("rejected" in (c.get("info") or {}) for c in pool)
 
-    def ranked(score: list[float]) -> list[bool]:
-        order = sorted(range(n), key=lambda i: (score[i], keys[i]), reverse=True)
+    def ranked(score: list[float], reject: bool = rejecting) -> list[bool]:
+        order = sorted(range(n), key=lambda i: ((answers[i] is not None) if reject else 0, score[i], keys[i]),
+                       reverse=True)
         return [right[i] for i in order]
 
     lp_sum = ranked([c["logprob"] for c in pool])
@@ -64,7 +67,7 @@ def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, str, Call
         "best_of_n_logprob": ("logprob_sum", "self-prob-sum", lambda k: (est.best_of_k(lp_sum, k), 0.0)),
         "best_of_n_logprob_mean": ("logprob_mean", "self-prob-mean", lambda k: (est.best_of_k(lp_mean, k), 0.0)),
     }
-    rules.update(_mbr_rules(pool, answers, right, seed, pid))
+    rules.update(_mbr_rules(pool, answers, right, seed, pid, rejecting))
     for tau in G_PASS_TAUS:
         rules[f"g_pass_{tau:g}"] = ("g_pass", "none", lambda k, t=tau: (est.g_pass_at_k(n, c_right, k, t), 0.0))
     if pool[0].get("verifier", "none") != "none" and pool[0]["verifier_score"] is not None:
@@ -78,17 +81,18 @@ def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, str, Call
             return est.subset_rate(ok, n, k, draws=2000, seed=int(answer_key(seed, pid, f"draws{k}") * 2**31))
 
         rules["best_of_n"] = ("verifier", vname, lambda k: (est.best_of_k(by_verifier, k), 0.0))
-        if any("rejected" in (c.get("info") or {}) for c in pool):  # rejection sampling: answered ones first
-            rejecting = ranked([(a is not None) * 1e6 + s for a, s in zip(answers, scores)])
-            rules["best_of_n_rejecting"] = ("verifier_rejecting", vname,
-                                            lambda k: (est.best_of_k(rejecting, k), 0.0))
+        if rejecting:  # the same verifier argmax without rejection, to compare
+            unfiltered = ranked(scores, reject=False)
+            rules["best_of_n_unfiltered"] = ("verifier_unfiltered", vname,
+                                             lambda k: (est.best_of_k(unfiltered, k), 0.0))
         rules["weighted_vote"] = ("weighted_vote", vname, weighted)
     return rules
 
 
-def _mbr_rules(pool: list[dict], answers: list, right: list[bool], seed: int, pid: str) -> dict:
+def _mbr_rules(pool: list[dict], answers: list, right: list[bool], seed: int, pid: str, rejecting: bool) -> dict:
     """Minimum Bayes risk at every budget, for a pool drawn with an MBR selection: exact over k-subsets when
-    they are few, else seeded resampling with its standard error (as weighted vote)."""
+    they are few, else seeded resampling with its standard error (as weighted vote). With rejection, each
+    subset's answered members compete (all of them when none has an answer), as in the strategy."""
     selection = pool[0].get("selection") or ""
     if not selection.startswith("mbr_"):
         return {}
@@ -96,8 +100,10 @@ def _mbr_rules(pool: list[dict], answers: list, right: list[bool], seed: int, pi
     n = len(pool)
 
     def rate(k: int) -> tuple[float, float]:
-        return est.subset_rate(lambda sub: right[mbr_pick(list(sub), u, answers, seed, pid)], n, k, draws=2000,
-                               seed=int(answer_key(seed, pid, f"mbr{k}") * 2**31))
+        def pick(sub) -> bool:
+            kept = [i for i in sub if answers[i] is not None or not rejecting] or list(sub)
+            return right[mbr_pick(kept, u, answers, seed, pid)]
+        return est.subset_rate(pick, n, k, draws=2000, seed=int(answer_key(seed, pid, f"mbr{k}") * 2**31))
     return {selection: (selection, "none", rate)}
 
 

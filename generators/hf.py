@@ -258,7 +258,7 @@ class HFGenerator:
         longest = max(len(o) for o in opts)
         out: list[list[Scored]] = []
         for start, stop in token_chunks([len(e) + longest for e in encoded], max(1, self.max_rows // len(opts)),
-                                        self.max_tokens):
+                                        max(1, self.max_tokens // len(opts))):  # each prompt becomes k rows
             out.extend(self._branch_chunk(encoded[start:stop], opts))
         return out
 
@@ -306,7 +306,10 @@ class HFGenerator:
         options: list[list[tuple[str, float]]] = []
         for start, stop in token_chunks([len(e) for e in encoded], self.max_rows, self.max_tokens):
             logits, _, _ = self._prefill(encoded[start:stop])
-            top = torch.log_softmax(logits, -1).topk(min(k, logits.shape[-1]), -1)
+            logp = torch.log_softmax(logits, -1)
+            special = [i for i in self.tokenizer.all_special_ids if i < logp.shape[-1]]
+            logp[:, special] = float("-inf")  # a branch must start with text, not EOS or padding
+            top = logp.topk(min(k, logp.shape[-1] - len(special)), -1)
             for vals, ids in zip(top.values.tolist(), top.indices.tolist()):
                 options.append([(self.tokenizer.decode([i]), v) for i, v in zip(ids, vals)])
         return options, [(len(e), self.card.span_flops(0, len(e), logits=1)) for e in encoded]

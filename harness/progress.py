@@ -21,8 +21,13 @@ class CallProgress:
         self._inner, self._bar = generator, bar
         self._calls, self._batches, self._calls_total = 0, 0, 0
         self._base, self._size = 0.0, 0
+        for name in dir(generator):  # instance attributes, so that Protocol checks see them on any Python
+            if not name.startswith("_") and name not in ("generate", "begin", "end"):
+                setattr(self, name, getattr(generator, name))
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         return getattr(self._inner, name)
 
     def begin(self, done: int, size: int) -> None:

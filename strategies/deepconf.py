@@ -5,9 +5,9 @@ reports it with `confidence_k`; a peaked distribution gives a high C). A trace's
 C over a sliding `window` of tokens; its confidence is the lowest group confidence ("lowest") or the mean over
 its last `window` tokens ("tail").
 - mode="offline": n traces; the `keep` share most confident are kept and vote, weighted by confidence.
-- mode="online": the first `warmup` traces set the threshold s = the (1 - keep) quantile of their
-  confidences; every later trace stops at the first window whose group confidence falls below s and is
-  dropped; the warm-up traces above s and the later traces that finished vote, weighted by confidence.
+- mode="online" (measure=lowest): the first `warmup` traces set the threshold s = the (1 - keep) quantile
+  of their confidences; every later trace stops at the end of the first full window whose group confidence
+  falls below s (before its own end) and is dropped; the warm-up traces above s and the later traces that finished vote, weighted by confidence.
   Emulated on a batched engine: all n traces are generated in one call and each later trace is cut where
   the online rule would have stopped it; the method's ledger counts its tokens up to the cut, and the tokens
   past it (computed here, not by a streaming engine) are booked as implementation waste (`pruned_flops`),
@@ -52,11 +52,11 @@ def trace_confidence(conf: Sequence[float], window: int, measure: str) -> float:
 def stop_point(conf: Sequence[float], window: int, threshold: float) -> int | None:
     """Tokens generated when the online rule stops the trace (the end of the first window below the
     threshold), or None if it never does."""
-    groups = group_confidence(conf, window)
-    below = np.nonzero(groups < threshold)[0]
-    if not len(below):
+    if len(conf) < window:  # an online engine checks only once a window is full
         return None
-    return int(below[0]) + min(window, len(conf))
+    below = np.nonzero(group_confidence(conf, window) < threshold)[0]
+    at = int(below[0]) + window if len(below) else None
+    return at if at is not None and at < len(conf) else None  # stopping at its own end saves nothing
 
 
 def weighted_vote(answers: Sequence[str | None], weights: Sequence[float], seed: int, problem_id: str) -> str | None:
@@ -81,6 +81,9 @@ class DeepConf:
             raise bad_choice("strategy.mode", mode, MODES)
         if measure not in MEASURES:
             raise bad_choice("strategy.measure", measure, MEASURES)
+        if mode == "online" and measure == "tail":
+            raise ConfigError("strategy.measure=tail cannot stop traces online (it is known only at a trace's end); "
+                              "use measure=lowest with mode=online")
         try:
             self.budget = Budget(int(n), "samples")
         except ValueError as err:

@@ -11,7 +11,8 @@ of its newest step. Each of `simulations` iterations, for every problem at once:
    and the whole solution is scored by the verifier (one verifier call): that score is the value; a complete
    node (it has an answer, or ended without a step delimiter) is its own rollout;
 4. back-propagation: the value is added to every node on the path (N += 1, W += value).
-Every rollout is a candidate. The answer (`selection`): "visits" descends from the root by most visits (ties
+Every rollout is a candidate; a complete node selected again is not rolled out or valued again (its value is
+back-propagated once more), so a problem may end with fewer candidates than simulations. The answer (`selection`): "visits" descends from the root by most visits (ties
 to the higher Q) to a node with no visited child and takes the best-valued rollout through it; "value"
 takes the best-valued rollout overall. The budget is the number of simulations; the ledger counts every
 token generated (steps and rollouts) and every token the verifier read.
@@ -46,6 +47,7 @@ class Node:
     visits: int = 0
     value: float = 0.0
     rollouts: list[int] = dataclasses.field(default_factory=list)  # candidates whose path passes here
+    valued: tuple[int, float] | None = None  # a complete node's (candidate, value), once valued
 
     @property
     def q(self) -> float:
@@ -148,18 +150,27 @@ class MCTS:
                 ch.prior = step_score(v)
 
     def _simulate(self, problems, generator, verifier, picks, cands, ledgers) -> None:
-        roll = [i for i, node in enumerate(picks) if not node.complete]
+        """Roll out and value each problem's pick; a complete node valued before is not valued again (its
+        candidate and value are reused: a terminal state's value does not change)."""
+        fresh = [i for i, node in enumerate(picks) if node.valued is None]
+        roll = [i for i in fresh if not picks[i].complete]
         outs = generator.generate([problems[i].prompt + picks[i].text for i in roll], self.rollout,
                                   [[0]] * len(roll)) if roll else []
-        texts = {i: (picks[i].text, picks[i].parts) for i in range(len(picks))}
+        texts = {i: (picks[i].text, picks[i].parts) for i in fresh}
         for i, row in zip(roll, outs):
             ledgers[i] = ledgers[i] + ledger_of([row[0]])
             texts[i] = (picks[i].text + row[0].text, picks[i].parts + [row[0]])
-        verdicts = verifier.verify([p.prompt for p in problems], [[texts[i][0]] for i in range(len(problems))])
-        for i, [v] in enumerate(verdicts):
+        verdicts = verifier.verify([problems[i].prompt for i in fresh], [[texts[i][0]] for i in fresh]) if fresh else []
+        for i, [v] in zip(fresh, verdicts):
             ledgers[i] = ledgers[i] + Ledger(verifier_tokens=v.tokens, verifier_flops=v.flops)
             cands[i].append((texts[i][0], texts[i][1], v))
+            if picks[i].complete:
+                picks[i].valued = (len(cands[i]) - 1, v.score)
             backpropagate(picks[i], v.score, len(cands[i]) - 1)
+        for i, node in enumerate(picks):
+            if i not in texts:
+                k, value = node.valued
+                backpropagate(node, value, k)
 
     def _result(self, problem, root, cands, ledger, extract) -> ProblemResult:
         if self.selection == "visits":

@@ -202,6 +202,8 @@ class ParticleFilter(_Tree):
             new = self._expand(problems, generator, plans, seed, step, ledgers)
             self._score(problems, verifier, new, ledgers)
             for i, (prob, fresh) in enumerate(zip(problems, new)):
+                if not fresh:  # every particle complete: nothing moved, so nothing is resampled (batch-independent)
+                    continue
                 slots = [j for j, ok in enumerate(complete[i]) if not ok]
                 for j, c in zip(slots, fresh):
                     particles[i][j] = c

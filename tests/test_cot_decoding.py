@@ -79,3 +79,9 @@ def test_cot_decoding_on_the_tiny_world_beside_greedy_and_self_consistency(tmp_p
     assert cot["accuracy"] == pytest.approx(sum(x["correct"] for x in chosen) / 18, abs=1e-6)
     assert all(x["info"]["margin"] == max(y["info"]["margin"] for y in lines if y["problem_id"] == x["problem_id"])
                for x in chosen)
+
+
+def test_branches_never_start_with_a_special_token(small):
+    [opts], _ = small.top_tokens([PROMPT], 50)
+    specials = set(small.tokenizer.all_special_tokens)
+    assert len(opts) >= 10 and not specials & {t for t, _ in opts}

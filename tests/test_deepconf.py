@@ -105,3 +105,11 @@ def test_deepconf_on_the_tiny_world_beside_majority(tmp_path):
     # measured here (18 problems): majority@16, offline and online all 0.667; online spends 729 generated tokens
     # per problem against 835 (-13%)
     assert online["accuracy"] >= base["accuracy"] - 0.12
+
+
+def test_online_stops_only_at_a_full_window_before_the_trace_ends():
+    assert stop_point([1.0, 1.0, 1.0], 16, 5.0) is None  # shorter than a window: never checked
+    assert stop_point([5, 5, 5, 5, 1, 1], 2, 2.0) is None  # the only low window ends the trace: nothing saved
+    assert stop_point([5, 1, 1, 5, 5], 2, 2.0) == 3
+    with pytest.raises(ConfigError, match="strategy.measure=tail cannot stop traces online"):
+        DeepConf(mode="online", measure="tail")

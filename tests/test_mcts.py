@@ -51,10 +51,12 @@ def test_each_simulation_is_two_generator_and_two_verifier_calls_with_an_exact_l
     rollouts = [c for c in gen.calls if c[2] == 0]
     assert len(sampled) == 5 and len(rollouts) <= 5  # a complete pick needs no rollout
     assert all(p <= 3 and set(f) <= {2} for p, f, _ in sampled)
-    assert len(calls) == 10 and all(c == [1, 1, 1] for c in calls[1::2])  # priors, then one value per problem
+    priors = [c for c in calls if set(c) == {2}]  # the new children's priors: expand=2 per problem
+    values = [c for c in calls if set(c) == {1}]  # one rollout or complete node per problem not valued before
+    assert len(priors) + len(values) == len(calls) and len(values) <= 5 and all(len(c) <= 3 for c in values)
     assert sum(r.ledger.generated_tokens for r in results) == gen.generated
     assert sum(r.ledger.verifier_tokens for r in results) == spy.read
-    assert all(len(r.candidates) == 5 for r in results)  # one rollout per simulation
+    assert sum(len(r.candidates) for r in results) == sum(len(c) for c in values)  # one per valuation
     by_value = MCTS(simulations=5, expand=2, selection="value").run(PROBLEMS, Counting(), CountingPRM(),
                                                                   extract_answer, seed=0)
     for r in by_value:
@@ -63,6 +65,22 @@ def test_each_simulation_is_two_generator_and_two_verifier_calls_with_an_exact_l
         MCTS(selection="best")
     with pytest.raises(ConfigError, match="is guided by a verifier"):
         MCTS().run(PROBLEMS, Counting(), None, extract_answer, seed=0)
+
+
+def test_a_complete_node_selected_again_is_not_valued_again():
+    prm = CountingPRM()
+    root = Node("", [])
+    leaf = Node("1. 2+2=4\nAnswer: 4", [], prior=0.9, complete=True, parent=root)
+    root.children = [leaf]
+    cands = [[]]
+    from ttc.contracts.records import Ledger
+
+    ledgers = [Ledger()]
+    for _ in range(3):
+        MCTS()._simulate(PROBLEMS[:1], Counting(), prm, [leaf], cands, ledgers)
+    assert len(cands[0]) == 1 and leaf.visits == 3 and root.visits == 3  # valued once, back-propagated thrice
+    assert leaf.rollouts == [0, 0, 0] and prm.read == len(leaf.text) and ledgers[0].verifier_tokens == prm.read
+    assert leaf.q == pytest.approx(cands[0][0][2].score)
 
 
 def test_mcts_runs_from_ttc_with_the_tiny_prm(tmp_path):

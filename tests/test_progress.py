@@ -42,3 +42,12 @@ def test_the_wrapper_keeps_every_capability_of_the_generator(small):
     for kind in kinds:
         assert isinstance(g, kind) == isinstance(small, kind), kind.__name__
     assert g.name == small.name and g.card == small.card
+
+
+def test_capabilities_are_instance_attributes_so_any_python_sees_them(small):
+    g = CallProgress(small, Bar())
+    for name in ("score", "score_branches", "card", "name", "encode"):
+        assert inspect.getattr_static(g, name) is not None
+    import copy
+
+    copy.copy(g)  # no recursion through __getattr__ before __init__

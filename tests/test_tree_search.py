@@ -114,3 +114,22 @@ def test_tree_search_runs_from_ttc_with_the_tiny_prm(tmp_path, strategy):
     chosen = [x for x in lines if x["selected"]]
     assert len(chosen) == 2 and row["accuracy"] == sum(x["correct"] for x in chosen) / 2
     assert all(x["ledger"]["verifier_tokens"] > 0 and x["ledger"]["generated_tokens"] > 0 for x in lines)
+
+
+class Uneven(Counting):
+    """Counting, except that problem q0 reaches its answer after one step (the others after three)."""
+
+    def generate(self, prompts, params, seeds):
+        out = super().generate(prompts, params, seeds)
+        for prompt, row in zip(prompts, out):
+            if "problem 0" in prompt and prompt.split("A:\n", 1)[1].count("\n") >= 1:
+                for j, c in enumerate(row):
+                    row[j] = type(c)(**{**c.__dict__, "text": f"Answer: {c.seed % 3}", "stop_reason": None})
+        return out
+
+
+def test_a_finished_problem_is_not_resampled_while_others_run():
+    alone = ParticleFilter(n=8, resampling="multinomial").run(PROBLEMS[:1], Uneven(), CountingPRM(), extract_answer, 0)
+    batched = ParticleFilter(n=8, resampling="multinomial").run(PROBLEMS, Uneven(), CountingPRM(), extract_answer, 0)
+    assert [c.completion.text for c in alone[0].candidates] == [c.completion.text for c in batched[0].candidates]
+    assert alone[0].selected == batched[0].selected
