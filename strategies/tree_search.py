@@ -20,7 +20,6 @@ until it is extended again).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Sequence
 

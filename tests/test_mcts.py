@@ -37,7 +37,7 @@ def test_puct_and_backpropagation_on_a_worked_example():
 
 
 def test_each_simulation_is_two_generator_and_two_verifier_calls_with_an_exact_ledger():
-    gen, prm = Counting(), CountingPRM()
+    gen = Counting()
     calls = []
 
     class Spy(CountingPRM):
