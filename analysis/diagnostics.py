@@ -43,6 +43,11 @@ def reliability(scores: list[float], right: list[bool]) -> tuple[list[dict], flo
     return rows, round(float(ece), 6)
 
 
+def _level_order(level) -> tuple:
+    """Numeric levels in order, then any other labels, then none."""
+    return (level is None, not isinstance(level, (int, float)), level if isinstance(level, (int, float)) else str(level))
+
+
 def calibration(lines: list[dict]) -> list[dict]:
     """One row per (model, verifier) over the candidates a verifier scored: ECE, AUROC overall and per level,
     the reliability bins. Scores outside [0, 1] (log-probabilities) get AUROC only."""
@@ -57,7 +62,7 @@ def calibration(lines: list[dict]) -> list[dict]:
         for x in xs:
             levels[x["difficulty"]].append(x)
         per_level = {str(k): auroc([x["verifier_score"] for x in v], [bool(x["correct"]) for x in v])
-                     for k, v in sorted(levels.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))}
+                     for k, v in sorted(levels.items(), key=lambda kv: _level_order(kv[0]))}
         bounded = all(0.0 <= s <= 1.0 for s in scores)
         bins, ece = reliability(scores, right) if bounded else ([], None)
         out.append({"model": model, "verifier": verifier, "n_candidates": len(xs), "share_right": round(
@@ -82,7 +87,7 @@ def overoptimisation(curves: list[dict]) -> list[dict]:
     for (model, verifier), rows in sorted(by.items()):
         ns = sorted(rows)
         acc = [rows[n]["accuracy"] for n in ns]
-        peak = ns[int(np.argmax(acc))]
+        peak = max(n for n, a in zip(ns, acc) if a == max(acc))  # the last n at the best accuracy
         falls = any(a < max(acc) for n, a in zip(ns, acc) if n > peak)
         out.append({"model": model, "verifier": verifier, "n": ns, "selected_accuracy": acc,
                     "pass_at_n": [oracle[model].get(n) for n in ns], "peak_n": peak if falls else None,

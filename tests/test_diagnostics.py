@@ -48,3 +48,8 @@ def test_the_over_optimisation_peak_is_marked_only_when_a_larger_n_falls():
     assert row["pass_at_n"] == [0.2, 0.5, 0.7, 0.9]
     [steady] = overoptimisation([_curve("best_of_n", n, a) for n, a in [(1, 0.2), (4, 0.3), (16, 0.4)]])
     assert steady["peak_n"] is None and steady["drop_after_peak"] == 0.0
+
+
+def test_a_tied_best_takes_the_last_n_before_the_fall():
+    [row] = overoptimisation([_curve("best_of_n", n, a) for n, a in [(1, 0.2), (4, 0.3), (16, 0.3), (64, 0.1)]])
+    assert row["peak_n"] == 16 and row["drop_after_peak"] == pytest.approx(0.2)
