@@ -14,13 +14,12 @@ the scoring forward (all run by the generator's model, so in generator FLOPs and
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from typing import Sequence
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import AnswerMargins, Extractor, Generator, TopTokens, Verifier
 from ttc.contracts.records import Budget, Candidate, Ledger, Problem, ProblemResult, SamplingParams, ledger_of
-from ttc.contracts.rules import answer_key, candidate_key
+from ttc.contracts.rules import candidate_key, vote
 
 SELECTIONS = ("max", "aggregate")
 
@@ -88,11 +87,7 @@ class CoTDecoding:
         keys = [candidate_key(seed, pid, j) for j in range(len(answers))]
         if self.selection == "max":
             return max(range(len(answers)), key=lambda j: (margin[j], keys[j]))
-        total: dict[str, float] = defaultdict(float)
-        for a, m in zip(answers, margin):
-            if a is not None:
-                total[a] += m
-        if not total:
+        best = vote(answers, margin, seed, pid)
+        if best is None:
             return max(range(len(answers)), key=lambda j: keys[j])
-        best = max(total, key=lambda a: (round(total[a], 9), answer_key(seed, pid, a)))
         return max((j for j, a in enumerate(answers) if a == best), key=lambda j: (margin[j], keys[j]))

@@ -18,7 +18,6 @@ Traces with no answer do not vote. Every trace is a candidate; the budget is n.
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from typing import Sequence
 
 import numpy as np
@@ -26,7 +25,7 @@ import numpy as np
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.contracts.records import Budget, Candidate, Completion, Problem, ProblemResult, SamplingParams, ledger_of
-from ttc.contracts.rules import answer_key, sample_seed
+from ttc.contracts.rules import sample_seed, vote
 
 MODES = ("offline", "online")
 MEASURES = ("lowest", "tail")
@@ -57,17 +56,6 @@ def stop_point(conf: Sequence[float], window: int, threshold: float) -> int | No
     below = np.nonzero(group_confidence(conf, window) < threshold)[0]
     at = int(below[0]) + window if len(below) else None
     return at if at is not None and at < len(conf) else None  # stopping at its own end saves nothing
-
-
-def weighted_vote(answers: Sequence[str | None], weights: Sequence[float], seed: int, problem_id: str) -> str | None:
-    """The answer with the largest total weight (seeded tie-break); None when nobody votes."""
-    total: dict[str, float] = defaultdict(float)
-    for a, w in zip(answers, weights):
-        if a is not None:
-            total[a] += w
-    if not total:
-        return None
-    return max(total, key=lambda a: (round(total[a], 9), answer_key(seed, problem_id, a)))
 
 
 class DeepConf:
@@ -128,7 +116,7 @@ class DeepConf:
                 spent.append(c if at is None else _cut(c, at))
         for d, v in zip(info, votes):
             d["votes"] = bool(v)
-        winner = weighted_vote([a if v else None for a, v in zip(answers, votes)], conf, seed, problem.id)
+        winner = vote([a if v else None for a, v in zip(answers, votes)], conf, seed, problem.id)
         chosen = max(range(self.n), key=lambda i: (answers[i] == winner and votes[i], conf[i], -i))
         cands = tuple(Candidate(c, a, None, d) for c, a, d in zip(spent, answers, info))
         return ProblemResult(problem.id, cands, chosen, ledger_of(spent), self.budget)

@@ -14,7 +14,8 @@ from ttc.contracts.errors import ConfigError
 from ttc.contracts.records import Completion, Problem, SamplingParams
 from ttc.harness.cli import CONF_DIR
 from ttc.harness.run import execute
-from ttc.strategies.deepconf import DeepConf, group_confidence, stop_point, trace_confidence, weighted_vote
+from ttc.contracts.rules import vote as weighted_vote
+from ttc.strategies.deepconf import DeepConf, group_confidence, stop_point, trace_confidence
 from ttc.tasks.arith import extract_answer
 
 
