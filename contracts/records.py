@@ -5,7 +5,7 @@ Plain data only; knows nothing about models, configs or files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 
 
 PUBLIC_METADATA = ("difficulty", "choices", "entry_point", "subject", "line")
@@ -82,6 +82,12 @@ class Completion:
     # padding, and decode steps of rows that had finished but were not yet pruned from the batch
     padding_flops: float = 0.0
     pruned_flops: float = 0.0
+    # speculative decoding (ttc.generators.speculative): tokens the draft proposed and the target accepted, the
+    # draft's share of `flops`, and the target's forwards (its prefill and one verification per round)
+    drafted_tokens: int = 0
+    accepted_tokens: int = 0
+    draft_flops: float = 0.0
+    target_forwards: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,9 @@ class Ledger:
     wall_s: float = 0.0
     padding_flops: float = 0.0  # implementation waste beside generator_flops (see Completion)
     pruned_flops: float = 0.0
+    draft_flops: float = 0.0  # the part of generator_flops a speculative draft model computed
+    drafted_tokens: int = 0  # tokens a draft model proposed, and how many the target accepted
+    accepted_tokens: int = 0
 
     @property
     def flops(self) -> float:
@@ -147,12 +156,7 @@ class Ledger:
         return self.generator_flops + self.verifier_flops
 
     def __add__(self, other: "Ledger") -> "Ledger":
-        return Ledger(*(a + b for a, b in zip(_values(self), _values(other))))
-
-
-def _values(ledger: Ledger) -> tuple:
-    return (ledger.prompt_tokens, ledger.cached_tokens, ledger.generated_tokens, ledger.verifier_tokens,
-            ledger.generator_flops, ledger.verifier_flops, ledger.wall_s)
+        return Ledger(*(a + b for a, b in zip(astuple(self), astuple(other))))
 
 
 def joined(parts: list[Completion], text: str, index: int = 0) -> Completion:
@@ -179,6 +183,9 @@ def ledger_of(completions: list[Completion], verdicts: list[Verdict] | None = No
         verifier_flops=sum(v.flops for v in verdicts),
         padding_flops=sum(c.padding_flops for c in completions),
         pruned_flops=sum(c.pruned_flops for c in completions),
+        draft_flops=sum(c.draft_flops for c in completions),
+        drafted_tokens=sum(c.drafted_tokens for c in completions),
+        accepted_tokens=sum(c.accepted_tokens for c in completions),
     )
 
 

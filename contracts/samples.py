@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, NotRequired, TypedDict
 
-from ttc.contracts.records import Problem, ProblemResult
+from ttc.contracts.records import Completion, Problem, ProblemResult
 
 
 class SampleLine(TypedDict):
@@ -58,11 +58,13 @@ class SampleLine(TypedDict):
     selection: NotRequired[str | None]  # the strategy's selection rule (run config), None where it has none
     prompt: NotRequired[str]  # the task's prompt, as the strategy was given it
     reference: NotRequired[str]  # the grader's reference, written after grading (never shown to strategies)
+    # speculative decoding only: drafted/accepted tokens, acceptance rate, draft FLOPs, target forwards
+    speculation: NotRequired[dict[str, float]]
 
 
 META_FIELDS = ("task", "task_version", "grader_version", "strategy", "generator", "verifier", "run_seed",
                "problem_index")
-OPTIONAL = ("selection", "prompt", "reference")  # absent from lines written before they were recorded
+OPTIONAL = ("selection", "prompt", "reference", "speculation")  # absent from lines written before they were recorded
 REQUIRED = tuple(k for k in SampleLine.__annotations__ if k not in OPTIONAL)
 
 
@@ -86,8 +88,16 @@ def sample_lines(problem: Problem, result: ProblemResult, correct: list[bool], m
             "verifier_tokens": 0 if v is None else v.tokens, "verifier_flops": 0.0 if v is None else v.flops,
             "step_scores": None if v is None or v.step_scores is None else list(v.step_scores),
             "info": cand.info, "ledger": ledger, "prompt": problem.prompt, "reference": problem.reference,
+            **({"speculation": speculation(c)} if c.drafted_tokens else {}),
         })
     return lines
+
+
+def speculation(c: Completion) -> dict[str, float]:
+    """A speculatively decoded completion's draft statistics, as its sample line records them."""
+    return {"drafted": c.drafted_tokens, "accepted": c.accepted_tokens,
+            "acceptance_rate": round(c.accepted_tokens / c.drafted_tokens, 6), "draft_flops": c.draft_flops,
+            "target_forwards": c.target_forwards}
 
 
 LEGACY_POOLED = ("best_of_n", "majority", "sample")

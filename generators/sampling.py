@@ -25,11 +25,13 @@ def _mix(x: torch.Tensor) -> torch.Tensor:
     return (x >> 16) ^ x
 
 
-def uniforms(seeds: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
-    """Uniforms in (0, 1) of shape [rows, vocab], a pure function of (seed, step, token id)."""
+def uniforms(seeds: torch.Tensor, step: int | torch.Tensor, vocab: int) -> torch.Tensor:
+    """Uniforms in (0, 1) of shape [rows, vocab], a pure function of (seed, step, token id); `step` is one
+    for all rows or one per row."""
     seeds = seeds.to(torch.int64)
     row = _mix(_mix(seeds & _MASK) ^ _mix((seeds >> 32) & _MASK ^ 0x9E3779B9))
-    row = _mix(row ^ _mix(torch.full_like(row, step & _MASK) + 0x632BE5AB))
+    steps = torch.as_tensor(step, dtype=torch.int64, device=row.device).expand_as(row)
+    row = _mix(row ^ _mix((steps & _MASK) + 0x632BE5AB))
     tok = _mix(torch.arange(vocab, dtype=torch.int64, device=seeds.device) * 0x9E3779B1 & _MASK)
     bits = _mix(row[:, None] ^ tok[None, :])
     return (bits.to(torch.float64) + 0.5) / 2.0**32
@@ -63,10 +65,14 @@ def truncate(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     return out
 
 
-def choose(logits: torch.Tensor, params: SamplingParams, seeds: torch.Tensor, step: int) -> torch.Tensor:
+def choose(logits: torch.Tensor, params: SamplingParams, seeds: torch.Tensor, step: int | torch.Tensor) -> torch.Tensor:
     """Next token per row: argmax when temperature is 0, else a seeded draw from the truncated distribution."""
     if params.temperature == 0:
         return logits.argmax(-1)
-    processed = truncate(logits, params)
-    gumbel = -torch.log(-torch.log(uniforms(seeds, step, logits.shape[-1])))
-    return (processed.double() + gumbel).argmax(-1)
+    return gumbel_draw(truncate(logits, params), seeds, step)
+
+
+def gumbel_draw(log_weights: torch.Tensor, seeds: torch.Tensor, step: int | torch.Tensor) -> torch.Tensor:
+    """A seeded draw per row from softmax(log_weights) (-inf: never), by the Gumbel-max trick."""
+    gumbel = -torch.log(-torch.log(uniforms(seeds, step, log_weights.shape[-1])))
+    return (log_weights.double() + gumbel).argmax(-1)
