@@ -43,12 +43,16 @@ class SamplingParams:
     max_tokens: int = 128
     stop: tuple[str, ...] = ()
     confidence_k: int = 0  # > 0: also report each token's confidence over the top-k (DeepConf), where supported
+    regex: str | None = None  # constrained decoding: the text must match this regular expression in full
+    syntax: str | None = None  # "python" | "python_fenced": end a sample once its program cannot be valid
 
     def __post_init__(self) -> None:
         checks = {"confidence_k": (self.confidence_k >= 0, ">= 0 (0: off)"),
             "temperature": (self.temperature >= 0, ">= 0"), "top_k": (self.top_k >= 0, ">= 0 (0: off)"),
             "top_p": (0 < self.top_p <= 1, "in (0, 1]"), "min_p": (0 <= self.min_p < 1, "in [0, 1)"),
             "epsilon": (0 <= self.epsilon < 1, "in [0, 1)"), "max_tokens": (self.max_tokens > 0, ">= 1"),
+            "syntax": (self.syntax in (None, "python", "python_fenced"), "null, python or python_fenced"),
+            "regex": (self.regex is None or bool(self.regex), "a non-empty regular expression or null"),
         }
         bad = [(name, valid) for name, (ok, valid) in checks.items() if not ok]
         if bad:

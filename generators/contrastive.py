@@ -18,6 +18,7 @@ import torch
 from ttc.contracts.cards import ModelCard
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.records import Completion, SamplingParams, Scored
+from ttc.generators.constraints import refuse
 from ttc.generators.hf import HFGenerator
 from ttc.generators.sampling import choose
 
@@ -49,6 +50,7 @@ class ContrastiveGenerator:
     def generate(self, prompts: Sequence[str], params: SamplingParams,
                  seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
         """len(seeds[i]) contrastive completions of prompts[i], each with its own seed."""
+        refuse(params, "generator=contrastive")
         jobs = [(i, j, int(s)) for i, row in enumerate(seeds) for j, s in enumerate(row)]
         out: list[list[Completion]] = [[] for _ in prompts]
         for start in range(0, len(jobs), self.max_rows):

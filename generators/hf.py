@@ -21,6 +21,7 @@ from ttc.contracts.cards import ModelCard, card_from_config, load_card, with_fie
 from ttc.contracts.errors import ConfigError
 from ttc.generators.models import display_name, model_source
 from ttc.contracts.records import Completion, SamplingParams, Scored
+from ttc.generators.constraints import RegexMasks, syntax_invalid
 from ttc.generators.sampling import choose
 
 _PRUNE_SHARE = 0.125  # prune finished rows once they are this share of the batch
@@ -52,6 +53,7 @@ class _Rows:
     finish: list[str | None]
     calls: torch.Tensor | None = None  # decode forwards each row was part of (the rest of its cost is derived)
     confidence: list[list[float]] = field(default_factory=list)  # with params.confidence_k only
+    prompts: list[str] = field(default_factory=list)  # the prompts' texts (a syntax check reads prompt + text)
 
 
 class HFGenerator:
@@ -106,7 +108,8 @@ class HFGenerator:
             while stop < len(prompts) and (stop == start or rows + len(seeds[stop]) <= self.max_rows):
                 rows += len(seeds[stop])
                 stop += 1
-            chunk = self._generate_chunk(encoded[start:stop], params, [list(s) for s in seeds[start:stop]])
+            chunk = self._generate_chunk(encoded[start:stop], params, [list(s) for s in seeds[start:stop]],
+                                         list(prompts[start:stop]))
             out[start:stop] = chunk
             start = stop
         return out
@@ -126,12 +129,14 @@ class HFGenerator:
         return out.logits[:, -1].float(), out.past_key_values, mask
 
     def _generate_chunk(self, encoded: list[list[int]], params: SamplingParams,
-                        seeds: list[list[int]]) -> list[list[Completion]]:
+                        seeds: list[list[int]], texts: list[str]) -> list[list[Completion]]:
         logits, cache, mask = self._prefill(encoded)
         prompt_of = [i for i, s in enumerate(seeds) for _ in s]
         n = len(prompt_of)
         state = _Rows(prompt_of, torch.tensor([x for s in seeds for x in s], dtype=torch.int64),
-                      [[] for _ in range(n)], [[] for _ in range(n)], [None] * n, torch.zeros(n, dtype=torch.int64))
+                      [[] for _ in range(n)], [[] for _ in range(n)], [None] * n, torch.zeros(n, dtype=torch.int64),
+                      prompts=texts)
+        masks = RegexMasks(self.tokenizer, logits.shape[-1], params.regex, n) if params.regex else None
         idx = torch.tensor(prompt_of, device=self.device)
         cache.batch_select_indices(idx)
         logits, mask = logits[idx], mask[idx]
@@ -139,8 +144,11 @@ class HFGenerator:
         max_new = min(params.max_tokens, self.card.context - mask.shape[1])
         alive = torch.arange(n, device=self.device)  # original row ids still in the batch
         for step in range(max_new):
-            nxt = choose(logits, params, state.seeds[alive.cpu()].to(self.device), step)
-            logp = torch.log_softmax(logits, -1)
+            rows = alive.tolist()
+            nxt = choose(masks.apply(logits, rows) if masks else logits, params, state.seeds[alive.cpu()].to(self.device), step)
+            if masks:
+                masks.advance(rows, nxt.tolist())
+            logp = torch.log_softmax(logits, -1)  # the model's own, before any constraint
             lp = logp.gather(-1, nxt[:, None])[:, 0]
             if params.confidence_k:
                 conf = -logp.topk(min(params.confidence_k, logp.shape[-1]), -1).values.mean(-1)
@@ -171,6 +179,10 @@ class HFGenerator:
                 state.finish[r] = "stop"
             elif params.stop and self._hit_stop(state.tokens[r], params.stop):
                 state.finish[r] = "stop"
+            elif params.syntax and t in self._line_ends() and syntax_invalid(
+                    state.prompts[state.prompt_of[r]], self.tokenizer.decode(state.tokens[r], skip_special_tokens=True),
+                    params.syntax):
+                state.finish[r] = "invalid"  # no continuation can make this program valid: stop paying for it
             elif last:
                 state.finish[r] = "length"
 
@@ -182,6 +194,13 @@ class HFGenerator:
         for r, c in zip(rows, conf):
             if state.finish[r] is None:
                 state.confidence[r].append(c)
+
+    def _line_ends(self) -> frozenset[int]:
+        """Token ids whose text holds a newline (where a syntax check can run), computed once."""
+        if getattr(self, "_newline_ids", None) is None:
+            vocab = len(self.tokenizer)
+            self._newline_ids = frozenset(i for i in range(vocab) if "\n" in self.tokenizer.decode([i]))
+        return self._newline_ids
 
     def _hit_stop(self, tokens: list[int], stops: tuple[str, ...]) -> bool:
         tail = self.tokenizer.decode(tokens[-(max(len(s) for s in stops) + 2):])

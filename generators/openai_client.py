@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 from ttc.contracts.cards import ModelCard, load_card
+from ttc.generators.constraints import refuse
 from ttc.contracts.errors import ConfigError
 from ttc.generators.models import resolve_model
 from ttc.contracts.records import Completion, SamplingParams, Scored
@@ -102,6 +103,7 @@ class OpenAIGenerator:
     def generate(self, prompts: Sequence[str], params: SamplingParams,
                  seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
         """Generator.generate (ttc.contracts.protocols): len(seeds[i]) seeded completions of prompts[i]."""
+        refuse(params, "generator=openai")
         jobs = [(i, j, p, s) for i, (p, row) in enumerate(zip(prompts, seeds)) for j, s in enumerate(row)]
         done = self._map(lambda job: self._one(job[2], params, job[3], job[1]), jobs)
         out: list[list[Completion]] = [[] for _ in prompts]

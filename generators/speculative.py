@@ -27,6 +27,7 @@ import torch
 from ttc.contracts.cards import ModelCard
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.records import Completion, SamplingParams, Scored
+from ttc.generators.constraints import refuse
 from ttc.generators.hf import HFGenerator
 from ttc.generators.sampling import gumbel_draw, truncate, uniforms
 
@@ -81,6 +82,7 @@ class SpeculativeGenerator:
         """len(seeds[i]) completions of prompts[i], each drawn with its own seed."""
         if len(prompts) != len(seeds):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seed lists")
+        refuse(params, "generator=speculative")
         encoded = [self.encode(p) for p in prompts]
         if any(len(e) < 2 for e in encoded):
             raise ConfigError("speculative decoding needs prompts of at least 2 tokens")

@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 from ttc.contracts.cards import ModelCard, card_from_config, load_card, with_fields
 from ttc.contracts.errors import ConfigError
+from ttc.generators.constraints import refuse
 from ttc.generators.models import display_name, model_source
 from ttc.contracts.records import Completion, SamplingParams, Scored
 
@@ -140,17 +141,20 @@ class VLLMGenerator:
     # ---- sampling -------------------------------------------------------------------------------
     def _params(self, params: SamplingParams, seed: int, room: int):
         from vllm import SamplingParams as VSP
+        from vllm.sampling_params import StructuredOutputsParams
 
         extra = {"epsilon": params.epsilon, "t": params.temperature} if params.epsilon else None
+        structured = StructuredOutputsParams(regex=params.regex) if params.regex else None
         return VSP(n=1, temperature=params.temperature, top_k=params.top_k, top_p=params.top_p,
                    min_p=params.min_p, seed=int(seed), max_tokens=max(1, min(params.max_tokens, room)),
-                   stop=list(params.stop) or None, logprobs=0, extra_args=extra)
+                   stop=list(params.stop) or None, logprobs=0, extra_args=extra, structured_outputs=structured)
 
     def generate(self, prompts: Sequence[str], params: SamplingParams,
                  seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
         """len(seeds[i]) completions of prompts[i], one engine request per seed."""
         if len(prompts) != len(seeds):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seed lists")
+        refuse(params, "generator=vllm", regex_ok=True)
         encoded = [self.encode(p) for p in prompts]
         for e in encoded:
             if len(e) + 1 > self.card.context:

@@ -4,8 +4,9 @@ One strategy covers plain sampling (`selection=first`), majority vote, best-of-N
 probability (sum or length-normalised), verifier-weighted vote and minimum Bayes risk (`mbr_answer`, equal
 to majority vote; `mbr_edit`; `mbr_chrf`): they differ only in the rule applied to the same pool, and the
 analysis re-applies every rule to every budget n <= N of that pool. With `reject=true` (rejection sampling)
-candidates with no extractable answer are set aside before the rule (unless all are); each candidate's
-`info.rejected` says which, so the share rejected is in the record.
+candidates with no extractable answer, or whose program the generator found invalid (`syntax`), are set aside
+before the rule (unless all are); each candidate's `info.rejected` says which, so the share rejected is in the
+record. `regex` and `syntax` constrain the decoding itself (ttc.generators.constraints).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class BestOfN:
 
     def __init__(self, n: int, selection: str = "majority", temperature: float = 0.8, top_k: int = 0,
                  top_p: float = 1.0, min_p: float = 0.0, epsilon: float = 0.0, max_tokens: int = 160,
-                 name: str | None = None, stop: Sequence[str] = (), reject: bool = False) -> None:
+                 name: str | None = None, stop: Sequence[str] = (), reject: bool = False,
+                 regex: str | None = None, syntax: str | None = None) -> None:
         if selection not in SELECTIONS + MBR:
             raise bad_choice("strategy.selection", selection, SELECTIONS + MBR)
         try:
@@ -36,7 +38,8 @@ class BestOfN:
         except ValueError as err:
             raise ConfigError(f"strategy.n={n}: {err}") from None
         try:
-            self.params = SamplingParams(temperature, top_k, top_p, min_p, epsilon, max_tokens, tuple(stop))
+            self.params = SamplingParams(temperature, top_k, top_p, min_p, epsilon, max_tokens, tuple(stop),
+                                         regex=regex or None, syntax=syntax or None)
         except ValueError as err:
             raise ConfigError(f"strategy.{str(err).removeprefix('sampling.')}") from None
         self.selection, self.name = selection, name or ("best_of_n" if selection != "majority" else "majority")
@@ -60,7 +63,8 @@ class BestOfN:
         results = []
         for problem, pool, vs in zip(problems, pools, verdicts):
             answers = [extract(c.text) for c in pool]
-            kept = [i for i, a in enumerate(answers) if a is not None or not self.reject] or list(range(len(pool)))
+            kept = [i for i, (a, c) in enumerate(zip(answers, pool)) if not self.reject or (
+                a is not None and c.finish_reason != "invalid")] or list(range(len(pool)))
             chosen = self._choose(pool, answers, vs, kept, seed, problem.id)
             ledger = ledger_of(pool, [v for v in vs if v is not None])
             info = [{"rejected": i not in kept} if self.reject else {} for i in range(len(pool))]

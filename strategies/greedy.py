@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.contracts.records import Budget, Candidate, Problem, ProblemResult, SamplingParams, ledger_of
 
@@ -13,9 +14,14 @@ class Greedy:
 
     name = "greedy"
 
-    def __init__(self, max_tokens: int = 160, stop: Sequence[str] = ()) -> None:
+    def __init__(self, max_tokens: int = 160, stop: Sequence[str] = (), regex: str | None = None,
+                 syntax: str | None = None) -> None:
         self.budget = Budget(1, "samples")
-        self.params = SamplingParams(temperature=0.0, max_tokens=max_tokens, stop=tuple(stop))
+        try:
+            self.params = SamplingParams(temperature=0.0, max_tokens=max_tokens, stop=tuple(stop), regex=regex or None,
+                                         syntax=syntax or None)
+        except ValueError as err:
+            raise ConfigError(f"strategy.{str(err).removeprefix('sampling.')}") from None
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -140,3 +141,16 @@ def test_both_engines_run_the_best_of_n_sweep(vllm_tiny, tmp_path):
     passes = [_acc(vrows, "oracle_pass_at_n", k) for k in (1, 2, 4, 8)]
     assert passes == sorted(passes) and passes[-1] > passes[0]
     assert sum(s["cached_tokens"] for s in vb) > 0.5 * sum(s["prompt_tokens"] for s in vb)
+
+
+def test_a_regex_constrains_vllm_as_it_constrains_hf(vllm_tiny, hf_1m, prompts):
+    """vLLM's structured outputs and the HF mask (both xgrammar): every sample in the language; greedy agrees."""
+    fmt = r"(\d+\. \d+[+-]\d+=-?\d+\n)+Answer: \d+\n"
+    sampled = vllm_tiny.generate(prompts[:8], SamplingParams(temperature=1.0, max_tokens=150, regex=fmt),
+                                 [[1, 2, 3, 4]] * 8)
+    assert all(re.fullmatch(fmt, c.text) for row in sampled for c in row)
+    greedy = SamplingParams(temperature=0.0, max_tokens=150, regex=fmt)
+    v, h = vllm_tiny.generate(prompts[:8], greedy, [[0]] * 8), hf_1m.generate(prompts[:8], greedy, [[0]] * 8)
+    assert [r[0].text for r in v] == [r[0].text for r in h]
+    with pytest.raises(ConfigError, match="strategy.syntax=python needs generator=tiny"):
+        vllm_tiny.generate(prompts[:1], SamplingParams(syntax="python"), [[0]])
