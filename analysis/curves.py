@@ -17,6 +17,7 @@ import numpy as np
 from ttc.analysis import estimators as est
 from ttc.analysis.intervals import mean_interval
 from ttc.contracts.samples import legacy_curve
+from ttc.contracts.clusters import submissions
 from ttc.contracts.mbr import mbr_pick, utility_matrix
 from ttc.contracts.rules import answer_key, candidate_key, choose_attempt, vote
 
@@ -68,6 +69,7 @@ def _pooled_rules(pool: list[dict], seed: int) -> dict[str, tuple[str, str, Call
         "best_of_n_logprob_mean": ("logprob_mean", "self-prob-mean", lambda k: (est.best_of_k(lp_mean, k), 0.0)),
     }
     rules.update(_mbr_rules(pool, answers, right, seed, pid, rejecting))
+    rules.update(_cluster_rules(pool, right, seed, pid))
     for tau in G_PASS_TAUS:
         rules[f"g_pass_{tau:g}"] = ("g_pass", "none", lambda k, t=tau: (est.g_pass_at_k(n, c_right, k, t), 0.0))
     if pool[0].get("verifier", "none") != "none" and pool[0]["verifier_score"] is not None:
@@ -105,6 +107,24 @@ def _mbr_rules(pool: list[dict], answers: list, right: list[bool], seed: int, pi
             return right[mbr_pick(kept, u, answers, seed, pid)]
         return est.subset_rate(pick, n, k, draws=2000, seed=int(answer_key(seed, pid, f"mbr{k}") * 2**31))
     return {selection: (selection, "none", rate)}
+
+
+def _cluster_rules(pool: list[dict], right: list[bool], seed: int, pid: str) -> dict:
+    """AlphaCode's 1@k and 10@k for a pool drawn with selection=filter_cluster: over k-subsets of the pool, a
+    success when any submission (ttc.contracts.clusters) is right; seeded resampling with its standard error."""
+    if pool[0].get("selection") != "filter_cluster" or "behaviour" not in (pool[0].get("info") or {}):
+        return {}
+    passed = [bool(c["info"]["public_pass"]) for c in pool]
+    behaviour = [c["info"]["behaviour"] for c in pool]
+    keys = [candidate_key(seed, pid, i) for i in range(len(pool))]
+    vname = pool[0].get("verifier", "none")
+
+    def rate(m: int) -> Callable[[int], tuple[float, float]]:
+        def hit(sub) -> bool:
+            return any(right[i] for i in submissions(sorted(sub), passed, behaviour, keys, m))
+        return lambda k: est.subset_rate(hit, len(pool), k, draws=1000,
+                                         seed=int(answer_key(seed, pid, f"cluster{m}@{k}") * 2**31))
+    return {"filter_cluster": ("filter_cluster", vname, rate(1)), "filter_cluster_10": ("filter_cluster_10", vname, rate(10))}
 
 
 def _cost(pool: list[dict], k: int, uses_verifier: bool) -> tuple[float, float]:

@@ -174,3 +174,11 @@ class BranchScorer(Protocol):
     def score_branches(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[Scored]]:
         """For each prompt, log p(option | prompt) of every option; the prompt's tokens and FLOPs are counted
         once, on the first option's Scored, and each option's own on its own."""
+
+
+@runtime_checkable
+class Behaviours(Protocol):
+    """A verifier that can run programs on inputs it generates from the prompt alone: one signature per solution
+    (equal signatures: the same outputs on every generated input), for AlphaCode-style clustering."""
+
+    def behaviours(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[str]]: ...

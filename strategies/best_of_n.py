@@ -6,7 +6,9 @@ to majority vote; `mbr_edit`; `mbr_chrf`): they differ only in the rule applied 
 analysis re-applies every rule to every budget n <= N of that pool. With `reject=true` (rejection sampling)
 candidates with no extractable answer, or whose program the generator found invalid (`syntax`), are set aside
 before the rule (unless all are); each candidate's `info.rejected` says which, so the share rejected is in the
-record. `regex` and `syntax` constrain the decoding itself (ttc.generators.constraints).
+record. `selection=filter_cluster` is AlphaCode's rule (ttc.contracts.clusters): candidates failing the public
+tests are filtered, the rest clustered by behaviour on generated inputs (the verifier's Behaviours), and the
+largest cluster's representative is chosen; curves.csv adds 10@k. `regex` and `syntax` constrain the decoding itself (ttc.generators.constraints).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.strategies.common import verify_pools
 from ttc.contracts.records import Budget, Candidate, Problem, ProblemResult, SamplingParams, ledger_of
 from ttc.contracts.mbr import UTILITIES, mbr_pick, utility_matrix
-from ttc.contracts.rules import SELECTIONS, sample_seed, select
+from ttc.contracts.clusters import submissions
+from ttc.contracts.protocols import Behaviours
+from ttc.contracts.rules import SELECTIONS, candidate_key, sample_seed, select
 
-NEEDS_VERIFIER = ("verifier", "weighted_vote")
+NEEDS_VERIFIER = ("verifier", "weighted_vote", "filter_cluster")
 MBR = tuple(f"mbr_{u}" for u in UTILITIES)  # minimum Bayes risk under a utility (ttc.contracts.mbr)
+CLUSTER = "filter_cluster"  # AlphaCode: public-test filter, behaviour clusters (ttc.contracts.clusters)
 
 
 class BestOfN:
@@ -31,8 +36,8 @@ class BestOfN:
                  top_p: float = 1.0, min_p: float = 0.0, epsilon: float = 0.0, max_tokens: int = 160,
                  name: str | None = None, stop: Sequence[str] = (), reject: bool = False,
                  regex: str | None = None, syntax: str | None = None) -> None:
-        if selection not in SELECTIONS + MBR:
-            raise bad_choice("strategy.selection", selection, SELECTIONS + MBR)
+        if selection not in SELECTIONS + MBR + (CLUSTER,):
+            raise bad_choice("strategy.selection", selection, SELECTIONS + MBR + (CLUSTER,))
         try:
             self.budget = Budget(int(n), "samples")
         except ValueError as err:
@@ -57,17 +62,28 @@ class BestOfN:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         if verifier is None and self.verifier_need():
             raise ConfigError(self.verifier_need())
+        if self.selection == CLUSTER and not isinstance(verifier, Behaviours):
+            raise ConfigError("strategy.selection=filter_cluster needs a verifier that runs programs on generated "
+                              "inputs: verifier=unit_tests")
         seeds = [[sample_seed(seed, p.id, i) for i in range(self.budget.amount)] for p in problems]
         pools = generator.generate([p.prompt for p in problems], self.params, seeds)
         verdicts = verify_pools(verifier, problems, pools)
+        behaviour = (verifier.behaviours([p.prompt for p in problems], [[c.text for c in pool] for pool in pools])
+                     if self.selection == CLUSTER else [None] * len(pools))
         results = []
-        for problem, pool, vs in zip(problems, pools, verdicts):
+        for problem, pool, vs, sigs in zip(problems, pools, verdicts, behaviour):
             answers = [extract(c.text) for c in pool]
             kept = [i for i, (a, c) in enumerate(zip(answers, pool)) if not self.reject or (
                 a is not None and c.finish_reason != "invalid")] or list(range(len(pool)))
-            chosen = self._choose(pool, answers, vs, kept, seed, problem.id)
-            ledger = ledger_of(pool, [v for v in vs if v is not None])
             info = [{"rejected": i not in kept} if self.reject else {} for i in range(len(pool))]
+            if sigs is not None:  # each candidate's public-test verdict and behaviour, for the analysis's n@k
+                for d, v, sig in zip(info, vs, sigs):
+                    d.update(public_pass=v.score >= 1.0, behaviour=sig)
+                keys = [candidate_key(seed, problem.id, i) for i in range(len(pool))]
+                chosen = submissions(kept, [d["public_pass"] for d in info], sigs, keys, 1)[0]
+            else:
+                chosen = self._choose(pool, answers, vs, kept, seed, problem.id)
+            ledger = ledger_of(pool, [v for v in vs if v is not None])
             results.append(ProblemResult(
                 problem.id, tuple(Candidate(c, a, v, d) for c, a, v, d in zip(pool, answers, vs, info)), chosen,
                 ledger, self.budget, curve="pooled",

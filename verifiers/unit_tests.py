@@ -9,6 +9,7 @@ prompt, 1.0 when the program at least runs. Programs run in the sandbox, in para
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Sequence
 
@@ -77,6 +78,76 @@ class UnitTestVerifier:
             out.append([Verdict(score=_score(o.stdout), tokens=0, flops=0.0) for o in outcomes[i:i + n]])
             i += n
         return out
+
+
+    def behaviours(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Behaviours (ttc.contracts.protocols): each program's outputs on inputs generated from the prompt's own
+        examples (generated_inputs), as one hash; a program that cannot run at all gets "crash"."""
+        sources, shape = [], []
+        for prompt, sols in zip(prompts, solutions):
+            tests = public_tests(prompt)
+            entry = _entry_point(prompt, tests)
+            calls = generated_inputs(prompt, entry)
+            for text in sols:
+                code = program(prompt, extract_code(text), entry)
+                sources.append(f"{code}\n_CALLS = {calls!r}\n{_BEHAVIOUR}")
+            shape.append(len(sols))
+        outcomes = run_many(sources, self.limits, self.workers)
+        out, i = [], 0
+        for n in shape:
+            out.append([_signature(o.stdout) for o in outcomes[i:i + n]])
+            i += n
+        return out
+
+
+_BEHAVIOUR = '''
+import hashlib as _h
+_seen = []
+for _call in _CALLS:
+    try:
+        _seen.append(repr(eval(_call, dict(globals())))[:500])
+    except BaseException as _e:
+        _seen.append("!" + type(_e).__name__)
+print("BEHAVIOUR " + _h.sha1("\\x00".join(_seen).encode()).hexdigest()[:16])
+'''
+
+
+def generated_inputs(prompt: str, entry: str, limit: int = 12) -> list[str]:
+    """Calls of `entry` on new inputs: the prompt's example calls with each literal argument perturbed (numbers
+    +-1 and doubled, strings and lists reversed, shortened and extended), so programs that agree on the public
+    examples can still disagree here. Deterministic; at most `limit` calls."""
+    out: list[str] = []
+    for call, _ in _DOCTEST.findall(prompt):
+        try:
+            node = ast.parse(call.strip(), mode="eval").body
+            args = [ast.literal_eval(a) for a in node.args] if isinstance(node, ast.Call) else None
+        except (SyntaxError, ValueError):
+            continue
+        if args is None or not (isinstance(node.func, ast.Name) and node.func.id == entry):
+            continue
+        for j, value in enumerate(args):
+            for new in _variants(value):
+                text = f"{entry}({', '.join(repr(v) for v in args[:j] + [new] + args[j + 1:])})"
+                if text not in out:
+                    out.append(text)
+    return out[:limit]
+
+
+def _variants(value) -> list:
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int):
+        return [value + 1, value - 1, value * 2]
+    if isinstance(value, float):
+        return [value * 1.5, -value]
+    if isinstance(value, (str, list, tuple)):
+        return [value[::-1], value[:-1], value + value[:1]]
+    return []
+
+
+def _signature(stdout: str) -> str:
+    m = re.search(r"BEHAVIOUR (\w+)", stdout)
+    return m.group(1) if m else "crash"
 
 
 def _score(stdout: str) -> float:
