@@ -17,7 +17,7 @@ from ttc.generators.models import resolve_model
 from ttc.generators.sampling import SamplingParams
 
 MODELS = ["tiny-0.3m", "tiny-1m", "tiny-4m", "tiny-prm"]
-CONTEXTS = [16, 128, 448]
+CONTEXTS = [16, 128, pytest.param(448, marks=pytest.mark.slow)]  # 448: ~3 min over the four models
 
 
 def _measured(fn) -> int:

@@ -118,6 +118,7 @@ def _job_pid(sweep, *overrides):
 VICTIM = ("strategy=majority", "strategy.n=4", "shard=1")
 
 
+@pytest.mark.slow  # ~2 min; the Ray and kill-storm tests (slow too) cover the same relaunch-and-merge path
 def test_submitit_sweep_killed_midway_relaunches_and_matches_unsharded(tmp_path):
     sweep = tmp_path / "sweep"
     proc = _sweep(sweep, tmp_path)
