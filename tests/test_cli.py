@@ -79,7 +79,7 @@ def test_malformed_data_file_stops_with_its_line(tmp_path):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["strategy.nn=4"], "strategy.nn is not a setting of strategy; valid: epsilon, max_tokens, min_p, n, reject, selection"),
+    (["strategy.nn=4"], "strategy.nn is not a setting of strategy; valid: epsilon, max_tokens, min_p, n, regex, reject, selection"),
     (["strategy.n=[1"], "override syntax: no viable alternative at input '[1'"),
     (["seed=abc"], "seed=abc must be a number (default 0)"),
     (["strategy.temperature=hot"], "strategy.temperature=hot must be a number (default 0.8)"),

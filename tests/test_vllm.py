@@ -154,3 +154,28 @@ def test_a_regex_constrains_vllm_as_it_constrains_hf(vllm_tiny, hf_1m, prompts):
     assert [r[0].text for r in v] == [r[0].text for r in h]
     with pytest.raises(ConfigError, match="strategy.syntax=python needs generator=tiny"):
         vllm_tiny.generate(prompts[:1], SamplingParams(syntax="python"), [[0]])
+
+
+def test_ngram_speculation_on_vllm_keeps_greedy_texts_and_records_acceptance(vllm_tiny, prompts):
+    """vLLM's n-gram prompt lookup: the same greedy texts as the plain engine, each sample's drafted and accepted
+    tokens from the engine's per-request metrics, the rejected drafts' target reads in the FLOPs."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from ttc.contracts.records import ledger_of
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            "generator=vllm_tiny", "+generator.speculative_config={method: ngram, num_speculative_tokens: 3}"])
+    spec = instantiate(cfg.generator)
+    ours = spec.generate(prompts[:16], GREEDY, [[0]] * 16)
+    plain = vllm_tiny.generate(prompts[:16], GREEDY, [[0]] * 16)
+    assert [r[0].text for r in ours] == [r[0].text for r in plain]
+    ledger = ledger_of([r[0] for r in ours])
+    assert ledger.drafted_tokens > ledger.accepted_tokens > 0
+    for [c], [p] in zip(ours, plain):
+        assert 0 <= c.accepted_tokens <= c.drafted_tokens and c.draft_flops == 0.0  # lookup, no draft model
+        assert c.flops >= p.flops
+    with pytest.raises(ConfigError, match="only ngram"):
+        from ttc.generators.vllm_gen import _speculation
+        _speculation({"model": "tiny-0.3m"})
