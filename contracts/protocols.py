@@ -14,6 +14,7 @@ Imports nothing of ours but the other contracts.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 from ttc.contracts.cards import ModelCard
@@ -182,3 +183,11 @@ class Behaviours(Protocol):
     (equal signatures: the same outputs on every generated input), for AlphaCode-style clustering."""
 
     def behaviours(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[str]]: ...
+
+
+@runtime_checkable
+class PrefixCaching(Protocol):
+    """A generator (or a verifier through its judge) that can keep what it read for the next calls, inside a block:
+    `with part.prefix_caching(): ...` (a step search's rounds then read only their new tokens)."""
+
+    def prefix_caching(self) -> "contextlib.AbstractContextManager[None]": ...

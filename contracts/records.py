@@ -99,9 +99,10 @@ class Scored:
     """Log-probability of a continuation given a prompt, from a scoring call."""
 
     logprob: float
-    tokens: int
+    tokens: int  # tokens read (computed) for it
     flops: float
     token_logprobs: tuple[float, ...] = field(default=(), repr=False)
+    cached_tokens: int = 0  # tokens whose KV was reused from an earlier call instead (not in tokens or flops)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class Verdict:
     tokens: int
     flops: float
     step_scores: tuple[float, ...] | None = None
+    cached_tokens: int = 0  # the judge's tokens reused from an earlier call (not in tokens or flops)
 
 
 CEILINGS = {"samples": 1 << 16, "beams": 1 << 10, "thinking_tokens": 1 << 20, "simulations": 1 << 12,
@@ -153,6 +155,7 @@ class Ledger:
     draft_flops: float = 0.0  # the part of generator_flops a speculative draft model computed
     drafted_tokens: int = 0  # tokens a draft model proposed, and how many the target accepted
     accepted_tokens: int = 0
+    verifier_cached_tokens: int = 0  # verifier tokens reused from an earlier call's KV (not in verifier_tokens)
 
     @property
     def flops(self) -> float:
@@ -183,6 +186,7 @@ def ledger_of(completions: list[Completion], verdicts: list[Verdict] | None = No
         cached_tokens=sum(c.cached_tokens for c in completions),
         generated_tokens=sum(c.generated_tokens for c in completions),
         verifier_tokens=sum(v.tokens for v in verdicts),
+        verifier_cached_tokens=sum(v.cached_tokens for v in verdicts),
         generator_flops=sum(c.flops for c in completions),
         verifier_flops=sum(v.flops for v in verdicts),
         padding_flops=sum(c.padding_flops for c in completions),

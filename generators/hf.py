@@ -10,9 +10,10 @@ Knows nothing about tasks, strategies or configs.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -54,6 +55,7 @@ class _Rows:
     calls: torch.Tensor | None = None  # decode forwards each row was part of (the rest of its cost is derived)
     confidence: list[list[float]] = field(default_factory=list)  # with params.confidence_k only
     prompts: list[str] = field(default_factory=list)  # the prompts' texts (a syntax check reads prompt + text)
+    reused: list[int] = field(default_factory=list)  # per prompt: tokens whose KV came from an earlier call
 
 
 class HFGenerator:
@@ -84,6 +86,27 @@ class HFGenerator:
         self.device, self.max_rows, self.max_tokens = torch.device(device), max_batch_rows, max_batch_tokens
         self.eos = self.tokenizer.eos_token_id
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos
+        self._store = None  # a PrefixStore inside prefix_caching() only (ttc.generators.hf_prefix)
+
+    @contextlib.contextmanager
+    def prefix_caching(self) -> Iterator[None]:
+        """PrefixCaching (ttc.contracts.protocols): within the block, prompts reuse the KV of what the last calls
+        read (a step search's next round reads only its new tokens); outside it nothing is kept."""
+        from ttc.generators.hf_prefix import PrefixStore
+
+        outer, self._store = self._store, PrefixStore()
+        try:
+            yield
+        finally:
+            self._store = outer
+
+    def _prefill_any(self, encoded: list[list[int]]):
+        """(logits, cache, mask, tokens reused per row): with reuse inside prefix_caching(), else a plain prefill."""
+        if self._store is None:
+            return (*self._prefill(encoded), [0] * len(encoded))
+        from ttc.generators.hf_prefix import prefill_reusing
+
+        return prefill_reusing(self, encoded)
 
     def follow_up(self, text: str) -> str:
         """ChatTurns (ttc.contracts.protocols): a new user turn after the assistant's, in the chat template."""
@@ -101,6 +124,8 @@ class HFGenerator:
         if len(prompts) != len(seeds):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seed lists")
         encoded = [self.encode(p) for p in prompts]
+        if self._store is not None:
+            self._store.begin_call()
         out: list[list[Completion]] = [[] for _ in prompts]
         start = 0
         while start < len(prompts):
@@ -130,12 +155,12 @@ class HFGenerator:
 
     def _generate_chunk(self, encoded: list[list[int]], params: SamplingParams,
                         seeds: list[list[int]], texts: list[str]) -> list[list[Completion]]:
-        logits, cache, mask = self._prefill(encoded)
+        logits, cache, mask, reused = self._prefill_any(encoded)
         prompt_of = [i for i, s in enumerate(seeds) for _ in s]
         n = len(prompt_of)
         state = _Rows(prompt_of, torch.tensor([x for s in seeds for x in s], dtype=torch.int64),
                       [[] for _ in range(n)], [[] for _ in range(n)], [None] * n, torch.zeros(n, dtype=torch.int64),
-                      prompts=texts)
+                      prompts=texts, reused=reused)
         masks = RegexMasks(self.tokenizer, logits.shape[-1], params.regex, n) if params.regex else None
         idx = torch.tensor(prompt_of, device=self.device)
         cache.batch_select_indices(idx)
@@ -224,11 +249,12 @@ class HFGenerator:
             stop_reason = min(hits)[1] if hits else None
             text = text[: min(hits)[0]] if hits else text
             j, plen = len(out[p]), len(encoded[p])
-            cached = plen if j > 0 else 0
+            cached = plen if j > 0 else state.reused[p]
             prompt_flops, flops = self.card.generation_flops(plen, cached, len(toks))
             padding, pruned = self._waste(plen, max(len(e) for e in encoded), len(toks), int(state.calls[r]))
             if j == 0:  # the prompt row of the prefill, padded to the batch's width
-                padding += self.card.span_flops(0, max(len(e) for e in encoded), logits=1) - prompt_flops
+                fresh = max(len(e) - r for e, r in zip(encoded, state.reused))
+                padding += self.card.span_flops(max(state.reused), fresh, logits=1) - prompt_flops
             out[p].append(Completion(
                 index=j, seed=int(seeds[p][j]), text=text, prompt_tokens=plen, cached_tokens=cached,
                 generated_tokens=len(toks), logprob=float(sum(state.logprobs[r])),
@@ -271,6 +297,8 @@ class HFGenerator:
         """BranchScorer (ttc.contracts.protocols): each prompt is read once (its KV cache kept), and every
         option is fed from that cache; the prompt's tokens and FLOPs are on the first option's Scored."""
         encoded = [self.encode(p) for p in prompts]
+        if self._store is not None:
+            self._store.begin_call()
         opts = [self.encode(o, special=False) for o in options]
         if not opts or any(not o for o in opts):
             raise ConfigError(f"score_branches: an option encodes to no tokens ({options!r})")
@@ -282,7 +310,7 @@ class HFGenerator:
         return out
 
     def _branch_chunk(self, encoded: list[list[int]], opts: list[list[int]]) -> list[list[Scored]]:
-        first_logits, cache, mask = self._prefill(encoded)
+        first_logits, cache, mask, reused = self._prefill_any(encoded)
         first = torch.log_softmax(first_logits, -1)  # [B, V]: each option's first token
         rows, k = len(encoded), len(opts)
         longest = max(len(o) for o in opts)
@@ -309,11 +337,13 @@ class HFGenerator:
                 lps += [float(later[r * k + j, t, o[t + 1]]) for t in range(len(o) - 1)] if later is not None else []
                 fed = len(o) - 1
                 flops = self.card.span_flops(len(e), fed, logits=fed)
-                tokens = len(o)
-                if j == 0:  # the prompt, read once for all options
-                    flops += self.card.span_flops(0, len(e), logits=1)
-                    tokens += len(e)
-                row.append(Scored(logprob=sum(lps), tokens=tokens, flops=flops, token_logprobs=tuple(lps)))
+                tokens, cached = len(o), 0
+                if j == 0:  # the prompt, read once for all options (less what an earlier call had read)
+                    cached = reused[r]
+                    flops += self.card.span_flops(cached, len(e) - cached, logits=1)
+                    tokens += len(e) - cached
+                row.append(Scored(logprob=sum(lps), tokens=tokens, flops=flops, token_logprobs=tuple(lps),
+                                  cached_tokens=cached))
             out.append(row)
         return out
 

@@ -26,6 +26,7 @@ from typing import Sequence
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
+from ttc.strategies.common import reusing_prefixes
 from ttc.contracts.records import Budget, Candidate, Completion, Ledger, Problem, ProblemResult, SamplingParams, \
     Verdict, joined, ledger_of
 from ttc.contracts.rules import sample_seed
@@ -114,6 +115,7 @@ class MCTS:
         """VerifierNeed (ttc.contracts.protocols): priors and values come from a verifier."""
         return f"strategy={self.name} is guided by a verifier: set verifier=... (a PRM or an ORM)"
 
+    @reusing_prefixes
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every rollout per problem, the chosen one and the ledger."""
@@ -145,6 +147,7 @@ class MCTS:
                                    [[ch.text for ch in leaves[i].children] for i in scored]) if scored else []
         for i, vs in zip(scored, verdicts):
             ledgers[i] = ledgers[i] + Ledger(verifier_tokens=sum(v.tokens for v in vs),
+                                             verifier_cached_tokens=sum(v.cached_tokens for v in vs),
                                              verifier_flops=sum(v.flops for v in vs))
             for ch, v in zip(leaves[i].children, vs):
                 ch.prior = step_score(v)

@@ -28,6 +28,7 @@ from typing import Sequence
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
+from ttc.strategies.common import reusing_prefixes
 from ttc.contracts.records import (Budget, Candidate, Completion, Ledger, Problem, ProblemResult, SamplingParams, Verdict,
                              joined, ledger_of)
 from ttc.contracts.rules import sample_seed, select
@@ -83,6 +84,7 @@ class StepSearch:
                 f"self_critique with steps=true)")
 
     # ---- the search ---------------------------------------------------------------------------------
+    @reusing_prefixes
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
@@ -135,6 +137,7 @@ class StepSearch:
         verdicts = verifier.verify([p.prompt for p in problems], shown)
         for i, (cands, vs) in enumerate(zip(new, verdicts)):
             ledgers[i] = ledgers[i] + Ledger(verifier_tokens=sum(v.tokens for v in vs),
+                                             verifier_cached_tokens=sum(v.cached_tokens for v in vs),
                                              verifier_flops=sum(v.flops for v in vs))
             for c, v in zip(cands, vs):
                 c.score, c.verdict = step_score(v), v
@@ -158,7 +161,9 @@ class StepSearch:
         return extract(path.text) is not None or not path.text.endswith(self.delim)
 
     def _keep(self, cands: list[_Path]) -> list[_Path]:
-        ranked = sorted(cands, key=lambda c: -c.score)
+        # scores equal to 1e-6 are ties, kept in generation order: the float noise of a batch's layout (padding,
+        # reused prefixes) must not reorder duplicates
+        ranked = sorted(cands, key=lambda c: -round(c.score, 6))
         if self.kind in ("beam", "tot"):
             return ranked[:self.width]
         best: dict[int, _Path] = {}

@@ -27,6 +27,7 @@ import numpy as np
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
+from ttc.strategies.common import reusing_prefixes
 from ttc.contracts.records import Budget, Candidate, Ledger, Problem, ProblemResult, SamplingParams, joined, ledger_of
 from ttc.contracts.rules import sample_seed, select
 from ttc.strategies.step_search import _Path, step_score
@@ -112,6 +113,7 @@ class _Tree:
         verdicts = verifier.verify([p.prompt for p in problems], [[c.text for c in cands] for cands in new])
         for i, (cands, vs) in enumerate(zip(new, verdicts)):
             ledgers[i] = ledgers[i] + Ledger(verifier_tokens=sum(v.tokens for v in vs),
+                                             verifier_cached_tokens=sum(v.cached_tokens for v in vs),
                                              verifier_flops=sum(v.flops for v in vs))
             for c, v in zip(cands, vs):
                 c.score, c.verdict = step_score(v), v
@@ -143,6 +145,7 @@ class Rebase(_Tree):
         self.reward_temperature = float(reward_temperature)
         self.name = name or "rebase"
 
+    @reusing_prefixes
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every completed solution per problem and the ledger."""
@@ -185,6 +188,7 @@ class ParticleFilter(_Tree):
         self.weight_temperature, self.resampling = float(weight_temperature), resampling
         self.name = name or "particle_filter"
 
+    @reusing_prefixes
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): the n final particles per problem and the ledger."""

@@ -21,12 +21,13 @@ It sees the prompt and the solution only, never a reference.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from typing import Sequence
 
 from ttc.contracts.errors import ConfigError, bad_choice
-from ttc.contracts.protocols import BranchScorer, ChatTurns, Generator
+from ttc.contracts.protocols import BranchScorer, ChatTurns, Generator, PrefixCaching
 from ttc.contracts.records import SamplingParams, Verdict
 from ttc.contracts.rules import AGGREGATES, aggregate, critique_seed
 
@@ -73,6 +74,10 @@ class SelfCritiqueVerifier:
                               "elsewhere pass a generator")
         self.name = name or f"{judge.name}-critique-{self.mode}" + ("-steps" if self.steps else "")
 
+    def prefix_caching(self) -> contextlib.AbstractContextManager[None]:
+        """PrefixCaching (ttc.contracts.protocols): the judge's, where it has one (else nothing is kept)."""
+        return self.judge.prefix_caching() if isinstance(self.judge, PrefixCaching) else contextlib.nullcontext()
+
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
         """Verifier.verify (ttc.contracts.protocols): a verdict per solution, from prompt and text only."""
         pairs = [(p, s) for p, sols in zip(prompts, solutions) for s in sols]
@@ -107,8 +112,9 @@ class SelfCritiqueVerifier:
         if not self.steps:
             return verdicts[0]
         scores = [v.score for v in verdicts]
-        return Verdict(score=aggregate(scores, self.aggregate), tokens=sum(v.tokens for v in verdicts), flops=sum(v.flops for v in verdicts),
-                       step_scores=tuple(scores))
+        return Verdict(score=aggregate(scores, self.aggregate), tokens=sum(v.tokens for v in verdicts),
+                       flops=sum(v.flops for v in verdicts), step_scores=tuple(scores),
+                       cached_tokens=sum(v.cached_tokens for v in verdicts))
 
     def _by_logprob(self, queries: list[str]) -> list[Verdict]:
         spent = [(0, 0.0)] * len(queries)
@@ -130,7 +136,7 @@ class SelfCritiqueVerifier:
             p_yes = math.exp(y.logprob - top)
             p_no = math.exp(n.logprob - top)
             out.append(Verdict(score=p_yes / (p_yes + p_no), tokens=tokens + y.tokens + n.tokens,
-                               flops=flops + y.flops + n.flops))
+                               flops=flops + y.flops + n.flops, cached_tokens=y.cached_tokens + n.cached_tokens))
         return out
 
     def _says_yes(self, text: str) -> bool:

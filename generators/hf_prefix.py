@@ -1,0 +1,119 @@
+"""Cross-call prefix reuse for the HF generator: the KV of every sequence read by the last calls, found again by
+its token prefix, so a step search's next round reads only what is new (its newest step and the verdict cue).
+
+Scope: only inside `HFGenerator.prefix_caching()` (a strategy's run: ttc.strategies.common.prefix_caching), so a
+run's numbers never depend on what an earlier batch left behind (resumed runs stay bit-identical). Entries live
+for two top-level calls (the previous call's sequences and the current one's); a hit is checked token for token,
+and at least the last token of a sequence is always read fresh (its next-token distribution is needed).
+The batch is laid out [padding | reused past | padding | fresh tokens], every row ending at the last column, with
+the padding masked and true positions given, so one forward serves ragged hits. Knows nothing about tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import DynamicCache
+
+_P, _M = 1_000_003, (1 << 61) - 1  # polynomial rolling hash of token prefixes
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One sequence's token ids and its per-layer (keys, values), each [heads, len, head_dim]."""
+
+    ids: tuple[int, ...]
+    layers: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+
+
+def _prefix_hashes(ids) -> list[int]:
+    out, h = [], 0
+    for t in ids:
+        h = (h * _P + int(t) + 1) % _M
+        out.append(h)
+    return out
+
+
+class PrefixStore:
+    """Entries of the current and the previous top-level call, indexed by every prefix's hash."""
+
+    def __init__(self) -> None:
+        self.previous: dict[int, tuple[_Entry, int]] = {}
+        self.current: dict[int, tuple[_Entry, int]] = {}
+
+    def begin_call(self) -> None:
+        """A new top-level call: what the call before the last one stored is dropped."""
+        self.previous, self.current = self.current, {}
+
+    def lookup(self, ids: list[int]) -> tuple[_Entry | None, int]:
+        """The stored sequence sharing the longest prefix with `ids` (at most len(ids) - 1 tokens) and its length."""
+        hashes = _prefix_hashes(ids[:-1])
+        for j in range(len(hashes), 0, -1):
+            for index in (self.current, self.previous):
+                hit = index.get(hashes[j - 1])
+                if hit is not None and hit[0].ids[:j] == tuple(ids[:j]):
+                    return hit[0], j
+        return None, 0
+
+    def add(self, ids: list[int], layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Store one sequence's KV under every prefix of it."""
+        entry = _Entry(tuple(ids), tuple(layers))
+        for j, h in enumerate(_prefix_hashes(ids), 1):
+            self.current[h] = (entry, j)
+
+
+def prefill_reusing(gen, encoded: list[list[int]]) -> tuple[torch.Tensor, DynamicCache, torch.Tensor, list[int]]:
+    """`HFGenerator._prefill` with reuse from `gen._store`: (last logits, cache, mask, tokens reused per row); every
+    row's whole KV is stored afterwards for the next calls."""
+    store: PrefixStore = gen._store
+    hits = [store.lookup(e) for e in encoded]
+    reused = [j for _, j in hits]
+    if not any(reused):
+        logits, cache, mask = gen._prefill(encoded)
+        _store_rows(store, encoded, cache, mask.shape[1], [0] * len(encoded), [mask.shape[1]] * len(encoded))
+        return logits, cache, mask, reused
+    past_w = max(reused)
+    fresh = [len(e) - j for e, j in zip(encoded, reused)]
+    new_w = max(fresh)
+    rows = len(encoded)
+    ids = torch.full((rows, new_w), gen.pad, dtype=torch.long)
+    mask = torch.zeros((rows, past_w + new_w), dtype=torch.long)
+    pos = torch.zeros((rows, new_w), dtype=torch.long)
+    for i, (e, j, f) in enumerate(zip(encoded, reused, fresh)):
+        ids[i, new_w - f:] = torch.tensor(e[j:])
+        mask[i, past_w - j: past_w] = 1
+        mask[i, past_w + new_w - f:] = 1
+        pos[i, new_w - f:] = torch.arange(j, j + f)
+    cache = DynamicCache()
+    for layer in range(len(next(entry for entry, j in hits if j).layers)):
+        keys, values = [], []
+        for entry, j in hits:
+            k, v = (entry.layers[layer] if j else next(x for x, y in hits if y).layers[layer])
+            k, v = k[:, :j], v[:, :j]
+            pad = past_w - j
+            keys.append(torch.nn.functional.pad(k, (0, 0, pad, 0)))
+            values.append(torch.nn.functional.pad(v, (0, 0, pad, 0)))
+        cache.update(torch.stack(keys), torch.stack(values), layer)
+    mask, ids, pos = mask.to(gen.device), ids.to(gen.device), pos.to(gen.device)
+    out = gen.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
+                    logits_to_keep=1)
+    _store_rows(store, encoded, out.past_key_values, past_w + new_w, [past_w - j for j in reused],
+                [new_w - f for f in fresh], past_w)
+    return out.logits[:, -1].float(), out.past_key_values, mask, reused
+
+
+def _store_rows(store: PrefixStore, encoded: list[list[int]], cache, width: int, past_start: list[int],
+                new_start: list[int], past_w: int = 0) -> None:
+    """Each row's valid KV (its reused past, then its fresh tokens) into the store."""
+    layers = [(layer.keys, layer.values) for layer in cache.layers]
+    for i, e in enumerate(encoded):
+        row = []
+        for keys, values in layers:
+            if past_w:
+                k = torch.cat([keys[i, :, past_start[i]:past_w], keys[i, :, past_w + new_start[i]:width]], dim=1)
+                v = torch.cat([values[i, :, past_start[i]:past_w], values[i, :, past_w + new_start[i]:width]], dim=1)
+            else:
+                k, v = keys[i, :, width - len(e):width], values[i, :, width - len(e):width]
+            row.append((k, v))
+        store.add(e, row)
