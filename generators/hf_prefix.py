@@ -21,10 +21,13 @@ _P, _M = 1_000_003, (1 << 61) - 1  # polynomial rolling hash of token prefixes
 
 @dataclass(frozen=True)
 class _Entry:
-    """One sequence's token ids and its per-layer (keys, values), each [heads, len, head_dim]."""
+    """One sequence: its token ids and where its KV lies in a batch's per-layer (keys, values) [rows, heads,
+    len, head_dim]: row `row`, positions `spans` in order (no copy is made until a later call reuses it)."""
 
     ids: tuple[int, ...]
-    layers: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+    source: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+    row: int
+    spans: tuple[tuple[int, int], ...]
 
 
 def _prefix_hashes(ids) -> list[int]:
@@ -56,9 +59,9 @@ class PrefixStore:
                     return hit[0], j
         return None, 0
 
-    def add(self, ids: list[int], layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        """Store one sequence's KV under every prefix of it."""
-        entry = _Entry(tuple(ids), tuple(layers))
+    def add(self, ids: list[int], source, row: int, spans: tuple[tuple[int, int], ...]) -> None:
+        """Store one sequence (where its KV lies) under every prefix of it."""
+        entry = _Entry(tuple(ids), source, row, spans)
         for j, h in enumerate(_prefix_hashes(ids), 1):
             self.current[h] = (entry, j)
 
@@ -86,15 +89,21 @@ def prefill_reusing(gen, encoded: list[list[int]]) -> tuple[torch.Tensor, Dynami
         mask[i, past_w + new_w - f:] = 1
         pos[i, new_w - f:] = torch.arange(j, j + f)
     cache = DynamicCache()
-    for layer in range(len(next(entry for entry, j in hits if j).layers)):
-        keys, values = [], []
-        for entry, j in hits:
-            k, v = (entry.layers[layer] if j else next(x for x, y in hits if y).layers[layer])
-            k, v = k[:, :j], v[:, :j]
-            pad = past_w - j
-            keys.append(torch.nn.functional.pad(k, (0, 0, pad, 0)))
-            values.append(torch.nn.functional.pad(v, (0, 0, pad, 0)))
-        cache.update(torch.stack(keys), torch.stack(values), layer)
+    template = next(entry for entry, j in hits if j).source
+    for layer, (k0, v0) in enumerate(template):
+        keys = k0.new_zeros((rows, k0.shape[1], past_w, k0.shape[3]))
+        values = v0.new_zeros((rows, v0.shape[1], past_w, v0.shape[3]))
+        for b, (entry, j) in enumerate(hits):
+            at, left = past_w - j, j
+            src_k, src_v = entry.source[layer] if j else (None, None)
+            for start, stop in (entry.spans if j else ()):
+                take = min(stop - start, left)
+                keys[b, :, at:at + take] = src_k[entry.row, :, start:start + take]
+                values[b, :, at:at + take] = src_v[entry.row, :, start:start + take]
+                at, left = at + take, left - take
+                if not left:
+                    break
+        cache.update(keys, values, layer)
     mask, ids, pos = mask.to(gen.device), ids.to(gen.device), pos.to(gen.device)
     out = gen.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
                     logits_to_keep=1)
@@ -105,15 +114,9 @@ def prefill_reusing(gen, encoded: list[list[int]]) -> tuple[torch.Tensor, Dynami
 
 def _store_rows(store: PrefixStore, encoded: list[list[int]], cache, width: int, past_start: list[int],
                 new_start: list[int], past_w: int = 0) -> None:
-    """Each row's valid KV (its reused past, then its fresh tokens) into the store."""
-    layers = [(layer.keys, layer.values) for layer in cache.layers]
+    """Each row's valid KV (its reused past, then its fresh tokens) into the store, by reference."""
+    source = tuple((layer.keys, layer.values) for layer in cache.layers)
     for i, e in enumerate(encoded):
-        row = []
-        for keys, values in layers:
-            if past_w:
-                k = torch.cat([keys[i, :, past_start[i]:past_w], keys[i, :, past_w + new_start[i]:width]], dim=1)
-                v = torch.cat([values[i, :, past_start[i]:past_w], values[i, :, past_w + new_start[i]:width]], dim=1)
-            else:
-                k, v = keys[i, :, width - len(e):width], values[i, :, width - len(e):width]
-            row.append((k, v))
-        store.add(e, row)
+        spans = (((past_start[i], past_w), (past_w + new_start[i], width)) if past_w
+                 else ((width - len(e), width),))
+        store.add(e, source, i, spans)
