@@ -39,8 +39,9 @@ METHODS = {
 
 def run(out: Path, name: str, overrides: list[str], per_level: int) -> list[dict]:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["generator.model=tiny-1m", f"task.per_level={per_level}",
-                                                       "logger=none", "verifier=none", *overrides])
+        model = [] if any(o.startswith("generator=") for o in overrides) else ["generator.model=tiny-1m"]
+        cfg = compose(config_name="config", overrides=[*model, f"task.per_level={per_level}", "logger=none",
+                                                       "verifier=none", *overrides])
     return [r for r in execute(cfg, out / name, quiet=True) if r["level"] == "all"]
 
 
