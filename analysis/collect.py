@@ -20,7 +20,7 @@ from ttc.contracts.rundir import SAMPLES, finished, is_run_dir, progress, read_r
 SELECTION_OF_RULE = {"majority": "majority", "best_of_n": "verifier", "weighted_vote": "weighted_vote",
                      "best_of_n_logprob": "logprob_sum", "best_of_n_logprob_mean": "logprob_mean", "sample": "first",
                      "best_of_n_unfiltered": "verifier", "mbr_answer": "mbr_answer", "mbr_edit": "mbr_edit",
-                     "mbr_chrf": "mbr_chrf", "filter_cluster": "filter_cluster"}
+                     "mbr_chrf": "mbr_chrf", "mbr_exec": "mbr_exec", "filter_cluster": "filter_cluster"}
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:

@@ -98,7 +98,8 @@ def _mbr_rules(pool: list[dict], answers: list, right: list[bool], seed: int, pi
     selection = pool[0].get("selection") or ""
     if not selection.startswith("mbr_"):
         return {}
-    u = utility_matrix([c["text"] for c in pool], answers, selection.removeprefix("mbr_"))
+    behaviours = [(c.get("info") or {}).get("behaviour", "crash") for c in pool]
+    u = utility_matrix([c["text"] for c in pool], answers, selection.removeprefix("mbr_"), behaviours)
     n = len(pool)
 
     def rate(k: int) -> tuple[float, float]:

@@ -5,6 +5,8 @@ Utilities (U[i][j], candidate i judged against candidate j as if j were the refe
   with the most votes: majority vote, with the same seeded tie-break (the answer key first).
 - "edit": normalised Levenshtein similarity of the texts (rapidfuzz), 1 - distance / longer length.
 - "chrf": sentence chrF of i against j (sacrebleu), / 100.
+- "exec": 1 when both programs gave the same outputs on the generated inputs (equal behaviour signatures from
+  a Behaviours verifier; a program that could not run agrees with nothing), else 0.
 Shared by the best-of-N strategy (its selection) and the analysis (every budget of one pool).
 """
 
@@ -14,12 +16,18 @@ from typing import Sequence
 
 from ttc.contracts.rules import answer_key, candidate_key
 
-UTILITIES = ("answer", "edit", "chrf")
+UTILITIES = ("answer", "edit", "chrf", "exec")
 
 
-def utility_matrix(texts: Sequence[str], answers: Sequence[str | None], utility: str) -> list[list[float]]:
-    """U[i][j] for every pair of candidates (the diagonal is unused)."""
+def utility_matrix(texts: Sequence[str], answers: Sequence[str | None], utility: str,
+                   behaviours: Sequence[str] | None = None) -> list[list[float]]:
+    """U[i][j] for every pair of candidates (the diagonal is unused); "exec" needs `behaviours`."""
     n = len(texts)
+    if utility == "exec":
+        if behaviours is None:
+            raise ValueError("utility 'exec' needs the candidates' behaviour signatures")
+        return [[float(behaviours[i] != "crash" and behaviours[i] == behaviours[j]) for j in range(n)]
+                for i in range(n)]
     if utility == "answer":
         return [[float(answers[i] is not None and answers[i] == answers[j]) for j in range(n)] for i in range(n)]
     if utility == "edit":

@@ -24,7 +24,7 @@ from ttc.contracts.clusters import submissions
 from ttc.contracts.protocols import Behaviours
 from ttc.contracts.rules import SELECTIONS, candidate_key, sample_seed, select
 
-NEEDS_VERIFIER = ("verifier", "weighted_vote", "filter_cluster")
+NEEDS_VERIFIER = ("verifier", "weighted_vote", "filter_cluster", "mbr_exec")
 MBR = tuple(f"mbr_{u}" for u in UTILITIES)  # minimum Bayes risk under a utility (ttc.contracts.mbr)
 CLUSTER = "filter_cluster"  # AlphaCode: public-test filter, behaviour clusters (ttc.contracts.clusters)
 
@@ -62,21 +62,26 @@ class BestOfN:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
         if verifier is None and self.verifier_need():
             raise ConfigError(self.verifier_need())
-        if self.selection == CLUSTER and not isinstance(verifier, Behaviours):
-            raise ConfigError("strategy.selection=filter_cluster needs a verifier that runs programs on generated "
-                              "inputs: verifier=unit_tests")
+        if self.selection in (CLUSTER, "mbr_exec") and not isinstance(verifier, Behaviours):
+            raise ConfigError(f"strategy.selection={self.selection} needs a verifier that runs programs on "
+                              f"generated inputs: verifier=unit_tests")
         seeds = [[sample_seed(seed, p.id, i) for i in range(self.budget.amount)] for p in problems]
         pools = generator.generate([p.prompt for p in problems], self.params, seeds)
         verdicts = verify_pools(verifier, problems, pools)
         behaviour = (verifier.behaviours([p.prompt for p in problems], [[c.text for c in pool] for pool in pools])
-                     if self.selection == CLUSTER else [None] * len(pools))
+                     if self.selection in (CLUSTER, "mbr_exec") else [None] * len(pools))
         results = []
         for problem, pool, vs, sigs in zip(problems, pools, verdicts, behaviour):
             answers = [extract(c.text) for c in pool]
             kept = [i for i, (a, c) in enumerate(zip(answers, pool)) if not self.reject or (
                 a is not None and c.finish_reason != "invalid")] or list(range(len(pool)))
             info = [{"rejected": i not in kept} if self.reject else {} for i in range(len(pool))]
-            if sigs is not None:  # each candidate's public-test verdict and behaviour, for the analysis's n@k
+            if sigs is not None and self.selection == "mbr_exec":
+                for d, sig in zip(info, sigs):
+                    d["behaviour"] = sig
+                u = utility_matrix([c.text for c in pool], answers, "exec", sigs)
+                chosen = mbr_pick(kept, u, answers, seed, problem.id)
+            elif sigs is not None:  # each candidate's public-test verdict and behaviour, for the analysis's n@k
                 for d, v, sig in zip(info, vs, sigs):
                     d.update(public_pass=v.score >= 1.0, behaviour=sig)
                 keys = [candidate_key(seed, problem.id, i) for i in range(len(pool))]

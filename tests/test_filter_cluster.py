@@ -51,3 +51,13 @@ def test_one_and_ten_at_k_come_from_one_pool():
     assert rows[("filter_cluster", 6)] == 0.0 and rows[("filter_cluster_10", 6)] == 1.0
     assert rows[("filter_cluster_10", 1)] == pytest.approx(1 / 6)  # one sample: submitted if it is the right one
     assert rows[("oracle_pass_at_n", 6)] == 1.0
+
+
+def test_mbr_under_execution_agreement_picks_the_largest_behaviour(verifier):
+    from ttc.contracts.mbr import mbr_pick, utility_matrix
+
+    [sigs] = verifier.behaviours([PROMPT], [SOLUTIONS])
+    u = utility_matrix(SOLUTIONS, [None] * 5, "exec", sigs)
+    assert u[0][2] == u[0][3] == 1.0 and u[0][1] == 0.0 and u[4][4] == 0.0  # a crash agrees with nothing
+    assert mbr_pick(range(5), u, [None] * 5, 0, "p") in (0, 2, 3)
+    assert mbr_pick([1, 4], u, [None] * 5, 0, "p") in (1, 4)  # no agreement at all: the seeded tie-break
