@@ -302,39 +302,25 @@ class HFGenerator:
         opts = [self.encode(o, special=False) for o in options]
         if not opts or any(not o for o in opts):
             raise ConfigError(f"score_branches: an option encodes to no tokens ({options!r})")
-        longest = max(len(o) for o in opts)
         out: list[list[Scored]] = []
-        for start, stop in token_chunks([len(e) + longest for e in encoded], max(1, self.max_rows // len(opts)),
-                                        max(1, self.max_tokens // len(opts))):  # each prompt becomes k rows
+        segment = sum(len(o) - 1 for o in opts)  # the options' later tokens ride after each prompt, side by side
+        for start, stop in token_chunks([len(e) + segment for e in encoded], self.max_rows, self.max_tokens):
             out.extend(self._branch_chunk(encoded[start:stop], opts))
         return out
 
     def _branch_chunk(self, encoded: list[list[int]], opts: list[list[int]]) -> list[list[Scored]]:
         first_logits, cache, mask, reused = self._prefill_any(encoded)
         first = torch.log_softmax(first_logits, -1)  # [B, V]: each option's first token
-        rows, k = len(encoded), len(opts)
         longest = max(len(o) for o in opts)
-        later = None
-        if longest > 1:  # the options' other tokens, fed from the prompt's cache (B x k rows)
-            cache.batch_repeat_interleave(k)
-            feed = torch.full((rows * k, longest - 1), self.pad, dtype=torch.long)
-            feed_mask = torch.zeros_like(feed)
-            for r in range(rows):
-                for j, o in enumerate(opts):
-                    feed[r * k + j, : len(o) - 1] = torch.tensor(o[:-1])
-                    feed_mask[r * k + j, : len(o) - 1] = 1
-            full_mask = torch.cat([mask.repeat_interleave(k, 0), feed_mask.to(self.device)], dim=1)
-            pos = torch.tensor([len(e) for e in encoded], device=self.device).repeat_interleave(k)[:, None] + \
-                torch.arange(longest - 1, device=self.device)[None, :]
-            logits = self.model(input_ids=feed.to(self.device), attention_mask=full_mask, position_ids=pos,
-                                past_key_values=cache, use_cache=True).logits.float()
-            later = torch.log_softmax(logits, -1)
+        later, starts = None, []
+        if longest > 1:  # the options' other tokens, side by side in one segment read from the prompt's cache
+            later, starts = self._option_segment(encoded, opts, cache, mask)
         out = []
         for r, e in enumerate(encoded):
             row = []
             for j, o in enumerate(opts):
                 lps = [float(first[r, o[0]])]
-                lps += [float(later[r * k + j, t, o[t + 1]]) for t in range(len(o) - 1)] if later is not None else []
+                lps += [float(later[r, starts[j] + t, o[t + 1]]) for t in range(len(o) - 1)] if later is not None else []
                 fed = len(o) - 1
                 flops = self.card.span_flops(len(e), fed, logits=fed)
                 tokens, cached = len(o), 0
@@ -346,6 +332,28 @@ class HFGenerator:
                                   cached_tokens=cached))
             out.append(row)
         return out
+
+    def _option_segment(self, encoded: list[list[int]], opts: list[list[int]], cache, mask: torch.Tensor):
+        """Log-probabilities after each option's tokens but its last, for every row, from one forward: the options
+        sit side by side in one segment after the prompt, and a 4D mask lets each token see the prompt and its own
+        option's earlier tokens only (no copy of the prompt's cache per option). (logp [B, S, V], option starts)"""
+        starts, seg = [], []
+        for o in opts:
+            starts.append(len(seg))
+            seg.extend(o[:-1])
+        width, size = mask.shape[1], len(seg)
+        own = torch.zeros((size, size), dtype=torch.bool)
+        for o, a in zip(opts, starts):
+            n = len(o) - 1
+            own[a:a + n, a:a + n] = torch.tril(torch.ones((n, n), dtype=torch.bool))
+        past = mask.bool()[:, None, None, :].expand(-1, 1, size, width)
+        full = torch.cat([past, own.to(self.device)[None, None].expand(len(encoded), 1, size, size)], dim=-1)
+        offsets = torch.tensor([t for o in opts for t in range(len(o) - 1)], device=self.device)
+        pos = torch.tensor([len(e) for e in encoded], device=self.device)[:, None] + offsets[None, :]
+        ids = torch.tensor([seg] * len(encoded), dtype=torch.long, device=self.device)
+        logits = self.model(input_ids=ids, attention_mask=full, position_ids=pos, past_key_values=cache,
+                            use_cache=True).logits.float()
+        return torch.log_softmax(logits, -1), starts
 
     # ---- CoT decoding (ttc.generators.hf_reads) -----------------------------------------------------
     def top_tokens(self, prompts: Sequence[str], k: int) -> tuple[list[list[tuple[str, float]]], list[tuple[int, float]]]:
