@@ -292,68 +292,12 @@ class HFGenerator:
                               token_logprobs=tl))
         return out
 
-    @torch.inference_mode()
     def score_branches(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[Scored]]:
         """BranchScorer (ttc.contracts.protocols): each prompt is read once (its KV cache kept), and every
-        option is fed from that cache; the prompt's tokens and FLOPs are on the first option's Scored."""
-        encoded = [self.encode(p) for p in prompts]
-        if self._store is not None:
-            self._store.begin_call()
-        opts = [self.encode(o, special=False) for o in options]
-        if not opts or any(not o for o in opts):
-            raise ConfigError(f"score_branches: an option encodes to no tokens ({options!r})")
-        out: list[list[Scored]] = []
-        segment = sum(len(o) - 1 for o in opts)  # the options' later tokens ride after each prompt, side by side
-        for start, stop in token_chunks([len(e) + segment for e in encoded], self.max_rows, self.max_tokens):
-            out.extend(self._branch_chunk(encoded[start:stop], opts))
-        return out
+        option is fed from that cache; see ttc.generators.hf_branches."""
+        from ttc.generators.hf_branches import score_branches
 
-    def _branch_chunk(self, encoded: list[list[int]], opts: list[list[int]]) -> list[list[Scored]]:
-        first_logits, cache, mask, reused = self._prefill_any(encoded)
-        first = torch.log_softmax(first_logits, -1)  # [B, V]: each option's first token
-        longest = max(len(o) for o in opts)
-        later, starts = None, []
-        if longest > 1:  # the options' other tokens, side by side in one segment read from the prompt's cache
-            later, starts = self._option_segment(encoded, opts, cache, mask)
-        out = []
-        for r, e in enumerate(encoded):
-            row = []
-            for j, o in enumerate(opts):
-                lps = [float(first[r, o[0]])]
-                lps += [float(later[r, starts[j] + t, o[t + 1]]) for t in range(len(o) - 1)] if later is not None else []
-                fed = len(o) - 1
-                flops = self.card.span_flops(len(e), fed, logits=fed)
-                tokens, cached = len(o), 0
-                if j == 0:  # the prompt, read once for all options (less what an earlier call had read)
-                    cached = reused[r]
-                    flops += self.card.span_flops(cached, len(e) - cached, logits=1)
-                    tokens += len(e) - cached
-                row.append(Scored(logprob=sum(lps), tokens=tokens, flops=flops, token_logprobs=tuple(lps),
-                                  cached_tokens=cached))
-            out.append(row)
-        return out
-
-    def _option_segment(self, encoded: list[list[int]], opts: list[list[int]], cache, mask: torch.Tensor):
-        """Log-probabilities after each option's tokens but its last, for every row, from one forward: the options
-        sit side by side in one segment after the prompt, and a 4D mask lets each token see the prompt and its own
-        option's earlier tokens only (no copy of the prompt's cache per option). (logp [B, S, V], option starts)"""
-        starts, seg = [], []
-        for o in opts:
-            starts.append(len(seg))
-            seg.extend(o[:-1])
-        width, size = mask.shape[1], len(seg)
-        own = torch.zeros((size, size), dtype=torch.bool)
-        for o, a in zip(opts, starts):
-            n = len(o) - 1
-            own[a:a + n, a:a + n] = torch.tril(torch.ones((n, n), dtype=torch.bool))
-        past = mask.bool()[:, None, None, :].expand(-1, 1, size, width)
-        full = torch.cat([past, own.to(self.device)[None, None].expand(len(encoded), 1, size, size)], dim=-1)
-        offsets = torch.tensor([t for o in opts for t in range(len(o) - 1)], device=self.device)
-        pos = torch.tensor([len(e) for e in encoded], device=self.device)[:, None] + offsets[None, :]
-        ids = torch.tensor([seg] * len(encoded), dtype=torch.long, device=self.device)
-        logits = self.model(input_ids=ids, attention_mask=full, position_ids=pos, past_key_values=cache,
-                            use_cache=True).logits.float()
-        return torch.log_softmax(logits, -1), starts
+        return score_branches(self, prompts, options)
 
     # ---- CoT decoding (ttc.generators.hf_reads) -----------------------------------------------------
     def top_tokens(self, prompts: Sequence[str], k: int) -> tuple[list[list[tuple[str, float]]], list[tuple[int, float]]]:

@@ -64,38 +64,30 @@ class UnitTestVerifier:
 
     def verify(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[Verdict]]:
         """Verifier.verify (ttc.contracts.protocols): a verdict per solution, from prompt and text only."""
-        sources, shape = [], []
-        for prompt, sols in zip(prompts, solutions):
-            tests = public_tests(prompt)
-            entry = _entry_point(prompt, tests)
-            for text in sols:
-                code = program(prompt, extract_code(text), entry)
-                sources.append(f"{code}\n_TESTS = {tests!r}\n{_RUNNER}")
-            shape.append(len(sols))
-        outcomes = run_many(sources, self.limits, self.workers)
-        out, i = [], 0
-        for n in shape:
-            out.append([Verdict(score=_score(o.stdout), tokens=0, flops=0.0) for o in outcomes[i:i + n]])
-            i += n
-        return out
-
+        return self._run(prompts, solutions, lambda prompt, tests, entry: f"_TESTS = {tests!r}\n{_RUNNER}",
+                         lambda o: Verdict(score=_score(o.stdout), tokens=0, flops=0.0))
 
     def behaviours(self, prompts: Sequence[str], solutions: Sequence[Sequence[str]]) -> list[list[str]]:
         """Behaviours (ttc.contracts.protocols): each program's outputs on inputs generated from the prompt's own
         examples (generated_inputs), as one hash; a program that cannot run at all gets "crash"."""
+        return self._run(prompts, solutions,
+                         lambda prompt, tests, entry: f"_CALLS = {generated_inputs(prompt, entry)!r}\n{_BEHAVIOUR}",
+                         lambda o: _signature(o.stdout))
+
+    def _run(self, prompts, solutions, harness, read) -> list[list]:
+        """Every solution's program followed by `harness(prompt, tests, entry)`, run in parallel sandboxes; each
+        outcome read by `read`, grouped back per prompt."""
         sources, shape = [], []
         for prompt, sols in zip(prompts, solutions):
             tests = public_tests(prompt)
             entry = _entry_point(prompt, tests)
-            calls = generated_inputs(prompt, entry)
-            for text in sols:
-                code = program(prompt, extract_code(text), entry)
-                sources.append(f"{code}\n_CALLS = {calls!r}\n{_BEHAVIOUR}")
+            tail = harness(prompt, tests, entry)
+            sources.extend(f"{program(prompt, extract_code(text), entry)}\n{tail}" for text in sols)
             shape.append(len(sols))
         outcomes = run_many(sources, self.limits, self.workers)
         out, i = [], 0
         for n in shape:
-            out.append([_signature(o.stdout) for o in outcomes[i:i + n]])
+            out.append([read(o) for o in outcomes[i:i + n]])
             i += n
         return out
 
