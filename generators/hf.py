@@ -23,6 +23,7 @@ from ttc.contracts.errors import ConfigError
 from ttc.generators.models import display_name, model_source
 from ttc.contracts.records import Completion, SamplingParams, Scored
 from ttc.generators.constraints import RegexMasks, syntax_invalid
+from ttc.generators.hf_cache import growing
 from ttc.generators.sampling import choose
 
 _PRUNE_SHARE = 0.125  # prune finished rows once they are this share of the batch
@@ -167,6 +168,9 @@ class HFGenerator:
         logits, mask = logits[idx], mask[idx]
         pos = torch.tensor([len(encoded[p]) for p in prompt_of], device=self.device)
         max_new = min(params.max_tokens, self.card.context - mask.shape[1])
+        growing(cache, max_new)  # appends in place from here on (ttc.generators.hf_cache)
+        width = mask.shape[1]
+        mask = torch.cat([mask, torch.ones((n, max_new), dtype=mask.dtype, device=mask.device)], dim=1)
         alive = torch.arange(n, device=self.device)  # original row ids still in the batch
         for step in range(max_new):
             rows = alive.tolist()
@@ -187,8 +191,7 @@ class HFGenerator:
                 cache.batch_select_indices(sel)
                 alive, nxt, mask, pos = alive[sel], nxt[sel], mask[sel], pos[sel]
             state.calls[alive.cpu()] += 1  # one tensor op per step; the waste is derived in _completions
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-            out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos[:, None],
+            out = self.model(input_ids=nxt[:, None], attention_mask=mask[:, :width + step + 1], position_ids=pos[:, None],
                              past_key_values=cache, use_cache=True)
             logits, cache, pos = out.logits[:, -1].float(), out.past_key_values, pos + 1
         return self._completions(encoded, seeds, state, params)
