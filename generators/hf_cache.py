@@ -61,12 +61,16 @@ class GrowingLayer(DynamicLayer):
         return self.keys, self.values
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
-        """Keep the rows `indices`, with the buffer's spare room (one copy of the selected rows)."""
+        """Keep the rows `indices`, with the buffer's spare room (one copy of their written positions)."""
         if not self._owns_view():
             return super().batch_select_indices(indices)
-        n = self.keys.shape[-2]
-        self._buf = (self._buf[0][indices], self._buf[1][indices])
-        self.keys, self.values = self._buf[0][..., :n, :], self._buf[1][..., :n, :]
+        n, bk, bv = self.keys.shape[-2], *self._buf
+        rows = indices.numel()
+        nk, nv = bk.new_empty((rows, *bk.shape[1:])), bv.new_empty((rows, *bv.shape[1:]))
+        torch.index_select(self.keys, 0, indices, out=nk[..., :n, :])  # the written positions only
+        torch.index_select(self.values, 0, indices, out=nv[..., :n, :])
+        self._buf = (nk, nv)
+        self.keys, self.values = nk[..., :n, :], nv[..., :n, :]
 
 
 def growing(cache, extra: int = 0):
