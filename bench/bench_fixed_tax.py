@@ -6,7 +6,9 @@ Both sides run majority@n with tiny-0.3m on the same arith problems (batches of 
 texts), each in a fresh Python process timed from start to exit: the bare script imports ttc's task,
 generator and strategy, runs the batches and dumps the candidates; `ttc` adds Hydra, the prechecks, model
 fingerprints, the run directory and its lock, provenance, curves.csv and curves.png (logger=none), and, in
-the third arm, the offline W&B mirror (logger=wandb). Arms alternate (bare, ttc, ttc+wandb, bare, ...) so
+the third arm, the offline W&B mirror (logger=wandb). `ttc` ends with a quick exit (ttc.harness.cli.entry:
+exit handlers, then os._exit, skipping the ~0.75 s teardown of torch's objects); a second bare arm ends the
+same way, so the ratio against it is the tax of the work alone. Arms alternate (bare, bare+quick exit, ttc, ...) so
 they share the machine's noise; prints the median and min-max of each and the ratios of medians.
 Threads: OMP_NUM_THREADS / torch threads as set in the environment (say which when quoting numbers).
 """
@@ -39,6 +41,11 @@ with open(sys.argv[1], "w") as out:
             for c in r.candidates:
                 out.write(json.dumps({{"id": p.id, "text": c.completion.text, "answer": c.answer,
                                       "correct": task.grade(c.answer, p)}}) + "\\n")
+if sys.argv[2:] == ["quick"]:  # end the way `ttc` does (ttc.harness.cli.entry): exit handlers, then os._exit
+    import atexit, os
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    os._exit(0)
 """
 
 
@@ -61,9 +68,10 @@ def main() -> None:
     script.write_text(BARE.format(per_level=args.per_level, n=args.n))
     common = ["strategy=majority", f"strategy.n={args.n}", "verifier=none", f"task.per_level={args.per_level}",
               "batch_size=20"]
-    times: dict[str, list[float]] = {"bare": [], "ttc": [], "ttc+wandb": []}
+    times: dict[str, list[float]] = {"bare": [], "bare+quick exit": [], "ttc": [], "ttc+wandb": []}
     for k in range(args.repeats):
         times["bare"].append(timed([sys.executable, str(script), str(work / f"bare{k}.jsonl")], env))
+        times["bare+quick exit"].append(timed([sys.executable, str(script), str(work / f"q{k}.jsonl"), "quick"], env))
         times["ttc"].append(timed([sys.executable, "-m", "ttc.harness.cli", *common, "logger=none",
                                    f"hydra.run.dir={work}/ttc{k}"], env))
         times["ttc+wandb"].append(timed([sys.executable, "-m", "ttc.harness.cli", *common, "logger=wandb",
@@ -72,9 +80,10 @@ def main() -> None:
     print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; {args.repeats} repeats, "
           f"{5 * args.per_level} problems, n={args.n}")
     for arm, ts in times.items():
-        print(f"{arm:10s} median {med[arm]:6.2f} s  (min {min(ts):.2f}, max {max(ts):.2f})")
-    print(f"ttc / bare        {med['ttc'] / med['bare']:.3f}")
-    print(f"ttc+wandb / bare  {med['ttc+wandb'] / med['bare']:.3f}")
+        print(f"{arm:16s} median {med[arm]:6.2f} s  (min {min(ts):.2f}, max {max(ts):.2f})")
+    print(f"ttc / bare                    {med['ttc'] / med['bare']:.3f}")
+    print(f"ttc / bare with ttc's exit    {med['ttc'] / med['bare+quick exit']:.3f}  (the tax of the work alone)")
+    print(f"ttc+wandb / bare              {med['ttc+wandb'] / med['bare']:.3f}")
 
 
 if __name__ == "__main__":

@@ -225,5 +225,19 @@ def merge_command(argv: list[str]) -> None:
     print(f"merged run directory: {out}")
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console script: `main`, then a quick exit once it has returned normally. Python's own
+    finalisation collects every object of torch, transformers and triton one by one (~0.75 s measured
+    here) after all the work is saved; instead the exit handlers run (logging, W&B, vLLM's engine shutdown),
+    stdout and stderr are flushed and the process ends. Errors (SystemExit, exceptions) exit the usual way."""
+    import atexit
+
     main()
+    atexit._run_exitfuncs()  # CPython's own exit handlers, run now rather than after module teardown
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    entry()
