@@ -101,13 +101,14 @@ class HFGenerator:
         finally:
             self._store = outer
 
-    def _prefill_any(self, encoded: list[list[int]]):
-        """(logits, cache, mask, tokens reused per row): with reuse inside prefix_caching(), else a plain prefill."""
+    def _prefill_any(self, encoded: list[list[int]], tail=None):
+        """(logits, cache, mask, tokens reused per row): with reuse inside prefix_caching(), else a plain prefill;
+        with a `tail` (ttc.generators.hf_branches.Tail) its tokens ride in the same forward."""
         if self._store is None:
-            return (*self._prefill(encoded), [0] * len(encoded))
+            return (*self._prefill(encoded, tail), [0] * len(encoded))
         from ttc.generators.hf_prefix import prefill_reusing
 
-        return prefill_reusing(self, encoded)
+        return prefill_reusing(self, encoded, tail)
 
     def follow_up(self, text: str) -> str:
         """ChatTurns (ttc.contracts.protocols): a new user turn after the assistant's, in the chat template."""
@@ -140,7 +141,9 @@ class HFGenerator:
             start = stop
         return out
 
-    def _prefill(self, encoded: list[list[int]]):
+    def _prefill(self, encoded: list[list[int]], tail=None):
+        """Read left-padded prompts: (last logits [B, V], cache, mask); with a `tail`, logits [B, 1 + S, V] of the
+        last prompt token and the tail's tokens (ttc.generators.hf_branches.feed_tail)."""
         width = max(len(e) for e in encoded)
         if width + 1 > self.card.context:
             raise ConfigError(f"a prompt of {width} tokens does not fit the context of {self.card.context}")
@@ -151,6 +154,10 @@ class HFGenerator:
             mask[i, width - len(e):] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        if tail is not None:
+            from ttc.generators.hf_branches import feed_tail
+
+            return (*feed_tail(self, ids, mask, pos, [len(e) for e in encoded], tail, None), mask)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1].float(), out.past_key_values, mask
 

@@ -1,9 +1,11 @@
 """Branch scoring for the HF generator (BranchScorer): each prompt is read once and every option is scored from
-its cache, the options' later tokens side by side in one segment under a 4D mask. Knows nothing about tasks.
+the same forward, the options' later tokens side by side after it under a 4D mask (a tail). Knows nothing about
+tasks.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -25,23 +27,22 @@ def score_branches(gen, prompts: Sequence[str], options: Sequence[str]) -> list[
         raise ConfigError(f"score_branches: an option encodes to no tokens ({options!r})")
     out: list[list[Scored]] = []
     segment = sum(len(o) - 1 for o in opts)  # the options' later tokens ride after each prompt, side by side
-    for start, stop in token_chunks([len(e) + segment for e in encoded], gen.max_rows, gen.max_tokens):
+    # a chunk is bounded by the tokens its forwards read fresh: a prefix found in the store is KV, not activations
+    fresh = [len(e) - (gen._store.lookup(e)[1] if gen._store is not None else 0) for e in encoded]
+    for start, stop in token_chunks([f + segment for f in fresh], gen.max_rows, gen.max_tokens):
         out.extend(_branch_chunk(gen, encoded[start:stop], opts))
     return out
 
 def _branch_chunk(gen, encoded: list[list[int]], opts: list[list[int]]) -> list[list[Scored]]:
-    first_logits, cache, mask, reused = gen._prefill_any(encoded)
-    first = torch.log_softmax(first_logits, -1)  # [B, V]: each option's first token
-    longest = max(len(o) for o in opts)
-    later, starts = None, []
-    if longest > 1:  # the options' other tokens, side by side in one segment read from the prompt's cache
-        later, starts = _option_segment(gen, encoded, opts, cache, mask)
+    tail = Tail.of(opts)
+    logits, _, _, reused = gen._prefill_any(encoded, tail if tail.ids else None)
+    logp = torch.log_softmax(logits if tail.ids else logits[:, None], -1)  # [B, 1 + S, V]
     out = []
     for r, e in enumerate(encoded):
         row = []
         for j, o in enumerate(opts):
-            lps = [float(first[r, o[0]])]
-            lps += [float(later[r, starts[j] + t, o[t + 1]]) for t in range(len(o) - 1)] if later is not None else []
+            at = [0] + [1 + tail.starts[j] + t for t in range(len(o) - 1)]  # where each of o's tokens is predicted
+            lps = [float(logp[r, a, t]) for a, t in zip(at, o)]
             fed = len(o) - 1
             flops = gen.card.span_flops(len(e), fed, logits=fed)
             tokens, cached = len(o), 0
@@ -54,24 +55,50 @@ def _branch_chunk(gen, encoded: list[list[int]], opts: list[list[int]]) -> list[
         out.append(row)
     return out
 
-def _option_segment(gen, encoded: list[list[int]], opts: list[list[int]], cache, mask: torch.Tensor):
-    """Log-probabilities after each option's tokens but its last, for every row, from one forward: the options
-    sit side by side in one segment after the prompt, and a 4D mask lets each token see the prompt and its own
-    option's earlier tokens only (no copy of the prompt's cache per option). (logp [B, S, V], option starts)"""
-    starts, seg = [], []
-    for o in opts:
-        starts.append(len(seg))
-        seg.extend(o[:-1])
-    width, size = mask.shape[1], len(seg)
-    own = torch.zeros((size, size), dtype=torch.bool)
-    for o, a in zip(opts, starts):
-        n = len(o) - 1
-        own[a:a + n, a:a + n] = torch.tril(torch.ones((n, n), dtype=torch.bool))
-    past = mask.bool()[:, None, None, :].expand(-1, 1, size, width)
-    full = torch.cat([past, own.to(gen.device)[None, None].expand(len(encoded), 1, size, size)], dim=-1)
-    offsets = torch.tensor([t for o in opts for t in range(len(o) - 1)], device=gen.device)
-    pos = torch.tensor([len(e) for e in encoded], device=gen.device)[:, None] + offsets[None, :]
-    ids = torch.tensor([seg] * len(encoded), dtype=torch.long, device=gen.device)
-    logits = gen.model(input_ids=ids, attention_mask=full, position_ids=pos, past_key_values=cache,
-                        use_cache=True).logits.float()
-    return torch.log_softmax(logits, -1), starts
+
+@dataclass(frozen=True)
+class Tail:
+    """The options' tokens but their last, side by side (`ids`), each option starting at `starts[j]`;
+    `own[s, t]`: tail token s may see tail token t (an earlier token of its own option); `offsets`: each
+    token's position after the prompt's end."""
+
+    ids: tuple[int, ...]
+    starts: tuple[int, ...]
+    own: torch.Tensor
+    offsets: tuple[int, ...]
+
+    @classmethod
+    def of(cls, opts: list[list[int]]) -> "Tail":
+        starts, seg = [], []
+        for o in opts:
+            starts.append(len(seg))
+            seg.extend(o[:-1])
+        own = torch.zeros((len(seg), len(seg)), dtype=torch.bool)
+        for o, a in zip(opts, starts):
+            n = len(o) - 1
+            own[a:a + n, a:a + n] = torch.tril(torch.ones((n, n), dtype=torch.bool))
+        return cls(tuple(seg), tuple(starts), own, tuple(t for o in opts for t in range(len(o) - 1)))
+
+
+def feed_tail(gen, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, ends: list[int], tail: Tail, cache):
+    """One forward over each row's fresh tokens `ids` [B, n] (the last n key columns of `mask` [B, W], which
+    also marks any valid past in `cache`) followed by the tail: fresh tokens are causal as usual, tail tokens
+    see the row's whole valid prompt and their own option's earlier tokens, under one 4D mask (a padded query
+    sees itself, so no attention row is empty). Returns (logits [B, 1 + S, V] of the last fresh token and of
+    the tail, cache)."""
+    rows, width = mask.shape
+    n, size, dev = ids.shape[1], len(tail.ids), gen.device
+    valid = mask.bool()
+    cols = torch.arange(width, device=dev)
+    causal = cols[None, :] <= torch.arange(width - n, width, device=dev)[:, None]  # [n, W]
+    top = valid[:, None, :] & causal[None]
+    top[:, torch.arange(n, device=dev), torch.arange(width - n, width, device=dev)] = True
+    top = torch.cat([top, torch.zeros((rows, n, size), dtype=torch.bool, device=dev)], -1)
+    bottom = torch.cat([valid[:, None, :].expand(rows, size, width),
+                        tail.own.to(dev)[None].expand(rows, size, size)], -1)
+    full = torch.cat([top, bottom], 1)[:, None]
+    tail_pos = torch.tensor(ends, device=dev)[:, None] + torch.tensor(tail.offsets, device=dev)[None, :]
+    out = gen.model(input_ids=torch.cat([ids, torch.tensor([tail.ids] * rows, device=dev)], 1), attention_mask=full,
+                    position_ids=torch.cat([pos, tail_pos], 1), past_key_values=cache, use_cache=True,
+                    logits_to_keep=size + 1)
+    return out.logits.float(), out.past_key_values

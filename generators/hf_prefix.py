@@ -6,7 +6,9 @@ run's numbers never depend on what an earlier batch left behind (resumed runs st
 for two top-level calls (the previous call's sequences and the current one's); a hit is checked token for token,
 and at least the last token of a sequence is always read fresh (its next-token distribution is needed).
 The batch is laid out [padding | reused past | padding | fresh tokens], every row ending at the last column, with
-the padding masked and true positions given, so one forward serves ragged hits. Knows nothing about tasks.
+the padding masked and true positions given, so one forward serves ragged hits. Rows of one call that share a
+long prefix nobody has read yet (a search's first round: every candidate of a problem repeats its prompt) get it
+read once first, as its own entry, and then reuse it; one row per prefix is booked for reading it. Knows nothing about tasks.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import torch
 from transformers import DynamicCache
 
 _P, _M = 1_000_003, (1 << 61) - 1  # polynomial rolling hash of token prefixes
+SHARED_MIN = 16  # a prefix shared within one call is read on its own first when it saves at least this many
+SHARED_GAIN = 2 / 3  # ... and the padded tokens the call reads fall below this share
 
 
 @dataclass(frozen=True)
@@ -66,16 +70,22 @@ class PrefixStore:
             self.current[h] = (entry, j)
 
 
-def prefill_reusing(gen, encoded: list[list[int]]) -> tuple[torch.Tensor, DynamicCache, torch.Tensor, list[int]]:
+def prefill_reusing(gen, encoded: list[list[int]], tail=None,
+                    share: bool = True) -> tuple[torch.Tensor, DynamicCache, torch.Tensor, list[int]]:
     """`HFGenerator._prefill` with reuse from `gen._store`: (last logits, cache, mask, tokens reused per row); every
-    row's whole KV is stored afterwards for the next calls."""
+    row's whole KV (never the tail's) is stored afterwards for the next calls."""
     store: PrefixStore = gen._store
+    before = [store.lookup(e)[1] for e in encoded]
+    shared, payers = _shared_prefixes(encoded, before) if share else ([], set())
+    if shared:  # prefixes several rows share, unseen before this call: read once, then reused like any entry
+        prefill_reusing(gen, shared, share=False)
     hits = [store.lookup(e) for e in encoded]
     reused = [j for _, j in hits]
+    booked = [before[i] if i in payers else j for i, j in enumerate(reused)]  # each shared read paid once
     if not any(reused):
-        logits, cache, mask = gen._prefill(encoded)
+        logits, cache, mask = gen._prefill(encoded, tail)
         _store_rows(store, encoded, cache, mask.shape[1], [0] * len(encoded), [mask.shape[1]] * len(encoded))
-        return logits, cache, mask, reused
+        return logits, cache, mask, booked
     past_w = max(reused)
     fresh = [len(e) - j for e, j in zip(encoded, reused)]
     new_w = max(fresh)
@@ -105,11 +115,50 @@ def prefill_reusing(gen, encoded: list[list[int]]) -> tuple[torch.Tensor, Dynami
                     break
         cache.update(keys, values, layer)
     mask, ids, pos = mask.to(gen.device), ids.to(gen.device), pos.to(gen.device)
-    out = gen.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
-                    logits_to_keep=1)
-    _store_rows(store, encoded, out.past_key_values, past_w + new_w, [past_w - j for j in reused],
-                [new_w - f for f in fresh], past_w)
-    return out.logits[:, -1].float(), out.past_key_values, mask, reused
+    if tail is not None:
+        from ttc.generators.hf_branches import feed_tail
+
+        logits, cache = feed_tail(gen, ids, mask, pos, [len(e) for e in encoded], tail, cache)
+    else:
+        out = gen.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
+                        logits_to_keep=1)
+        logits, cache = out.logits[:, -1].float(), out.past_key_values
+    _store_rows(store, encoded, cache, past_w + new_w, [past_w - j for j in reused], [new_w - f for f in fresh], past_w)
+    return logits, cache, mask, booked
+
+
+def _shared_prefixes(encoded: list[list[int]], before: list[int]) -> tuple[list[list[int]], set[int]]:
+    """Prefixes to read before the call's rows, and the rows that pay for them. Rows in sorted order fall into
+    runs whose neighbours share at least SHARED_MIN tokens beyond what the store already holds; a run's common
+    prefix (less the last token, so every row still reads one) is read once, booked to the run's first row (its
+    ledger shows the prefix read fresh, the others' as reused). Runs are disjoint, so no token is paid twice.
+    Only worth a forward of its own when the padded tokens the call reads fall below SHARED_GAIN."""
+    order = sorted(range(len(encoded)), key=lambda i: encoded[i])
+
+    def common(x: list[int], y: list[int]) -> int:
+        return next((k for k, (s, t) in enumerate(zip(x, y)) if s != t), min(len(x), len(y)))
+
+    runs, run, shared = [], [order[0]], len(encoded[order[0]]) - 1
+    for a, b in zip(order, order[1:]):
+        n = min(common(encoded[a], encoded[b]), shared, len(encoded[b]) - 1)
+        if n - max(before[a], before[b]) >= SHARED_MIN:
+            run, shared = run + [b], n
+            continue
+        runs.append((run, shared))
+        run, shared = [b], len(encoded[b]) - 1
+    runs.append((run, shared))
+    keep = [(r, n) for r, n in runs if len(r) > 1 and n - max(before[i] for i in r) >= SHARED_MIN]
+    if not keep:
+        return [], set()
+    after = [len(e) - h for e, h in zip(encoded, before)]
+    for r, n in keep:
+        for i in r:
+            after[i] = len(encoded[i]) - n
+    first = len(keep) * max(n - before[r[0]] for r, n in keep)
+    widest = max(len(e) - h for e, h in zip(encoded, before))
+    if first + len(encoded) * max(after) > SHARED_GAIN * len(encoded) * widest:
+        return [], set()
+    return [encoded[r[0]][:n] for r, n in keep], {r[0] for r, _ in keep}
 
 
 def _store_rows(store: PrefixStore, encoded: list[list[int]], cache, width: int, past_start: list[int],

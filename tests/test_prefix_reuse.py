@@ -35,6 +35,30 @@ def test_reused_reads_score_as_fresh_reads_and_are_booked_apart(judge):
         assert r[0].flops < f[0].flops and r[1].tokens == f[1].tokens
 
 
+def test_a_prefix_shared_within_one_call_is_read_once_and_booked_once(judge):
+    steps = ["1. 3+4=7\nCheck 1:", "1. 9-4=5\nCheck 1:", "1. 2*3=6\nCheck 1:", "1. 8+1=9\nCheck 1:"]
+    queries = [p + s for p in PROMPTS[:3] for s in steps]  # a search's first round: candidates repeat the prompt
+    plain = judge.score_branches(queries, [" yes", " no"])
+    fed = []
+    forward = judge.model.forward
+    judge.model.forward = lambda *a, **k: fed.append(k["input_ids"].shape) or forward(*a, **k)
+    try:
+        with judge.prefix_caching():
+            shared = judge.score_branches(queries, [" yes", " no"])
+    finally:
+        judge.model.forward = forward
+    assert len(fed) == 2 and fed[0][0] == 3  # the 3 prompts first, then every row's own part
+    for s, f in zip(shared, plain):
+        assert [x.logprob for x in s] == pytest.approx([x.logprob for x in f], abs=1e-4)
+    for k, p in enumerate(PROMPTS[:3]):
+        rows = shared[4 * k: 4 * k + 4]
+        hit = len(judge.encode(p + "1. "))  # the run's common part: the steps differ from their first number on
+        paid = [r[0].cached_tokens for r in rows]
+        assert sorted(paid) == [0, hit, hit, hit]  # one row pays for the prompt, the others reuse it
+        assert sum(r[0].tokens + r[0].cached_tokens for r in rows) == sum(f[0].tokens for f in plain[4 * k: 4 * k + 4])
+        assert sum(r[0].tokens for r in rows) == sum(f[0].tokens for f in plain[4 * k: 4 * k + 4]) - 3 * hit
+
+
 def test_generation_from_reused_prefixes_gives_the_same_text(judge):
     gen = HFGenerator("tiny-1m")
     greedy = SamplingParams(temperature=0.0, max_tokens=60)
