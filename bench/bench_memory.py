@@ -17,8 +17,8 @@ import subprocess
 import sys
 import tempfile
 
-PEAK = ("import resource, runpy, sys\nsys.argv = ['ttc'] + sys.argv[1:]\n"
-        "try:\n    runpy.run_module('ttc.harness.cli', run_name='__main__')\n"
+PEAK = ("import resource, sys\nsys.argv = ['ttc'] + sys.argv[1:]\nfrom ttc.harness.cli import main\n"
+        "try:\n    main()  # not the console script's entry(): its quick exit would skip this report\n"
         "except SystemExit:\n    pass\n"
         "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
 

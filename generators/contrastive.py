@@ -20,7 +20,7 @@ from ttc.contracts.errors import ConfigError
 from ttc.contracts.records import Completion, SamplingParams, Scored
 from ttc.generators.constraints import refuse
 from ttc.generators.hf import HFGenerator
-from ttc.generators.hf_cache import growing
+from ttc.generators.hf_cache import RESERVE, growing
 from ttc.generators.sampling import choose
 
 
@@ -72,8 +72,8 @@ class ContrastiveGenerator:
         finish: list[str | None] = [None] * n
         seed_t = torch.tensor(seeds, dtype=torch.int64, device=self.device)
         max_new = min(params.max_tokens, self.card.context - mask.shape[1])
-        growing(e_cache, max_new)  # both caches append in place (ttc.generators.hf_cache)
-        growing(a_cache, max_new)
+        growing(e_cache, min(max_new, RESERVE))  # both caches append in place (ttc.generators.hf_cache)
+        growing(a_cache, min(max_new, RESERVE))
         for step in range(max_new):
             scores, lp_e = self._scores(e_logits, a_logits)
             nxt = choose(scores, params, seed_t, step)

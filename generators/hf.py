@@ -23,7 +23,7 @@ from ttc.contracts.errors import ConfigError
 from ttc.generators.models import display_name, model_source
 from ttc.contracts.records import Completion, SamplingParams, Scored
 from ttc.generators.constraints import RegexMasks, syntax_invalid
-from ttc.generators.hf_cache import growing
+from ttc.generators.hf_cache import RESERVE, growing
 from ttc.generators.sampling import choose
 
 _PRUNE_SHARE = 0.125  # prune finished rows once they are this share of the batch
@@ -175,7 +175,7 @@ class HFGenerator:
         logits, mask = logits[idx], mask[idx]
         pos = torch.tensor([len(encoded[p]) for p in prompt_of], device=self.device)
         max_new = min(params.max_tokens, self.card.context - mask.shape[1])
-        growing(cache, max_new)  # appends in place from here on (ttc.generators.hf_cache)
+        growing(cache, min(max_new, RESERVE))  # appends in place from here on (ttc.generators.hf_cache)
         width = mask.shape[1]
         mask = torch.cat([mask, torch.ones((n, max_new), dtype=mask.dtype, device=mask.device)], dim=1)
         alive = torch.arange(n, device=self.device)  # original row ids still in the batch

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from transformers.cache_utils import DynamicLayer
 
-_SPARE = 64  # slots added beyond a request when the buffer must grow without a hint
+_SPARE = 32  # at least this many slots are added when the buffer grows (and a quarter of what it holds)
+RESERVE = 32  # room a decode loop reserves at its start: most samples end early, and rows leave as they finish
 
 
 class GrowingLayer(DynamicLayer):
@@ -46,14 +47,14 @@ class GrowingLayer(DynamicLayer):
         self.keys, self.values = bk[..., :n, :], bv[..., :n, :]
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
-        """Append the new positions in place (growing the buffer geometrically when full)."""
+        """Append the new positions in place (growing the buffer by a quarter when full)."""
         if not self.is_initialized or self.keys.numel() == 0:
             super().update(key_states, value_states)
             self._buf = None
             return self.keys, self.values
         n, add = self.keys.shape[-2], key_states.shape[-2]
         if not self._owns_view() or n + add > self._buf[0].shape[-2]:
-            self._regrow(n + add + max(n + add, _SPARE))
+            self._regrow(n + add + max((n + add) // 4, _SPARE))
         bk, bv = self._buf
         bk[..., n:n + add, :], bv[..., n:n + add, :] = key_states, value_states
         self.keys, self.values = bk[..., :n + add, :], bv[..., :n + add, :]

@@ -29,7 +29,7 @@ from ttc.contracts.errors import ConfigError
 from ttc.contracts.records import Completion, SamplingParams, Scored
 from ttc.generators.constraints import refuse
 from ttc.generators.hf import HFGenerator
-from ttc.generators.hf_cache import growing
+from ttc.generators.hf_cache import RESERVE, growing
 from ttc.generators.sampling import gumbel_draw, truncate, uniforms
 
 _DRAFT, _ACCEPT, _RESIDUAL = 0, 1, 2  # purposes of a token index's random numbers
@@ -109,8 +109,8 @@ class SpeculativeGenerator:
         last = torch.tensor([encoded[r.prompt][-1] for r in rows], device=self.device)
         pos = torch.tensor([len(encoded[r.prompt]) - 1 for r in rows], device=self.device)
         max_new = min(params.max_tokens, self.card.context - max(len(e) for e in encoded) - self.k)
-        growing(t_cache, max_new + self.k + 1)  # both caches append in place (ttc.generators.hf_cache)
-        growing(d_cache, max_new + self.k + 1)
+        growing(t_cache, min(max_new, RESERVE) + self.k + 1)  # both caches append in place (ttc.generators.hf_cache)
+        growing(d_cache, min(max_new, RESERVE) + self.k + 1)
         if max_new < 1:
             raise ConfigError(f"a prompt of {max(len(e) for e in encoded)} tokens leaves no room for k={self.k} "
                               f"drafted tokens in the context of {self.card.context}")
