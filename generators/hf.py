@@ -129,10 +129,12 @@ class HFGenerator:
         if self._store is not None:
             self._store.begin_call()
         out: list[list[Completion]] = [[] for _ in prompts]
+        total = sum(len(s) for s in seeds)
+        even = -(-total // -(-total // self.max_rows)) if total else 1  # rows per chunk, balanced: no near-empty last one
         start = 0
         while start < len(prompts):
             stop, rows = start, 0
-            while stop < len(prompts) and (stop == start or rows + len(seeds[stop]) <= self.max_rows):
+            while stop < len(prompts) and (stop == start or rows < even and rows + len(seeds[stop]) <= self.max_rows):
                 rows += len(seeds[stop])
                 stop += 1
             chunk = self._generate_chunk(encoded[start:stop], params, [list(s) for s in seeds[start:stop]],
@@ -238,8 +240,22 @@ class HFGenerator:
         return self._newline_ids
 
     def _hit_stop(self, tokens: list[int], stops: tuple[str, ...]) -> bool:
+        """Whether the text now contains a stop string. The tail is decoded only when the newest token's own
+        text holds the last character of a stop (a stop completes there); stops ending in a space or a
+        non-ASCII character, which a token's text alone can hide (a stripped leading space, part of a
+        multi-byte character), are always checked."""
+        if not self._may_complete(tokens[-1], stops):
+            return False
         tail = self.tokenizer.decode(tokens[-(max(len(s) for s in stops) + 2):])
         return any(s in tail for s in stops)
+
+    def _may_complete(self, token: int, stops: tuple[str, ...]) -> bool:
+        if any(not s or not s[-1].isascii() or s[-1] == " " for s in stops):
+            return True
+        pieces = self.__dict__.setdefault("_pieces", {})
+        if token not in pieces:
+            pieces[token] = self.tokenizer.decode([token])
+        return any(s[-1] in pieces[token] for s in stops)
 
     def _waste(self, plen: int, width: int, generated: int, calls: int) -> tuple[float, float]:
         """(padding, pruned) FLOPs of a row's decode forwards: its g - 1 live steps attend the batch's `width`

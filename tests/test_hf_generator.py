@@ -106,3 +106,35 @@ def test_scoring_chunks_are_bounded_by_tokens_and_give_the_same_scores(small):
     whole = small.score_branches(prompts, [" yes", " no"])
     assert [x.logprob for row in branched for x in row] == pytest.approx([x.logprob for row in whole for x in row],
                                                                          abs=1e-4)
+
+
+def test_stop_checks_skip_decoding_only_where_no_stop_can_complete(small):
+    """The skip (`_may_complete`) never changes a verdict: every prefix of real generated token sequences gets
+    the answer of decoding the tail each step up to where that first finds a stop (where a sample ends), for
+    newline, colon, space-ended and multi-character stops."""
+    import random
+
+    rng = random.Random(0)
+    vocab = len(small.tokenizer)
+    seqs = [small.encode(t, special=False) for t in ("1. 3+4=7\n2. 7-2=5\nAnswer: 5\nQ: next", "Q: what is 2+2?\nA: 4 ")]
+    seqs += [[rng.randrange(vocab) for _ in range(40)] for _ in range(20)]
+    for stops in (("\n",), ("Q:",), ("Answer: ",), ("\n\n", "=5")):
+        for seq in seqs:
+            for k in range(1, len(seq) + 1):
+                tail = small.tokenizer.decode(seq[:k][-(max(len(s) for s in stops) + 2):])
+                want = any(s in tail for s in stops)
+                assert small._hit_stop(seq[:k], stops) == want, (stops, seq[:k])
+                if want:
+                    break
+
+
+def test_generation_chunks_are_balanced_and_change_no_text(small, arith_prompts, monkeypatch):
+    prompts = (arith_prompts * 2)[:7]
+    whole = small.generate(prompts, SAMPLE, [[3]] * 7)
+    sizes = []
+    chunk = small._generate_chunk
+    monkeypatch.setattr(small, "max_rows", 6)
+    monkeypatch.setattr(small, "_generate_chunk", lambda enc, *a: sizes.append(len(enc)) or chunk(enc, *a))
+    split = small.generate(prompts, SAMPLE, [[3]] * 7)
+    assert sizes == [4, 3]  # 7 rows under a limit of 6: two chunks of about half, not 6 + 1
+    assert [r[0].text for r in split] == [r[0].text for r in whole]
