@@ -202,6 +202,12 @@ def _chain_records(pool: list[dict], base: dict) -> list[dict]:
     return out
 
 
+def series_label(r: dict) -> str:
+    """One curve's name (in tables and legends): model, series and (if any) verifier."""
+    extra = f" [{r['verifier']}]" if r["verifier"] not in ("none", "") else ""
+    return f"{r['model']} {r['series']}{extra}"
+
+
 def summarize(records: list[dict], pretrain_flops: float | None = None, seed: int = 0) -> list[dict]:
     """curves.csv rows: per (model, series, budget) and level ("all" and each difficulty), with paired 95%
     BCa intervals over problems (ttc.analysis.intervals: the same resampled problems for every row)."""

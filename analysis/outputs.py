@@ -1,6 +1,7 @@
 """Files derived from a run's samples: `curves.csv`, `curves.png` (accuracy vs FLOPs, log x) and a table.
 
-Everything here is rebuilt from `samples.jsonl`; deleting these files loses nothing.
+Everything here is rebuilt from `samples.jsonl`; deleting these files loses nothing. matplotlib is imported
+only to draw (`write_png`), which the `ttc` command does in its side process (ttc.harness.side).
 """
 
 from __future__ import annotations
@@ -8,20 +9,32 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Callable
 
-from ttc.analysis.curves import COLUMNS, per_problem, summarize
-from ttc.analysis.plots import curves, png, series_label
+from ttc.analysis.curves import COLUMNS, per_problem, series_label, summarize
 from ttc.contracts.rundir import write_atomic
 
+Draw = Callable[[Path, list, str], object]  # (curves.png path, rows, title)
 
-def write_curves(run_dir: Path, lines: list[dict], pretrain_flops: float | None) -> list[dict]:
-    """Derive curves.csv and curves.png of a run from its sample lines; return the rows."""
+
+def write_curves(run_dir: Path, lines: list[dict], pretrain_flops: float | None, draw: Draw | None = None) -> list[dict]:
+    """Derive curves.csv and curves.png of a run from its sample lines; return the rows. `draw` (default
+    `write_png`, here and now) is handed the figure's path, rows and title."""
     rows = summarize(per_problem(lines), pretrain_flops)
     write_atomic(run_dir / "curves.csv", to_csv(rows))
-    head = lines[0] if lines else {}
-    title = " / ".join(str(head.get(k, "")) for k in ("task", "generator", "strategy", "verifier"))
-    write_atomic(run_dir / "curves.png", plot(rows, title=title))
+    (draw or write_png)(run_dir / "curves.png", rows, title_of(lines))
     return rows
+
+
+def title_of(lines: list[dict]) -> str:
+    """A run's figure title: task / generator / strategy / verifier of its first sample line."""
+    head = lines[0] if lines else {}
+    return " / ".join(str(head.get(k, "")) for k in ("task", "generator", "strategy", "verifier"))
+
+
+def write_png(path: Path, rows: list[dict], title: str) -> None:
+    """Draw the curves of `rows` and write them to `path` (whole, by rename)."""
+    write_atomic(path, plot(rows, title=title))
 
 
 def to_csv(rows: list[dict]) -> str:
@@ -50,6 +63,8 @@ def read_csv(path: Path) -> list[dict]:
 
 def plot(rows: list[dict], title: str = "") -> bytes:
     """Accuracy (with 95% bootstrap bands) against FLOPs per problem, one line per strategy."""
+    from ttc.analysis.plots import curves, png
+
     return png(curves(rows, title=title))
 
 

@@ -17,6 +17,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ttc.analysis.curves import series_label  # noqa: E402
+
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7, "xtick.labelsize": 8,
          "ytick.labelsize": 8, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
          "axes.spines.right": False, "savefig.dpi": 150, "figure.dpi": 100, "lines.linewidth": 1.4,
@@ -40,12 +42,6 @@ def png(fig) -> bytes:
     out = save(fig, "png")
     plt.close(fig)
     return out
-
-
-def series_label(r: dict) -> str:
-    """One curve's name: model, series and (if any) verifier."""
-    extra = f" [{r['verifier']}]" if r["verifier"] not in ("none", "") else ""
-    return f"{r['model']} {r['series']}{extra}"
 
 
 def _key(r: dict) -> tuple:

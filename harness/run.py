@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from ttc.analysis.outputs import format_table, write_curves
+from ttc.analysis.outputs import format_table, write_curves, write_png
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Encoding, Generator, Reachable, Strategy,
@@ -30,6 +30,7 @@ from ttc.contracts.samples import sample_lines
 from ttc.harness.fingerprint import model_fingerprints
 from ttc.harness.live import Mirror
 from ttc.harness.lock import RunLock
+from ttc.harness import side
 from ttc.harness.progress import CallProgress
 from ttc.harness.provenance import now, provenance
 from ttc.harness.shards import check_shard, shard_batches
@@ -199,11 +200,15 @@ def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool,
             live: Mirror) -> list[dict]:
     samples = store.samples()
     store.finished(now())
-    rows = write_curves(run_dir, samples, pretrain)
+    drawing: list = []  # curves.png, drawn by the side worker while this process goes on (or here and now)
+    rows = write_curves(run_dir, samples, pretrain, draw=lambda *args: drawing.append((side.call(write_png, *args),
+                                                                                      args)))
     offline = live.finish(config, rows, samples)  # mirrored once (a marker): live, or in one go when nothing was left
     if not quiet:
         print(format_table(rows))
         print(f"run directory: {run_dir}")
         if offline and live.where is None:  # a sweep prints one command for all its runs
             print(f"W&B (offline): upload with: wandb sync {offline}")
+    for future, args in drawing:
+        side.result(future, write_png, *args)
     return rows

@@ -1,0 +1,106 @@
+"""Work beside the run, in a second process: drawing curves.png and mirroring to W&B.
+
+The run's own process loads the model and generates. Drawing needs matplotlib (~0.5 s to import, ~0.2 s to
+draw a figure) and W&B needs its import, its service's start and its final tables (~1.5 s); neither changes a
+number of the run. The `ttc` command starts one worker process (`start()`, a spawned one-process pool) right
+after its argument checks; the worker imports matplotlib while the run loads its model, and runs what it is
+given in the order given. With a core to spare (the generator's threads leave one, or a GPU generates) this
+work costs the run almost no wall-clock time; its CPU time is unchanged. Without a worker (library callers of
+`run.execute`, tests, launchers that run jobs in other processes) `call` runs the function at once, in this
+process, with the same result. A worker that dies is replaced by in-process calls from then on.
+
+Knows nothing of W&B or matplotlib itself: it runs module-level functions with picklable arguments.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _quiet() -> None:
+    """Ctrl-C reaches the whole process group; the worker leaves it to the run, which closes its W&B run
+    through the worker and then stops it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def warm() -> None:
+    """The imports worth moving out of the run's way (called in the worker, after the command's checks)."""
+    import ttc.analysis.plots  # noqa: F401  (matplotlib)
+
+
+def start() -> None:
+    """Start the worker (spawned: the run's process may hold torch threads a fork would copy)."""
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet)
+        _pool.submit(int)  # the pool spawns its process on the first submit: now, not at the first real call
+
+
+def active() -> bool:
+    """Whether a worker is running (calls go to it)."""
+    return _pool is not None
+
+
+def call(fn: Callable[..., Any], *args: Any) -> Future:
+    """`fn(*args)` in the worker, queued behind earlier calls; with no worker (or a dead one), run here and now.
+    Returns a future either way (an error of `fn` is raised by its `result()`)."""
+    global _pool
+    if _pool is not None:
+        try:
+            return _pool.submit(fn, *args)
+        except (BrokenProcessPool, RuntimeError):
+            _pool = None
+    done: Future = Future()
+    try:
+        done.set_result(fn(*args))
+    except Exception as err:
+        done.set_exception(err)
+    return done
+
+
+def result(future: Future, fn: Callable[..., Any], *args: Any) -> Any:
+    """The result of `future`, made by `call(fn, *args)`; if the worker died under it, `fn(*args)` here."""
+    global _pool
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        _pool = None
+        return fn(*args)
+
+
+def stop(now: bool = False) -> None:
+    """End the worker once its queued work is done, without waiting for its interpreter to wind down (its
+    results are all in); `now` (an error path): at once, dropping what is queued."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is None:
+        return
+    if now:
+        for proc in list(getattr(pool, "_processes", {}).values()):  # no public terminate before Python 3.14
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        return
+    pool.submit(int).result()  # everything queued before has finished
+    pool.submit(_quit)
+    pool.shutdown(wait=False)
+
+
+def _quit() -> None:
+    """The worker's last act, ending it the way `ttc` ends (ttc.harness.cli.entry): exit handlers (W&B's
+    service shutdown among them), then os._exit, skipping the teardown of matplotlib's objects that the run's
+    process would otherwise wait for (multiprocessing joins its children at exit)."""
+    import atexit
+    import os
+    import sys
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
