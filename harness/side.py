@@ -1,10 +1,11 @@
-"""Work beside the run, in a second process: drawing curves.png and mirroring to W&B.
+"""Work beside the run, in a second process: the command line's checks, drawing curves.png, mirroring to W&B.
 
-The run's own process loads the model and generates. Drawing needs matplotlib (~0.5 s to import, ~0.2 s to
-draw a figure) and W&B needs its import, its service's start and its final tables (~1.5 s); neither changes a
-number of the run. The `ttc` command starts one worker process (`start()`, a spawned one-process pool) right
-after its argument checks; the worker imports matplotlib while the run loads its model, and runs what it is
-given in the order given. With a core to spare (the generator's threads leave one, or a GPU generates) this
+The run's own process loads the model and generates. The checks compose the config twice (~0.25 s), drawing
+needs matplotlib (~0.5 s to import, ~0.2 s to draw a figure) and W&B its import, its service's start and its
+final tables (~1.5 s); none of them changes a number of the run. The `ttc` command starts one worker process
+(`start()`, a spawned one-process pool) first thing; the worker checks the command line while the run imports
+transformers, then imports matplotlib while the run loads its model, and runs what it is given in the order
+given. With a core to spare (the generator's threads leave one, or a GPU generates) this
 work costs the run almost no wall-clock time; its CPU time is unchanged. Without a worker (library callers of
 `run.execute`, tests, launchers that run jobs in other processes) `call` runs the function at once, in this
 process, with the same result. A worker that dies is replaced by in-process calls from then on.
@@ -31,8 +32,13 @@ def _quiet() -> None:
 
 
 def warm() -> None:
-    """The imports worth moving out of the run's way (called in the worker, after the command's checks)."""
-    import ttc.analysis.plots  # noqa: F401  (matplotlib)
+    """The imports worth moving out of the run's way, and one figure drawn and dropped so that the run's own
+    first figure finds fonts and renderer ready (called in the worker, after the command's checks)."""
+    from ttc.analysis.outputs import plot
+
+    plot([{"model": "m", "series": "s", "strategy": "s", "selection": "majority", "verifier": "none", "level": "all",
+           "budget": b, "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "flops_per_problem": 10.0 ** b}
+          for b in (1, 2)], title="warm-up")
 
 
 def start() -> None:
