@@ -10,7 +10,8 @@ work costs the run almost no wall-clock time; its CPU time is unchanged. Without
 `run.execute`, tests, launchers that run jobs in other processes) `call` runs the function at once, in this
 process, with the same result. A worker that dies is replaced by in-process calls from then on.
 
-Knows nothing of W&B or matplotlib itself: it runs module-level functions with picklable arguments.
+Knows nothing of W&B or of the checks: it runs module-level functions with picklable arguments (of drawing it
+knows only the warm-up figure).
 """
 
 from __future__ import annotations
