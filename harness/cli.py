@@ -153,13 +153,13 @@ def main(beside: bool = False) -> None:
             if beside:  # the side worker checks while this process imports transformers (harness/side.py)
                 side.start()
                 checking = side.call(precheck, sys.argv[1:], CONF_DIR)
-                side.call(side.warm)
             else:
                 precheck(sys.argv[1:], CONF_DIR)
         from transformers.utils import logging as hf_logging
 
         if checking is not None:
             side.result(checking, precheck, sys.argv[1:], CONF_DIR)
+            side.call(side.warm)  # after the checks, so a refused command leaves the worker idle and quick to end
     except ConfigError as err:
         fail(err)
     hf_logging.disable_progress_bar()

@@ -25,11 +25,25 @@ _pool: ProcessPoolExecutor | None = None
 
 
 def _quiet() -> None:
-    """Ctrl-C reaches the whole process group; the worker leaves it to the run, which closes its W&B run
-    through the worker and then stops it."""
+    """The worker's set-up. Ctrl-C reaches the whole process group; the worker leaves it to the run, which
+    closes its W&B run through the worker and then stops it. A run killed outright (kill -9) cannot stop it,
+    and its task queue never reports end-of-file (the worker holds both ends): a thread watches the run's
+    process and ends the worker with it."""
     import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_follow_parent, daemon=True).start()
+
+
+def _follow_parent() -> None:
+    import os
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        wait([parent.sentinel])
+        os._exit(1)
 
 
 def warm() -> None:
@@ -84,15 +98,13 @@ def result(future: Future, fn: Callable[..., Any], *args: Any) -> Any:
 
 def stop(now: bool = False) -> None:
     """End the worker once its queued work is done, without waiting for its interpreter to wind down (its
-    results are all in); `now` (an error path): at once, dropping what is queued."""
+    results are all in); `now` (an error path): dropping what is queued but the task it is running."""
     global _pool
     pool, _pool = _pool, None
     if pool is None:
         return
-    if now:
-        for proc in list(getattr(pool, "_processes", {}).values()):  # no public terminate before Python 3.14
-            proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+    if now:  # the worker ends after its current task (terminating it races with the pool's own thread on
+        pool.shutdown(wait=False, cancel_futures=True)  # Python 3.11: a stray traceback after the error line)
         return
     pool.submit(int).result()  # everything queued before has finished
     pool.submit(_quit)

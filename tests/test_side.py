@@ -91,3 +91,30 @@ def test_a_failing_mirror_in_the_worker_is_one_warning_and_changes_nothing(tmp_p
     assert len(err) == 1 and "the W&B mirror failed" in err[0], err
     assert not (run / "logged.json").exists()
     assert (run / "curves.png").read_bytes() == (tmp_path / "plain" / "curves.png").read_bytes()
+
+
+def test_a_run_killed_outright_takes_its_worker_with_it(tmp_path):
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", *SMALL[:3], "logger=none", "task.per_level=40",
+                             f"hydra.run.dir={tmp_path / 'r'}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    deadline = time.time() + 120
+    while not (tmp_path / "r" / "samples.jsonl").exists() and time.time() < deadline:  # the worker is up by then
+        time.sleep(0.2)
+    kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert kids, "the run has no side worker"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def alive(pid: str) -> bool:
+        try:
+            return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.time() + 10
+    while any(map(alive, kids)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(map(alive, kids)), "a worker outlived its run"
