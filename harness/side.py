@@ -106,8 +106,11 @@ def stop(now: bool = False) -> None:
     if now:  # the worker ends after its current task (terminating it races with the pool's own thread on
         pool.shutdown(wait=False, cancel_futures=True)  # Python 3.11: a stray traceback after the error line)
         return
-    pool.submit(int).result()  # everything queued before has finished
-    pool.submit(_quit)
+    try:
+        pool.submit(int).result()  # everything queued before has finished
+        pool.submit(_quit)
+    except (BrokenProcessPool, RuntimeError):  # it died: what it owed was run here (`result`)
+        pass
     pool.shutdown(wait=False)
 
 
