@@ -17,7 +17,8 @@ from ttc.contracts.rundir import write_atomic
 Draw = Callable[[Path, list, str], object]  # (curves.png path, rows, title)
 
 
-def write_curves(run_dir: Path, lines: list[dict], pretrain_flops: float | None, draw: Draw | None = None) -> list[dict]:
+def write_curves(run_dir: Path, lines: list[dict], pretrain_flops: float | None,
+                 draw: Draw | None = None) -> list[dict]:
     """Derive curves.csv and curves.png of a run from its sample lines; return the rows. `draw` (default
     `write_png`, here and now) is handed the figure's path, rows and title."""
     rows = summarize(per_problem(lines), pretrain_flops)
