@@ -24,6 +24,7 @@ from ttc.generators.models import display_name, model_source
 from ttc.contracts.records import Completion, SamplingParams, Scored
 from ttc.generators.constraints import RegexMasks, syntax_invalid
 from ttc.generators.hf_cache import RESERVE, growing
+from ttc.generators.hf_records import completions
 from ttc.generators.sampling import choose
 
 _PRUNE_SHARE = 0.125  # prune finished rows once they are this share of the batch
@@ -199,11 +200,11 @@ class HFGenerator:
                 sel = keep.nonzero()[:, 0]
                 cache.batch_select_indices(sel)
                 alive, nxt, mask, pos = alive[sel], nxt[sel], mask[sel], pos[sel]
-            state.calls[alive.cpu()] += 1  # one tensor op per step; the waste is derived in _completions
+            state.calls[alive.cpu()] += 1  # one tensor op per step; the waste is derived in hf_records
             out = self.model(input_ids=nxt[:, None], attention_mask=mask[:, :width + step + 1], position_ids=pos[:, None],
                              past_key_values=cache, use_cache=True)
             logits, cache, pos = out.logits[:, -1].float(), out.past_key_values, pos + 1
-        return self._completions(encoded, seeds, state, params)
+        return completions(self, encoded, seeds, state, params)
 
     def _record(self, state: _Rows, rows: list[int], toks: list[int], lps: list[float],
                 params: SamplingParams, last: bool) -> None:
@@ -257,66 +258,12 @@ class HFGenerator:
             pieces[token] = self.tokenizer.decode([token])
         return any(s[-1] in pieces[token] for s in stops)
 
-    def _waste(self, plen: int, width: int, generated: int, calls: int) -> tuple[float, float]:
-        """(padding, pruned) FLOPs of a row's decode forwards: its g - 1 live steps attend the batch's `width`
-        - `plen` padded keys besides its own; steps it took after finishing (not yet pruned) are waste whole."""
-        fed = max(generated - 1, 0)
-        padding = self.card.span_flops(width, fed, logits=fed) - self.card.span_flops(plen, fed, logits=fed)
-        extra = calls - fed
-        return padding, self.card.span_flops(width + fed, extra, logits=extra)
-
-    def _completions(self, encoded, seeds, state: _Rows, params: SamplingParams) -> list[list[Completion]]:
-        out: list[list[Completion]] = [[] for _ in seeds]
-        for r, p in enumerate(state.prompt_of):
-            toks = state.tokens[r]
-            body = toks[:-1] if toks and toks[-1] == self.eos else toks
-            text = self.tokenizer.decode(body, skip_special_tokens=True)
-            hits = [(text.index(s), s) for s in params.stop if s in text]
-            stop_reason = min(hits)[1] if hits else None
-            text = text[: min(hits)[0]] if hits else text
-            j, plen = len(out[p]), len(encoded[p])
-            cached = plen if j > 0 else state.reused[p]
-            prompt_flops, flops = self.card.generation_flops(plen, cached, len(toks))
-            padding, pruned = self._waste(plen, max(len(e) for e in encoded), len(toks), int(state.calls[r]))
-            if j == 0:  # the prompt row of the prefill, padded to the batch's width
-                fresh = max(len(e) - r for e, r in zip(encoded, state.reused))
-                padding += self.card.span_flops(max(state.reused), fresh, logits=1) - prompt_flops
-            out[p].append(Completion(
-                index=j, seed=int(seeds[p][j]), text=text, prompt_tokens=plen, cached_tokens=cached,
-                generated_tokens=len(toks), logprob=float(sum(state.logprobs[r])),
-                finish_reason=state.finish[r] or "length", flops=flops, prompt_flops=prompt_flops,
-                token_logprobs=tuple(state.logprobs[r]), stop_reason=stop_reason,
-                token_confidence=tuple(state.confidence[r]) if state.confidence else (),
-                padding_flops=padding, pruned_flops=pruned,
-            ))
-        return out
-
-    # ---- scoring --------------------------------------------------------------------------------
-    @torch.inference_mode()
+    # ---- scoring ------------------------------------------------------------------------------------
     def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
-        """log p(continuation | prompt), batched with right padding."""
-        pairs = [(self.encode(p), self.encode(c, special=False)) for p, c in zip(prompts, continuations)]
-        out: list[Scored] = []
-        for start, stop in token_chunks([len(p) + len(c) for p, c in pairs], self.max_rows, self.max_tokens):
-            out.extend(self._score_chunk(pairs[start:stop]))
-        return out
+        """log p(continuation | prompt), batched with right padding; see ttc.generators.hf_reads."""
+        from ttc.generators.hf_reads import score
 
-    def _score_chunk(self, pairs: list[tuple[list[int], list[int]]]) -> list[Scored]:
-        seqs = [(p + c)[: self.card.context] for p, c in pairs]
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), self.pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)], mask[i, : len(s)] = torch.tensor(s), 1
-        logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(self.device))[..., 0].cpu()
-        out = []
-        for i, (p, c) in enumerate(pairs):
-            n_cont = len(seqs[i]) - len(p)
-            tl = tuple(logp[i, len(p) - 1 : len(p) - 1 + n_cont].tolist())
-            out.append(Scored(logprob=float(sum(tl)), tokens=len(seqs[i]), flops=self.card.span_flops(0, len(seqs[i])),
-                              token_logprobs=tl))
-        return out
+        return score(self, prompts, continuations)
 
     def score_branches(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[Scored]]:
         """BranchScorer (ttc.contracts.protocols): each prompt is read once (its KV cache kept), and every

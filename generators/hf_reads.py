@@ -1,6 +1,6 @@
-"""The HF generator's reads of its own next-token distribution for CoT decoding: the top first tokens of
-each prompt, and the p(top1) - p(top2) margin over an answer's tokens (ttc.contracts.protocols TopTokens,
-AnswerMargins). Forwards are bounded by tokens (token_chunks), as the generator's scoring is.
+"""The HF generator's reads of its own distribution: log p(continuation | prompt) (`score`), and for CoT
+decoding the top first tokens of each prompt and the p(top1) - p(top2) margin over an answer's tokens
+(ttc.contracts.protocols TopTokens, AnswerMargins). Forwards are bounded by tokens (token_chunks).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+from ttc.contracts.records import Scored
 from ttc.generators.hf import token_chunks
 
 if TYPE_CHECKING:
@@ -55,4 +56,32 @@ def answer_margins(self: "HFGenerator", prompts: Sequence[str], texts: Sequence[
         for i, (ids, want) in enumerate(chunk):
             gaps = [float(top2[i, j - 1, 0] - top2[i, j - 1, 1]) for j in want]
             out.append((sum(gaps) / len(gaps) if gaps else 0.0, len(ids), self.card.span_flops(0, len(ids))))
+    return out
+
+
+@torch.inference_mode()
+def score(self: "HFGenerator", prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
+    """log p(continuation | prompt), batched with right padding."""
+    pairs = [(self.encode(p), self.encode(c, special=False)) for p, c in zip(prompts, continuations)]
+    out: list[Scored] = []
+    for start, stop in token_chunks([len(p) + len(c) for p, c in pairs], self.max_rows, self.max_tokens):
+        out.extend(_score_chunk(self, pairs[start:stop]))
+    return out
+
+
+def _score_chunk(self: "HFGenerator", pairs: list[tuple[list[int], list[int]]]) -> list[Scored]:
+    seqs = [(p + c)[: self.card.context] for p, c in pairs]
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), self.pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)], mask[i, : len(s)] = torch.tensor(s), 1
+    logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits.float()
+    logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(self.device))[..., 0].cpu()
+    out = []
+    for i, (p, c) in enumerate(pairs):
+        n_cont = len(seqs[i]) - len(p)
+        tl = tuple(logp[i, len(p) - 1 : len(p) - 1 + n_cont].tolist())
+        out.append(Scored(logprob=float(sum(tl)), tokens=len(seqs[i]), flops=self.card.span_flops(0, len(seqs[i])),
+                          token_logprobs=tl))
     return out
