@@ -158,7 +158,7 @@ def main(beside: bool = False) -> None:
         from transformers.utils import logging as hf_logging
 
         if checking is not None:
-            side.result(checking, precheck, sys.argv[1:], CONF_DIR)
+            checking.result()
             side.call(side.warm)  # after the checks, so a refused command leaves the worker idle and quick to end
     except ConfigError as err:
         fail(err)
@@ -203,8 +203,7 @@ class SweepSummary(Callback):
         if not rows:
             return
         write_atomic(sweep / "curves.csv", to_csv(rows))
-        args = (sweep / "curves.png", rows, str(sweep))
-        side.result(side.call(write_png, *args), write_png, *args)
+        side.call(write_png, sweep / "curves.png", rows, str(sweep)).result()
         print(format_table(rows))
         print(f"sweep directory: {sweep}")
         if list((sweep / "wandb").glob("offline-run-*")):

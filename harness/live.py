@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -127,7 +126,7 @@ class SideRun:
     def __init__(self, logger: LiveLogger, run_dir: Path, config: dict, group: str | None,
                  where: Path | None) -> None:
         self.mode: str | None = None
-        self.pending: list[Future] = [side.call(_start, logger, run_dir, config, group, where)]
+        self.pending: list[side.Pending] = [side.call(_start, logger, run_dir, config, group, where)]
 
     def _raise(self, wait: bool = False) -> None:
         for future in self.pending:

@@ -200,15 +200,14 @@ def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool,
             live: Mirror) -> list[dict]:
     samples = store.samples()
     store.finished(now())
-    drawing: list = []  # curves.png, drawn by the side worker while this process goes on (or here and now)
-    rows = write_curves(run_dir, samples, pretrain, draw=lambda *args: drawing.append((side.call(write_png, *args),
-                                                                                      args)))
+    drawing: list[side.Pending] = []  # curves.png, drawn by the side worker while this process goes on
+    rows = write_curves(run_dir, samples, pretrain, draw=lambda *args: drawing.append(side.call(write_png, *args)))
     offline = live.finish(config, rows, samples)  # mirrored once (a marker): live, or in one go when nothing was left
     if not quiet:
         print(format_table(rows))
         print(f"run directory: {run_dir}")
         if offline and live.where is None:  # a sweep prints one command for all its runs
             print(f"W&B (offline): upload with: wandb sync {offline}")
-    for future, args in drawing:
-        side.result(future, write_png, *args)
+    for pending in drawing:
+        pending.result()
     return rows

@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, Callable
 
 _pool: ProcessPoolExecutor | None = None
@@ -69,31 +70,43 @@ def active() -> bool:
     return _pool is not None
 
 
-def call(fn: Callable[..., Any], *args: Any) -> Future:
-    """`fn(*args)` in the worker, queued behind earlier calls; with no worker (or a dead one), run here and now.
-    Returns a future either way (an error of `fn` is raised by its `result()`)."""
+@dataclass(frozen=True)
+class Pending:
+    """One call given to `call`: its future, and the call itself, run here should the worker die under it."""
+
+    future: Future
+    fn: Callable[..., Any]
+    args: tuple
+
+    def done(self) -> bool:
+        """Whether the call has ended (a dead worker's calls have: `result` then runs them here)."""
+        return self.future.done()
+
+    def result(self) -> Any:
+        """The call's value (its error raised); if the worker died under it, the call's value made here."""
+        global _pool
+        try:
+            return self.future.result()
+        except BrokenProcessPool:
+            _pool = None
+            return self.fn(*self.args)
+
+
+def call(fn: Callable[..., Any], *args: Any) -> Pending:
+    """`fn(*args)` in the worker, queued behind earlier calls; with no worker (or a dead one), run here and now
+    (an error of `fn` is raised by `result()` either way)."""
     global _pool
+    done: Future = Future()
     if _pool is not None:
         try:
-            return _pool.submit(fn, *args)
+            return Pending(_pool.submit(fn, *args), fn, args)
         except (BrokenProcessPool, RuntimeError):
             _pool = None
-    done: Future = Future()
     try:
         done.set_result(fn(*args))
     except Exception as err:
         done.set_exception(err)
-    return done
-
-
-def result(future: Future, fn: Callable[..., Any], *args: Any) -> Any:
-    """The result of `future`, made by `call(fn, *args)`; if the worker died under it, `fn(*args)` here."""
-    global _pool
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        _pool = None
-        return fn(*args)
+    return Pending(done, fn, args)
 
 
 def stop(now: bool = False) -> None:
