@@ -111,13 +111,20 @@ def call(fn: Callable[..., Any], *args: Any) -> Pending:
 
 def stop(now: bool = False) -> None:
     """End the worker once its queued work is done, without waiting for its interpreter to wind down (its
-    results are all in); `now` (an error path): dropping what is queued but the task it is running."""
+    results are all in); `now` (an error path, Ctrl-C): at once, killing it mid-task, so that the exit never
+    waits on the worker (killing it before the pool's shutdown raced with the pool's thread on Python 3.11 and
+    printed a stray traceback after the error line: the shutdown comes first)."""
     global _pool
     pool, _pool = _pool, None
     if pool is None:
         return
-    if now:  # the worker ends after its current task (terminating it races with the pool's own thread on
-        pool.shutdown(wait=False, cancel_futures=True)  # Python 3.11: a stray traceback after the error line)
+    if now:  # no public terminate before Python 3.14: the pool's process map and thread, read before shutdown
+        procs, thread = dict(getattr(pool, "_processes", None) or {}), getattr(pool, "_executor_manager_thread", None)
+        pool.shutdown(wait=False, cancel_futures=True)  # wakes the pool's thread once, before anything dies
+        for proc in procs.values():
+            proc.kill()
+        if thread is not None:  # it sees the worker gone and closes its pipes; the exit then waits on nothing
+            thread.join(timeout=10)
         return
     try:
         pool.submit(int).result()  # everything queued before has finished
