@@ -2,8 +2,8 @@
 
 Every reader of run directories (the analysis, the report, shard merging, the sweep summary) goes through
 `read_record` and `read_samples`, so a corrupt, empty or wrong-shape file is one line naming the file, the
-line and the fix, never a traceback. A torn last line (a kill mid-write) is left out, as the writer's
-resume cuts it off. A line is keyed by (problem, candidate): a repeated key is read once. Lines written
+line and the fix, never a traceback, and the file is left as it is. Only a torn end (a kill mid-write) is left
+out, as the writer's resume cuts it off (`scan_samples` is the one pass every reader and the resume share). A line is keyed by (problem, candidate): a repeated key is read once. Lines written
 before lines carried a `curve` get it from their strategy name. Whole files are written with `write_atomic`
 (temporary name, fsync, rename). Knows nothing about models.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ttc.contracts.errors import ConfigError
@@ -57,34 +58,64 @@ def shard_of(config: dict) -> tuple[int, int]:
     return 0, 1
 
 
-def read_samples(run_dir: str | Path) -> list[SampleLine]:
-    """Every sample line of a run directory, checked against the schema; [] when there is none yet."""
+@dataclass(frozen=True)
+class SampleScan:
+    """One pass over samples.jsonl: its lines (a repeated (problem, candidate) key read once), the problems whose
+    every candidate is on disk, and where a torn tail starts (`tail`: the byte offset after the last finished
+    problem's block when what follows it is a write a kill cut short; None when the file ends cleanly)."""
+
+    lines: list[SampleLine]
+    done: set[str]
+    tail: int | None
+
+
+def damaged(path: Path, n: int, why: str) -> ConfigError:
+    """The one line for damage before the end of samples.jsonl: the file is left as it is."""
+    return ConfigError(f"{path} line {n} {why}; the file was edited or damaged and is left untouched: restore it, "
+                       f"or delete that line (sed -i '{n}d' {path}) and rerun to recompute only what is missing")
+
+
+def scan_samples(run_dir: str | Path) -> SampleScan:
+    """Read samples.jsonl once, for the resume and for every reader. Only the end may be torn (a kill mid-write
+    of a problem's block: a last piece with no newline, and the block's whole lines before it); damage anywhere
+    else raises `damaged`, naming the file, the line and the fix."""
     path = Path(run_dir) / SAMPLES
     if not path.exists():
-        return []
+        return SampleScan([], set(), None)
     raw = path.read_bytes()
     rows = raw.split(b"\n")
     lines: list[SampleLine] = []
     keys: set[tuple[str, int]] = set()
+    count: dict[str, int] = {}
+    done: set[str] = set()
+    offset = good_end = 0
     for n, row in enumerate(rows, 1):
+        last = n == len(rows)  # the piece after the final newline: empty, or a write the kill cut short
+        offset += len(row) + 1
+        if last:
+            break
         if not row.strip():
             continue
-        torn = n == len(rows)  # the last piece has no newline after it: a write the kill cut short
         try:
-            line = json.loads(row)
+            line = _checked(json.loads(row), path, n)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            if torn:
-                break
-            raise ConfigError(f"{path} line {n} is not valid JSON; the file was edited or damaged "
-                              f"(restore it, or delete the run directory to redo the run)") from None
-        if torn:
-            break
-        line = _checked(line, path, n)
+            raise damaged(path, n, "is not valid JSON") from None
         key = (line["problem_id"], line["candidate"])
-        if key not in keys:  # a block appended twice (two writers before the lock) counts once
-            keys.add(key)
-            lines.append(line)
-    return lines
+        if key in keys:  # a block appended twice (two writers before the lock) counts once
+            continue
+        keys.add(key)
+        lines.append(line)
+        count[key[0]] = count.get(key[0], 0) + 1
+        if count[key[0]] == line["n_candidates"]:
+            done.add(key[0])
+            good_end = offset
+    return SampleScan(lines, done, good_end if good_end < len(raw) else None)
+
+
+def read_samples(run_dir: str | Path) -> list[SampleLine]:
+    """Every sample line of a run directory, checked against the schema; [] when there is none yet. A torn last
+    line is left out (the writer's resume cuts it off); damage before it is one line (`damaged`)."""
+    return scan_samples(run_dir).lines
 
 
 def finished(lines: list[SampleLine]) -> list[SampleLine]:
@@ -105,11 +136,10 @@ def progress(run_dir: str | Path) -> tuple[int, int | None, int]:
 
 def _checked(line: object, path: Path, n: int) -> SampleLine:
     if not isinstance(line, dict):
-        raise ConfigError(f"{path} line {n} is not a JSON object; the file was not written by ttc")
+        raise damaged(path, n, "is not a JSON object")
     if "curve" not in line:
         line["curve"] = legacy_curve(line)
     missing = [k for k in REQUIRED if k not in line]
     if missing:
-        raise ConfigError(f"{path} line {n} has no field {missing[0]!r}; the file was edited or written by "
-                          f"another tool (restore it, or delete the run directory to redo the run)")
+        raise damaged(path, n, f"has no field {missing[0]!r}")
     return line  # type: ignore[return-value]

@@ -142,10 +142,13 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
     store = RunStore(run_dir)
     models = model_fingerprints(config)
     old = store.recorded(config, models)
-    done = store.done_ids()
+    done = store.resume()
     logger = build(cfg.logger, "logger") if cfg.get("logger") else None
     where = sweep_dir  # W&B writes its files under WHERE/wandb
     if old is not None and mine <= done:
+        if not quiet:
+            print(f"ttc: nothing left to do: all {len(mine)} problems of {run_dir} are on disk; curves rewritten "
+                  f"from samples.jsonl", file=sys.stderr)
         return _finish(run_dir, store, pretraining_flops(old.get("card")), quiet, config,
                        Mirror(logger, run_dir, config, group, where))
     generator = build(cfg.generator, "generator")

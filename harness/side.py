@@ -3,12 +3,19 @@
 The run's own process loads the model and generates. The checks compose the config twice (~0.25 s), drawing
 needs matplotlib (~0.5 s to import, ~0.2 s to draw a figure) and W&B its import, its service's start and its
 final tables (~1.5 s); none of them changes a number of the run. The `ttc` command starts one worker process
-(`start()`, a spawned one-process pool) first thing; the worker checks the command line while the run imports
-transformers, then imports matplotlib while the run loads its model, and runs what it is given in the order
-given. With a core to spare (the generator's threads leave one, or a GPU generates) this
-work costs the run almost no wall-clock time; its CPU time is unchanged. Without a worker (library callers of
-`run.execute`, tests, launchers that run jobs in other processes) `call` runs the function at once, in this
-process, with the same result. A worker that dies is replaced by in-process calls from then on.
+(`start()`) first thing; the worker checks the command line while the run imports transformers, then imports
+matplotlib while the run loads its model, and runs what it is given in the order given. With a core to spare
+(the generator's threads leave one, or a GPU generates) this work costs the run almost no wall-clock time; its
+CPU time is unchanged. Without a worker (library callers of `run.execute`, tests, launchers that run jobs in
+other processes) `call` runs the function at once, in this process, with the same result. A worker that dies
+is replaced by in-process calls from then on.
+
+The worker's life is explicit on every path (no pool, no exit handler that joins it): it is a daemonic spawned
+process fed through one pipe and answering through another. `stop()` sends it an end mark behind the queued
+work and waits for it to exit (bounded); `stop(now=True)` (errors, Ctrl-C) kills it. Its pipes are its only
+link: when the run dies its task pipe reports end-of-file, when it dies its answer pipe does, so neither side
+ever waits on the other for work that cannot come. It uses no semaphores, so nothing is left for
+multiprocessing's resource tracker to warn about.
 
 Knows nothing of W&B or of the checks: it runs module-level functions with picklable arguments (of drawing it
 knows only the warm-up figure).
@@ -16,22 +23,125 @@ knows only the warm-up figure).
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import pickle
+import queue
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any, Callable
 
-_pool: ProcessPoolExecutor | None = None
+STOP_WAIT_S = 120.0  # the longest `stop()` waits for queued work (W&B's final tables) before killing the worker
+
+
+class WorkerDied(RuntimeError):
+    """The side worker ended before answering a call (the call is then run in the run's own process)."""
+
+
+class _Worker:
+    """One spawned worker process, its two pipes, and the two threads of this process that feed and read them."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")  # the run's process may hold torch threads a fork would copy
+        task_r, self.tasks = ctx.Pipe(duplex=False)
+        self.answers, answer_w = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_serve, args=(task_r, answer_w), name="ttc-side", daemon=True)
+        self.proc.start()
+        task_r.close()  # only the worker holds these now: its death is end-of-file here, and ours there
+        answer_w.close()
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.futures: dict[int, Future] = {}
+        self.ids = itertools.count()
+        self.lock = threading.Lock()
+        self.dead = False
+        threading.Thread(target=self._send, daemon=True, name="ttc-side-send").start()
+        threading.Thread(target=self._read, daemon=True, name="ttc-side-read").start()
+
+    def submit(self, fn: Callable[..., Any], args: tuple) -> Future:
+        """Queue `fn(*args)`; raises WorkerDied if the worker is gone (pickling errors are raised here)."""
+        blob = pickle.dumps((fn, args))
+        future: Future = Future()
+        with self.lock:
+            if self.dead:
+                raise WorkerDied("the side worker has ended")
+            key = next(self.ids)
+            self.futures[key] = future
+        self.outbox.put((key, blob))
+        return future
+
+    def _send(self) -> None:  # a thread: the caller never waits on a worker busy with an earlier call
+        while (item := self.outbox.get()) is not None:
+            try:
+                self.tasks.send(item)
+            except OSError:
+                break
+        try:
+            self.tasks.send(None)  # the end mark: the worker exits once everything before it is done
+        except OSError:
+            pass
+
+    def _read(self) -> None:  # a thread: answers come in order; end-of-file means the worker is gone
+        while True:
+            try:
+                key, ok, value = self.answers.recv()
+            except (EOFError, OSError):
+                break
+            with self.lock:
+                future = self.futures.pop(key, None)
+            if future is not None:
+                future.set_result(value) if ok else future.set_exception(value)
+        self._fail_all()
+
+    def _fail_all(self) -> None:
+        with self.lock:
+            self.dead, futures, self.futures = True, list(self.futures.values()), {}
+        for future in futures:
+            future.set_exception(WorkerDied("the side worker ended before answering"))
+
+    def stop(self, now: bool) -> None:
+        """End the worker: after its queued work (bounded by STOP_WAIT_S), or at once."""
+        if not now:
+            self.outbox.put(None)
+            self.proc.join(STOP_WAIT_S)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+        self._fail_all()
+
+
+_worker: _Worker | None = None
+
+
+def _serve(tasks: Connection, answers: Connection) -> None:
+    """The worker's loop: run each call in order and answer it; exit at the end mark or when the run is gone."""
+    _quiet()
+    while True:
+        try:
+            item = tasks.recv()
+        except (EOFError, OSError):  # the run is gone
+            break
+        if item is None:
+            break
+        key, blob = item
+        try:
+            fn, args = pickle.loads(blob)
+            answer = (key, True, fn(*args))
+        except BaseException as err:  # the call's error is the caller's to raise
+            answer = (key, False, err)
+        try:
+            answers.send(answer)
+        except Exception as err:  # an answer that does not pickle
+            answers.send((key, False, RuntimeError(f"{type(err).__name__}: {err}")))
+    _quit()
 
 
 def _quiet() -> None:
     """The worker's set-up. Ctrl-C reaches the whole process group; the worker leaves it to the run, which
-    closes its W&B run through the worker and then stops it. A run killed outright (kill -9) cannot stop it,
-    and its task queue never reports end-of-file (the worker holds both ends): a thread watches the run's
-    process and ends the worker with it."""
+    closes its W&B run through the worker and then stops it. A run killed outright (kill -9) cannot stop it: a
+    thread watches the run's process and ends the worker with it, even mid-call."""
     import signal
-    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_follow_parent, daemon=True).start()
@@ -58,16 +168,15 @@ def warm() -> None:
 
 
 def start() -> None:
-    """Start the worker (spawned: the run's process may hold torch threads a fork would copy)."""
-    global _pool
-    if _pool is None:
-        _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet)
-        _pool.submit(int)  # the pool spawns its process on the first submit: now, not at the first real call
+    """Start the worker (once)."""
+    global _worker
+    if _worker is None:
+        _worker = _Worker()
 
 
 def active() -> bool:
     """Whether a worker is running (calls go to it)."""
-    return _pool is not None
+    return _worker is not None and not _worker.dead
 
 
 @dataclass(frozen=True)
@@ -84,24 +193,21 @@ class Pending:
 
     def result(self) -> Any:
         """The call's value (its error raised); if the worker died under it, the call's value made here."""
-        global _pool
         try:
             return self.future.result()
-        except BrokenProcessPool:
-            _pool = None
+        except WorkerDied:
             return self.fn(*self.args)
 
 
 def call(fn: Callable[..., Any], *args: Any) -> Pending:
     """`fn(*args)` in the worker, queued behind earlier calls; with no worker (or a dead one), run here and now
     (an error of `fn` is raised by `result()` either way)."""
-    global _pool
-    done: Future = Future()
-    if _pool is not None:
+    if active():
         try:
-            return Pending(_pool.submit(fn, *args), fn, args)
-        except (BrokenProcessPool, RuntimeError):
-            _pool = None
+            return Pending(_worker.submit(fn, args), fn, args)
+        except (WorkerDied, pickle.PicklingError, AttributeError, TypeError):
+            pass
+    done: Future = Future()
     try:
         done.set_result(fn(*args))
     except Exception as err:
@@ -110,34 +216,17 @@ def call(fn: Callable[..., Any], *args: Any) -> Pending:
 
 
 def stop(now: bool = False) -> None:
-    """End the worker once its queued work is done, without waiting for its interpreter to wind down (its
-    results are all in); `now` (an error path, Ctrl-C): at once, killing it mid-task, so that the exit never
-    waits on the worker (killing it before the pool's shutdown raced with the pool's thread on Python 3.11 and
-    printed a stray traceback after the error line: the shutdown comes first)."""
-    global _pool
-    pool, _pool = _pool, None
-    if pool is None:
-        return
-    if now:  # no public terminate before Python 3.14: the pool's process map and thread, read before shutdown
-        procs, thread = dict(getattr(pool, "_processes", None) or {}), getattr(pool, "_executor_manager_thread", None)
-        pool.shutdown(wait=False, cancel_futures=True)  # wakes the pool's thread once, before anything dies
-        for proc in procs.values():
-            proc.kill()
-        if thread is not None:  # it sees the worker gone and closes its pipes; the exit then waits on nothing
-            thread.join(timeout=10)
-        return
-    try:
-        pool.submit(int).result()  # everything queued before has finished
-        pool.submit(_quit)
-    except (BrokenProcessPool, RuntimeError):  # it died: what it owed was run here (`result`)
-        pass
-    pool.shutdown(wait=False)
+    """End the worker once its queued work is done (waiting at most STOP_WAIT_S), or with `now` (an error path,
+    Ctrl-C) at once, killing it mid-call, so that the exit never waits on the worker. Safe to call twice."""
+    global _worker
+    worker, _worker = _worker, None
+    if worker is not None:
+        worker.stop(now)
 
 
 def _quit() -> None:
     """The worker's last act, ending it the way `ttc` ends (ttc.harness.cli.entry): exit handlers (W&B's
-    service shutdown among them), then os._exit, skipping the teardown of matplotlib's objects that the run's
-    process would otherwise wait for (multiprocessing joins its children at exit)."""
+    service shutdown among them), then os._exit, skipping the teardown of matplotlib's objects."""
     import atexit
     import os
     import sys

@@ -1,8 +1,8 @@
 """The run directory: resolved config, run metadata and the append-only per-sample record.
 
 `samples.jsonl` has one line per problem x candidate; all lines of a problem are written with one
-`write`, flushed and fsynced, so a kill leaves at most one torn block at the end, which `done_ids`
-cuts off. Whole files (config, curves, plots) are written to a temporary name and renamed.
+`write`, flushed and fsynced, so a kill leaves at most one torn block at the end, which `resume` cuts off (and
+nothing else: a line damaged before the end stops the run with one line, the file untouched). Whole files (config, curves, plots) are written to a temporary name and renamed.
 Knows nothing about models or strategies beyond the records it serialises (and the fingerprints it is given).
 """
 
@@ -14,7 +14,7 @@ from functools import reduce
 from pathlib import Path
 
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.rundir import RECORD, SAMPLES, read_record, read_samples, write_atomic
+from ttc.contracts.rundir import RECORD, SAMPLES, read_record, read_samples, scan_samples, write_atomic
 from ttc.contracts.samples import SampleLine
 
 VOLATILE = ("wall_s",)  # fields that legitimately differ between an interrupted and an uninterrupted run
@@ -69,28 +69,17 @@ class RunStore:
             write_atomic(self.root / RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
     def done_ids(self) -> set[str]:
-        """Ids of problems whose every candidate line is on disk; a torn tail is truncated away."""
-        if not self.samples_path.exists():
-            return set()
-        done, seen, good_end, offset = set(), {}, 0, 0
-        with open(self.samples_path, "rb") as fh:
-            for raw in fh:
-                offset += len(raw)
-                if not raw.endswith(b"\n"):
-                    break
-                try:
-                    line = json.loads(raw)
-                except json.JSONDecodeError:
-                    break
-                pid = line["problem_id"]
-                seen[pid] = seen.get(pid, 0) + 1
-                if seen[pid] == line["n_candidates"]:
-                    done.add(pid)
-                    good_end = offset
-        if good_end != self.samples_path.stat().st_size:
+        """Ids of problems whose every candidate line is on disk (reading only; damage before the end raises)."""
+        return scan_samples(self.root).done
+
+    def resume(self) -> set[str]:
+        """The writer's resume: the finished problems, after cutting a torn end (the block a kill cut short).
+        Nothing else is ever removed: damage before the end is one error line and the file stays as it was."""
+        scan = scan_samples(self.root)
+        if scan.tail is not None:
             with open(self.samples_path, "r+b") as fh:
-                fh.truncate(good_end)
-        return done
+                fh.truncate(scan.tail)
+        return scan.done
 
     def append(self, lines: list[SampleLine]) -> None:
         """Append one problem's lines with one write, flushed and fsynced."""

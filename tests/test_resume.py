@@ -67,9 +67,51 @@ def test_torn_tail_and_partial_problem_are_cut_off(tmp_path):
     with open(store.samples_path, "a") as fh:
         fh.write('{"problem_id": "c", "n_cand')  # killed mid-write
     assert store.done_ids() == {"a"}
+    assert (tmp_path / "samples.jsonl").read_text().count("\n") == 3, "reading alone never cuts"
+    assert store.resume() == {"a"}
     assert [x["problem_id"] for x in store.samples()] == ["a", "a"]
     store.append([line("b", 1, 0)])
     assert store.done_ids() == {"a", "b"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    full = tmp_path_factory.mktemp("finished") / "full"
+    proc = _ttc(full, full.parent)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()[-2000:]
+    return full
+
+
+def test_a_damaged_middle_line_is_refused_and_the_file_left_byte_identical(tmp_path, finished_run):
+    """One damaged line in the first problem's block: one error line naming the file, the line and the fix; no
+    batch is generated again and not a byte of the record changes (the finished problems after it are kept)."""
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    samples = run / "samples.jsonl"
+    rows = samples.read_bytes().split(b"\n")
+    rows[1] = rows[1][: len(rows[1]) // 2]  # a line cut short before the end of the file
+    samples.write_bytes(b"\n".join(rows))
+    before, timing = samples.read_bytes(), (run / "timing.jsonl").read_bytes()
+    proc = _ttc(run, tmp_path)
+    assert proc.wait(timeout=300) == 2
+    err = proc.stderr.read()
+    assert [x for x in err.splitlines() if x.strip()] == [err.strip()] and "line 2" in err, err
+    assert str(samples) in err and "sed -i '2d'" in err, err
+    assert samples.read_bytes() == before and (run / "timing.jsonl").read_bytes() == timing
+
+
+def test_a_torn_last_line_resumes_to_the_uninterrupted_files(tmp_path, finished_run):
+    full = finished_run
+    run = tmp_path / "torn"
+    shutil.copytree(full, run)
+    samples = run / "samples.jsonl"
+    blob = samples.read_bytes()
+    samples.write_bytes(blob[: len(blob) - 40])  # the last line cut short, as a kill mid-write leaves it
+    (run / "curves.csv").unlink()
+    proc = _ttc(run, tmp_path)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()[-2000:]
+    assert _stable(samples) == _stable(full / "samples.jsonl")
+    assert (run / "curves.csv").read_bytes() == (full / "curves.csv").read_bytes()
 
 
 def test_resume_refuses_samples_of_a_retrained_model(tmp_path):

@@ -72,9 +72,8 @@ def test_a_run_with_a_worker_equals_one_without(tmp_path, worker):
 
 def test_a_dead_worker_leaves_the_figure_to_the_run_and_wandb_to_one_warning(tmp_path, worker, capfd, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    for proc in side._pool._processes.values():
-        proc.kill()
-        proc.join()
+    side._worker.proc.kill()
+    side._worker.proc.join()
     rows = execute(_cfg("logger=wandb"), tmp_path / "r", quiet=True)
     assert rows and (tmp_path / "r" / "curves.png").stat().st_size > 10_000
     err = [x for x in capfd.readouterr().err.splitlines() if x.startswith("ttc:")]
