@@ -10,6 +10,7 @@ Reads run directories only (run.json and samples.jsonl); never W&B.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -55,33 +56,80 @@ def arm_of(record: dict, strategy_cfg: dict) -> dict | None:
     return dict(strategy_cfg)
 
 
-def keep_or_tag(seen: dict, key: tuple, value: tuple, run_name: str, row: dict) -> dict | None:
-    """Rows from several runs under one name: a rule read off two pools of the same seeds is the same number,
-    kept once (None for the repeat); another setting under the same name (a swept hyperparameter) is kept and
-    tagged with its run's name. `seen` maps key -> (value, run name) across calls."""
-    if key in seen and seen[key][0] == value:
-        return None
-    if key in seen and seen[key][1] != run_name:
-        row = {**row, "series": f"{row['series']}.{run_name}"}
-    seen.setdefault(key, (value, run_name))
-    return row
+SeriesKey = tuple  # the fields naming one series of one run (model, rule, verifier, unit, ...)
 
 
-def load(runs: Iterable[Path]) -> list[dict]:
-    """Per-problem records of every run, with `run`, `arm` and `verifier_cfg`; one rule read off two pools of
-    the same seeds is kept once, and two settings that share a name are told apart by their run."""
-    out, seen = [], {}
+@dataclass
+class Series:
+    """Rows of several runs, taken a whole series at a time (`take`): a series equal point for point to one an
+    earlier run gave under the same name is the same numbers read off the same pool, kept once and noted; one
+    that differs stays whole, its rows renamed by what differs in its run's config. Never a single problem or
+    budget: a part of a series is a biased sample of it."""
+
+    seen: dict[SeriesKey, tuple[dict, dict, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def take(self, run: str, config: dict, rows: list[dict], key, point, value) -> list[dict]:
+        """`rows` of one run, less the series an earlier run already gave; `key(row)` names a row's series,
+        `point(row)` its place in the series (budget, level, problem) and `value(row)` its numbers."""
+        groups: dict[SeriesKey, list[dict]] = {}
+        for r in rows:
+            groups.setdefault(key(r), []).append(r)
+        out, same = [], {}
+        for k, group in groups.items():
+            values = {point(r): value(r) for r in group}
+            if k not in self.seen:
+                self.seen[k] = (values, config, run)
+                out += group
+            elif self.seen[k][0] == values:
+                same.setdefault(self.seen[k][2], []).append(group[0]["series"])
+            else:
+                tag = differs(self.seen[k][1], config) or Path(run).name
+                out += [{**r, "series": f"{r['series']} ({tag})"} for r in group]
+        for first, names in same.items():
+            self.notes.append(f"{run}: {', '.join(sorted(set(names)))} equal {first}'s point for point (the same "
+                              f"pool read the same way): shown once")
+        return out
+
+
+IGNORED = ("hydra", "num_shards", "shard", "batch_size", "logger")  # how a run was run, not what it computed
+
+
+def differs(first: dict, other: dict, most: int = 2) -> str:
+    """The config values of `other` that differ from `first` (`key=value`, at most `most`), e.g.
+    `strategy.name=majority, verifier=none`; '' when none do."""
+    a, b = _flat(first), _flat(other)
+    keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k.split(".")[0] not in IGNORED]
+    whole = {k.split(".")[0] for k in keys if k.split(".")[0] in ("verifier", "generator") and b.get(k) is None}
+    parts = [f"{k}={b.get(k)}" for k in keys if k.split(".")[0] not in whole]
+    parts = [f"{g}=none" for g in sorted(whole)] + parts
+    return ", ".join(parts[:most]) + (" ..." if len(parts) > most else "")
+
+
+def _flat(node: object, prefix: str = "") -> dict[str, object]:
+    if not isinstance(node, dict):
+        return {prefix: node}
+    if not node:
+        return {prefix: None} if prefix else {}
+    return {k: v for key, child in node.items() for k, v in _flat(child, f"{prefix}.{key}" if prefix else key).items()}
+
+
+def load(runs: Iterable[Path], notes: list[str] | None = None) -> list[dict]:
+    """Per-problem records of every run, with `run`, `arm` and `verifier_cfg`. A series one run gives equal point
+    for point to an earlier run's is kept once (said in `notes`); a series that differs is kept whole and named
+    by what differs in its run's config (`Series`)."""
+    out, series = [], Series()
     for run in runs:
         record = read_record(run)
         config = record["config"]
-        for r in per_problem(finished(read_samples(run))):
-            key = (r["model"], r["series"], r["verifier"], r["budget"], r["budget_unit"], r["problem_id"])
-            r = keep_or_tag(seen, key, (r["accuracy"], r["flops"]), run.name, r)
-            if r is None:
-                continue
-            out.append({**r, "run": str(run), "arm": arm_of(r, config.get("strategy", {})),
-                        "verifier_cfg": config.get("verifier"), "generator_cfg": config.get("generator"),
-                        "pretrain_flops": pretraining_flops(record.get("card"))})
+        rows = [{**r, "arm": arm_of(r, config.get("strategy", {}))} for r in per_problem(finished(read_samples(run)))]
+        kept = series.take(str(run), config, rows, key=lambda r: (r["model"], r["series"], r["verifier"],
+                                                                  r["budget_unit"]),
+                           point=lambda r: (r["budget"], r["problem_id"]), value=lambda r: (r["accuracy"], r["flops"]))
+        out += [{**r, "run": str(run), "verifier_cfg": config.get("verifier"), "generator_cfg": config.get("generator"),
+                 "pretrain_flops": pretraining_flops(record.get("card"))} for r in kept]
+    if notes is not None:
+        notes += series.notes
     return out
 
 

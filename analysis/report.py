@@ -76,7 +76,8 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
         more = f" (and {len(unfinished) - 1} more)" if len(unfinished) > 1 else ""
         raise ConfigError(f"report: {run} is not finished: {counts}{more}; rerun its command to finish it, "
                           f"or pass --incomplete to report finished problems only, marked incomplete")
-    records = load(runs)
+    notes: list[str] = []
+    records = load(runs, notes)
     models = sorted({r["model"] for r in records})
     curves = summarize(records)
     out: dict = {"runs": [str(r) for r in runs], "incomplete": unfinished, "curves": curves, "pareto": {}, "oracle": [], "predicted": [],
@@ -100,7 +101,7 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
     out["comparisons"] = comparisons(records, curves)
     out["calibration"] = calibration([x for run in runs for x in finished(read_samples(run))])
     out["overoptimisation"] = overoptimisation(curves)
-    out["warnings"] = warnings(out)
+    out["warnings"] = warnings(out) + notes
     return out
 
 

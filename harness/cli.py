@@ -183,7 +183,6 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Merge shards, then write and print the sweep's merged curves."""
-        from ttc.analysis.collect import keep_or_tag
         from ttc.analysis.outputs import format_table, read_csv, to_csv, write_png
         from ttc.contracts.rundir import write_atomic
 
@@ -193,13 +192,17 @@ class SweepSummary(Callback):
         except ConfigError as err:
             print(f"ttc: shards not merged: {err}", file=sys.stderr)
             return
-        rows, seen = [], {}
+        from ttc.analysis.collect import Series
+        from ttc.contracts.rundir import read_record
+
+        rows, series = [], Series()
         for run in sorted(r for r in runs if (r / "curves.csv").exists()):
-            for r in read_csv(run / "curves.csv"):
-                key = (r["series"], r["verifier"], r["model"], r["budget"], r["budget_unit"], r["level"])
-                r = keep_or_tag(seen, key, (r["accuracy"], r["flops_per_problem"]), run.name, r)
-                if r is not None:
-                    rows.append(r)
+            rows += series.take(run.name, read_record(run)["config"], read_csv(run / "curves.csv"),
+                                key=lambda r: (r["series"], r["verifier"], r["model"], r["budget_unit"]),
+                                point=lambda r: (r["budget"], r["level"]),
+                                value=lambda r: (r["accuracy"], r["flops_per_problem"]))
+        for note in series.notes:
+            print(f"ttc: note: {note}", file=sys.stderr)
         if not rows:
             return
         write_atomic(sweep / "curves.csv", to_csv(rows))

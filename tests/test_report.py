@@ -178,3 +178,27 @@ def test_adaptive_policy_runs_its_arms_per_predicted_bin(runs, tmp_path):
         _execute(tmp_path / "nov", ["strategy=adaptive", f"strategy.policy={policy_file}", "verifier=none"])
     with pytest.raises(ConfigError, match="does not exist; write one with `ttc report"):
         _execute(tmp_path / "nofile", ["strategy=adaptive", "strategy.policy=/no/such.json"])
+
+
+def test_runs_that_share_problems_are_kept_whole_or_once(tmp_path):
+    """The README's sweep case: a majority run and a best-of-n run read the same rules off their pools. A series
+    equal point for point to an earlier run's is shown once and said; one that differs (another min_p, so other
+    pools) stays whole, every problem of it, and is named by what differs. Never a per-problem remainder."""
+    from ttc.analysis.collect import load
+
+    small = ["strategy.n=4", "verifier=none", "task.per_level=1", "batch_size=3"]
+    _execute(tmp_path / "a", ["strategy=majority", *small])
+    _execute(tmp_path / "b", ["strategy=majority", "strategy.selection=logprob_sum", *small])  # the same pool
+    _execute(tmp_path / "c", ["strategy=best_of_n", "strategy.selection=majority", *small])  # min_p 0.1 -> 0.0
+    notes: list[str] = []
+    records = load([tmp_path / "a", tmp_path / "b", tmp_path / "c"], notes)
+    problems: dict[tuple, set] = {}
+    for r in records:
+        problems.setdefault((r["run"], r["series"], r["budget"]), set()).add(r["problem_id"])
+    assert {len(v) for v in problems.values()} == {3}, "a series lost problems at some budget"
+    assert {r["run"] for r in records if r["series"] == "majority"} == {str(tmp_path / "a")}
+    assert not any(r["run"] == str(tmp_path / "b") for r in records)
+    assert len(notes) == 1 and notes[0].startswith(str(tmp_path / "b")) and "shown once" in notes[0]
+    tagged = {r["series"] for r in records if r["run"] == str(tmp_path / "c") and r["series"].startswith("majority")}
+    assert tagged == {"majority (strategy.min_p=0.0)"}
+    assert len({(r["budget"], r["problem_id"]) for r in records if r["series"] in tagged}) == 3 * 3  # n = 1, 2, 4
