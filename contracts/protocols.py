@@ -191,3 +191,12 @@ class PrefixCaching(Protocol):
     `with part.prefix_caching(): ...` (a step search's rounds then read only their new tokens)."""
 
     def prefix_caching(self) -> "contextlib.AbstractContextManager[None]": ...
+
+
+@runtime_checkable
+class Ticking(Protocol):
+    """A generator that reports work inside a call: after `listen(fn)` it calls `fn(tokens, share)` as it
+    decodes, with the tokens generated since its last report and the share (0..1) of the current call done
+    (finished sequences count whole, live ones by tokens over their limit); `listen(None)` stops it."""
+
+    def listen(self, fn: "Callable[[int, float], None] | None") -> None: ...

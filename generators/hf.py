@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -27,6 +27,7 @@ from ttc.generators.hf_cache import RESERVE, growing
 from ttc.generators.hf_records import completions
 from ttc.generators.sampling import choose
 
+TELL_EVERY = 8  # decode steps between progress reports to a listener (Ticking)
 _PRUNE_SHARE = 0.125  # prune finished rows once they are this share of the batch
 
 
@@ -89,6 +90,8 @@ class HFGenerator:
         self.eos = self.tokenizer.eos_token_id
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos
         self._store = None  # a PrefixStore inside prefix_caching() only (ttc.generators.hf_prefix)
+        self._listener: Callable[[int, float], None] | None = None  # Ticking: progress inside a call
+        self._call = (0, 1, 0)  # (rows of this call's finished chunks, rows of the call, tokens reported)
 
     @contextlib.contextmanager
     def prefix_caching(self) -> Iterator[None]:
@@ -115,6 +118,18 @@ class HFGenerator:
         """ChatTurns (ttc.contracts.protocols): a new user turn after the assistant's, in the chat template."""
         return follow_up(self.tokenizer, text)
 
+    def listen(self, fn: Callable[[int, float], None] | None) -> None:
+        """Ticking (ttc.contracts.protocols): report tokens and the share of a generate call done as it decodes."""
+        self._listener = fn
+
+    def _tell(self, state: "_Rows", max_new: int) -> None:
+        """One report to the listener: new tokens of this chunk, and the call's share done so far."""
+        base, total, told = self._call
+        tokens = sum(len(t) for t in state.tokens)
+        done = sum(1.0 if f is not None else len(t) / max(max_new, 1) for f, t in zip(state.finish, state.tokens))
+        self._call = (base, total, tokens)
+        self._listener(tokens - told, min((base + done) / max(total, 1), 1.0))
+
     def encode(self, text: str, special: bool = True) -> list[int]:
         """Token ids of a text."""
         return self.tokenizer(text, add_special_tokens=special).input_ids
@@ -138,6 +153,7 @@ class HFGenerator:
             while stop < len(prompts) and (stop == start or rows < even and rows + len(seeds[stop]) <= self.max_rows):
                 rows += len(seeds[stop])
                 stop += 1
+            self._call = (sum(len(s) for s in seeds[:start]), total, 0)
             chunk = self._generate_chunk(encoded[start:stop], params, [list(s) for s in seeds[start:stop]],
                                          list(prompts[start:stop]))
             out[start:stop] = chunk
@@ -194,6 +210,8 @@ class HFGenerator:
                 self._confide(state, alive.tolist(), conf.tolist())
             self._record(state, alive.tolist(), nxt.tolist(), lp.tolist(), params, last=step == max_new - 1)
             keep = torch.tensor([state.finish[r] is None for r in alive.tolist()], device=self.device)
+            if self._listener is not None and (step % TELL_EVERY == TELL_EVERY - 1 or not keep.any()):
+                self._tell(state, max_new)
             if not keep.any():
                 break
             if (~keep).float().mean() >= _PRUNE_SHARE:

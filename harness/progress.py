@@ -1,34 +1,115 @@
-"""Progress inside a batch: the run loop hands strategies its generator wrapped in `CallProgress`, which
-advances the progress bar after every generator call (a search round, a revision step, a sampling call).
+"""Progress of a run, suited to where it goes, and moving inside a batch.
 
-A batch's share of the bar moves by calls made over the calls the previous batches needed on average (the
-first batch has no such estimate and moves at its end), never past 95% of the batch before it is done, so the
-bar's rate, and with it tqdm's ETA, follows the work actually done. The wrapper forwards everything else to
-the generator, so the capability Protocols (`isinstance(g, BeamSearcher)`, ...) answer as for the generator.
+`RunBar` is the display: a live tqdm bar on a terminal; on a file or pipe (CI logs, SLURM `.err`) a plain line
+at every further ~10% and at least every 30 s, never a `\\r` redraw. Both show problems done (fractional inside
+a batch), tokens generated so far and an ETA from the rate since this process started (resumed problems do
+not make it look fast).
+
+`CallProgress` wraps the run's generator: it advances the bar after every generator call (a search round, a
+revision step, a sampling call) and, for a generator that reports inside a call (`Ticking`: the HF engine
+every few decode steps), as sequences finish and tokens come. A batch's share of the bar moves by the calls
+made (the current one by its reported share) over the calls the previous batches needed on average (the first
+batch, with no such estimate, moves only inside reporting calls, counting the calls so far plus the current
+one: exact for one-call strategies, optimistic for a search's first batch), never past 95% of the batch before it is done, so the
+bar's rate, and with it the ETA, follows the work actually done. The wrapper forwards everything else to the
+generator, so the capability Protocols (`isinstance(g, BeamSearcher)`, ...) answer as for the generator.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import sys
+import time
+from typing import Any, Sequence, TextIO
 
+from tqdm import tqdm
+
+from ttc.contracts.protocols import Ticking
 from ttc.contracts.records import Completion, SamplingParams
+
+PLAIN_STEP, PLAIN_EVERY_S = 0.10, 30.0  # a plain line at every further 10% of the run, and at least every 30 s
+
+
+def clock(seconds: float) -> str:
+    """H:MM:SS (or M:SS) of a duration."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class RunBar:
+    """The run's progress display: `n` problems done of `total` (fractional), `tokens` generated; `refresh()`
+    shows them (on a terminal at once, on a file when a plain line is due), `close()` ends the display."""
+
+    def __init__(self, total: int, initial: int, desc: str, disable: bool = False, file: TextIO | None = None) -> None:
+        self.file = file or sys.stderr
+        self.total, self.n, self.tokens, self.desc, self.disable = total, float(initial), 0, desc, disable
+        self.t0, self.start = time.monotonic(), float(initial)
+        self.live = not disable and self.file.isatty()
+        self.told_n, self.told_t = float(initial), self.t0
+        self.bar = tqdm(total=total, initial=initial, desc=desc, unit="problem", file=self.file, dynamic_ncols=True,
+                        bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} problems [{elapsed}<{remaining}{postfix}]",
+                        disable=not self.live)
+
+    def rate(self) -> str:
+        """Tokens a second since this process started."""
+        return f"{self.tokens / max(time.monotonic() - self.t0, 1e-9):,.0f} tokens/s"
+
+    def eta(self) -> str:
+        """Time left at the rate of this process's problems so far ('?' before the first moves)."""
+        done = self.n - self.start
+        if done <= 0:
+            return "?"
+        return clock((time.monotonic() - self.t0) / done * (self.total - self.n))
+
+    def refresh(self) -> None:
+        """Show the current state (a plain line only at a further ~10% or after 30 s)."""
+        if self.live:
+            self.bar.n = self.n
+            self.bar.set_postfix_str(f"{self.tokens:,} tokens, {self.rate()}", refresh=False)
+            self.bar.refresh()
+            return
+        now = time.monotonic()
+        if self.disable or (self.n - self.told_n < PLAIN_STEP * self.total and now - self.told_t < PLAIN_EVERY_S):
+            return
+        self._line(now)
+
+    def _line(self, now: float) -> None:
+        self.told_n, self.told_t = self.n, now
+        share = self.n / max(self.total, 1)
+        print(f"{self.desc}: {self.n:.1f}/{self.total} problems ({share:.0%}), {self.tokens:,} tokens, "
+              f"{clock(now - self.t0)} elapsed, {self.eta()} left", file=self.file, flush=True)
+
+    def close(self, leave: bool = True) -> None:
+        """End the display: a plain one says where the run ended; `leave=False` (an error, Ctrl-C): a live bar is
+        erased and a plain one says nothing more, so the error's one line is the last word."""
+        if self.live:
+            self.bar.leave = leave
+            self.bar.n = self.n
+            self.bar.close()
+        elif leave and not self.disable and self.n != self.told_n:
+            self._line(time.monotonic())
 
 
 class CallProgress:
-    """A generator that ticks `bar` (a tqdm bar, or anything with `n` and `refresh`) after each call."""
+    """A generator that moves `bar` (a RunBar, or anything with `n`, `tokens` and `refresh`) after each call
+    and, for a Ticking generator, inside calls."""
 
     def __init__(self, generator: Any, bar: Any) -> None:
         self._inner, self._bar = generator, bar
         self._calls, self._batches, self._calls_total = 0, 0, 0
         self._base, self._size = 0.0, 0
         for name in dir(generator):  # instance attributes, so that Protocol checks see them on any Python
-            if not name.startswith("_") and name not in ("generate", "begin", "end"):
+            if not name.startswith("_") and name not in ("generate", "begin", "end", "listen"):
                 setattr(self, name, getattr(generator, name))
+        if isinstance(generator, Ticking):
+            generator.listen(self._inside)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._inner, name)
+
+    def listen(self, fn: Any) -> None:
+        """Ticking, as the generator: the run's bar is the listener; another one is not taken."""
 
     def begin(self, done: int, size: int) -> None:
         """A batch of `size` problems starts with `done` problems finished."""
@@ -45,12 +126,26 @@ class CallProgress:
         """Generator.generate, then a tick."""
         out = self._inner.generate(prompts, params, seeds)
         self._calls += 1
+        if not isinstance(self._inner, Ticking):
+            self._inside(sum(c.generated_tokens for row in out for c in row), 0.0)
+        self._move(0.0)
+        return out
+
+    def _inside(self, tokens: int, share: float) -> None:
+        self._bar.tokens += tokens
+        self._move(share)
+
+    def _move(self, share: float) -> None:
         if self._batches:
             expected = self._calls_total / self._batches
-            self._set(self._base + self._size * min(self._calls / max(expected, 1.0), 0.95))
-        return out
+        elif share > 0:  # the first batch, inside a reporting call: the calls so far and this one
+            expected = self._calls + 1
+        else:  # the first batch between calls: no estimate, tokens only
+            self._bar.refresh()
+            return
+        self._set(self._base + self._size * min((self._calls + share) / max(expected, 1.0), 0.95))
 
     def _set(self, n: float) -> None:
         if n > self._bar.n:
             self._bar.n = n
-            self._bar.refresh()
+        self._bar.refresh()

@@ -18,7 +18,6 @@ from typing import Any, Sequence
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
 
 from ttc.analysis.outputs import format_table, write_curves, write_png
 from ttc.contracts.cards import pretraining_flops
@@ -31,7 +30,7 @@ from ttc.harness.fingerprint import model_fingerprints
 from ttc.harness.live import Mirror
 from ttc.harness.lock import RunLock
 from ttc.harness import side
-from ttc.harness.progress import CallProgress
+from ttc.harness.progress import CallProgress, RunBar
 from ttc.harness.provenance import now, provenance
 from ttc.harness.shards import check_shard, shard_batches
 from ttc.harness.store import RunStore
@@ -165,10 +164,8 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
     }
     store.bind(config, {"meta": meta, "card": dataclasses.asdict(card) if card is not None else None, "models": models,
                         "problems": len(mine), "provenance": provenance()})
-    bar = tqdm(total=len(mine), initial=len(done & mine), desc=f"{strategy.name}" + (
-        f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""),
-               unit="problem", disable=quiet, file=sys.stderr, dynamic_ncols=True,
-               bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
+    bar = RunBar(len(mine), len(done & mine), f"{strategy.name}" + (
+        f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""), disable=quiet)
     live = Mirror(logger, run_dir, config, group, where)
     ticking = CallProgress(generator, bar)  # the bar moves within a batch, call by call
     try:
@@ -191,8 +188,7 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
             store.timing({"started": started, "wall_s": round(time.perf_counter() - t0, 3), "pid": os.getpid(),
                           "problems": [p.id for p in batch]})
     except BaseException:
-        bar.leave = False  # an error's one line starts on a clean line, not after the bar
-        bar.close()
+        bar.close(leave=False)  # an error's one line starts on a clean line, not after the bar
         live.abandon()
         raise
     bar.close()

@@ -12,26 +12,68 @@ class Bar:
     """The part of a tqdm bar CallProgress uses, recording every position it is set to."""
 
     def __init__(self):
-        self.n, self.seen = 0.0, []
+        self.n, self.seen, self.tokens = 0.0, [], 0
 
     def refresh(self):
         self.seen.append(round(self.n, 4))
 
 
+class Untold:
+    """A generator that does not report inside its calls (as vLLM or an API), forwarding to a real one."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def generate(self, prompts, params, seeds):
+        return self.inner.generate(prompts, params, seeds)
+
+
 def test_the_bar_moves_within_a_batch_by_calls_made_over_calls_expected(small):
     bar, params = Bar(), SamplingParams(temperature=0.0, max_tokens=2)
-    g = CallProgress(small, bar)
+    g = CallProgress(Untold(small), bar)
     g.begin(0, 4)
     for _ in range(3):
         out = g.generate(["1+1="], params, [[0]])
     assert out[0][0].text == small.generate(["1+1="], params, [[0]])[0][0].text  # forwarded unchanged
-    assert bar.seen == []  # first batch: no estimate yet, so the bar waits for the batch's end
+    assert set(bar.seen) == {0.0}  # first batch: no estimate yet, so the bar waits for the batch's end (tokens show)
     g.end(4)
     g.begin(4, 4)
     for _ in range(4):
         g.generate(["1+1="], params, [[0]])
     g.end(8)
-    assert bar.seen == [4.0, 5.3333, 6.6667, 7.8, 8.0]  # 1/3, 2/3, then capped at 95% of the batch
+    assert [x for i, x in enumerate(bar.seen) if x != bar.seen[i - 1] or i == 0][1:] == [4.0, 5.3333, 6.6667, 7.8, 8.0]
+    assert bar.tokens == 7 * 2  # counted after each call: 7 calls of 2 tokens
+
+
+def test_a_reporting_generator_moves_the_bar_inside_its_one_call(small):
+    """One call of 6 sequences of up to 40 tokens: the bar moves while it decodes (the first batch, no estimate
+    from earlier batches), never backwards, never past 95% before the batch ends, and the tokens it was told are
+    the tokens the completions hold."""
+    bar = Bar()
+    g = CallProgress(small, bar)
+    g.begin(0, 2)
+    out = g.generate(["1+1=", "2+3="], SamplingParams(temperature=1.0, max_tokens=40), [[1, 2, 3], [4, 5, 6]])
+    assert len(set(bar.seen)) >= 3 and bar.seen == sorted(bar.seen) and max(bar.seen) <= 0.95 * 2
+    assert bar.tokens == sum(c.generated_tokens for row in out for c in row)
+    g.end(2)
+    assert bar.n == 2.0
+
+
+def test_a_file_gets_plain_lines_at_tenths_never_redraws(tmp_path):
+    from ttc.harness.progress import RunBar
+
+    path = tmp_path / "err.log"
+    with open(path, "w") as fh:
+        bar = RunBar(40, 0, "majority", file=fh)
+        for i in range(1, 41):
+            bar.n, bar.tokens = i / 2, i * 10  # 0.5 problems a step
+            bar.refresh()
+        bar.close()
+    text = path.read_text()
+    assert "\r" not in text and "\x1b" not in text
+    lines = text.splitlines()
+    assert len(lines) == 5 and all(x.startswith("majority: ") for x in lines)  # 10%, 20%, 30%, 40%, then 50% at close
+    assert lines[0].startswith("majority: 4.0/40 problems (10%), 80 tokens") and " left" in lines[0]
 
 
 def test_the_wrapper_keeps_every_capability_of_the_generator(small):
