@@ -69,9 +69,11 @@ class Series:
     seen: dict[SeriesKey, tuple[dict, dict, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def take(self, run: str, config: dict, rows: list[dict], key, point, value) -> list[dict]:
+    def take(self, run: str, config: dict, rows: list[dict], key, point, value, tag: str | None = None) -> list[dict]:
         """`rows` of one run, less the series an earlier run already gave; `key(row)` names a row's series,
-        `point(row)` its place in the series (budget, level, problem) and `value(row)` its numbers."""
+        `point(row)` its place in the series (budget, level, problem) and `value(row)` its numbers; `tag` names
+        the run where its series differ (a sweep's job name: what the sweep varies), else what differs in its
+        config does."""
         groups: dict[SeriesKey, list[dict]] = {}
         for r in rows:
             groups.setdefault(key(r), []).append(r)
@@ -84,8 +86,8 @@ class Series:
             elif self.seen[k][0] == values:
                 same.setdefault(self.seen[k][2], []).append(group[0]["series"])
             else:
-                tag = differs(self.seen[k][1], config) or Path(run).name
-                out += [{**r, "series": f"{r['series']} ({tag})"} for r in group]
+                name = tag or differs(self.seen[k][1], config) or Path(run).name
+                out += [{**r, "series": f"{r['series']} ({name})"} for r in group]
         for first, names in same.items():
             self.notes.append(f"{run}: {', '.join(sorted(set(names)))} equal {first}'s point for point (the same "
                               f"pool read the same way): shown once")

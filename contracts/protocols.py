@@ -153,6 +153,16 @@ class VerifierNeed(Protocol):
 
 
 @runtime_checkable
+class VerifierUse(Protocol):
+    """A strategy that says whether, as configured, anything it does reads a verifier; the run loop builds one
+    (loads its model, pays for its scores, names it in the record) only then. Without this capability a strategy
+    is given the configured verifier."""
+
+    def reads_verifier(self) -> bool:
+        """Whether this strategy, as configured, calls the verifier."""
+
+
+@runtime_checkable
 class Reachable(Protocol):
     """A generator behind a server: the run loop asks it to check the server answers before any work."""
 

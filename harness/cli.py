@@ -183,7 +183,7 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Merge shards, then write and print the sweep's merged curves."""
-        from ttc.analysis.outputs import format_table, read_csv, to_csv, write_png
+        from ttc.analysis.outputs import asked_rows, format_table, read_csv, to_csv, write_png
         from ttc.contracts.rundir import write_atomic
 
         sweep = Path(config.hydra.sweep.dir)
@@ -195,19 +195,23 @@ class SweepSummary(Callback):
         from ttc.analysis.collect import Series
         from ttc.contracts.rundir import read_record
 
-        rows, series = [], Series()
+        rows, asked, series = [], [], Series()
         for run in sorted(r for r in runs if (r / "curves.csv").exists()):
-            rows += series.take(run.name, read_record(run)["config"], read_csv(run / "curves.csv"),
-                                key=lambda r: (r["series"], r["verifier"], r["model"], r["budget_unit"]),
-                                point=lambda r: (r["budget"], r["level"]),
-                                value=lambda r: (r["accuracy"], r["flops_per_problem"]))
+            config, own = read_record(run)["config"], read_csv(run / "curves.csv")
+            kept = series.take(run.name, config, own,
+                               key=lambda r: (r["series"], r["verifier"], r["model"], r["budget_unit"]),
+                               point=lambda r: (r["budget"], r["level"]),
+                               value=lambda r: (r["accuracy"], r["flops_per_problem"]), tag=run.name)
+            rows += kept
+            selection = config["strategy"].get("selection")
+            asked += asked_rows(kept, selection) or asked_rows(own, selection)  # a repeat: the earlier equal rows
         for note in series.notes:
             print(f"ttc: note: {note}", file=sys.stderr)
         if not rows:
             return
         write_atomic(sweep / "curves.csv", to_csv(rows))
         side.call(write_png, sweep / "curves.png", rows, str(sweep)).result()
-        print(format_table(rows))
+        print(format_table(rows, asked=asked))
         print(f"sweep directory: {sweep}")
         if list((sweep / "wandb").glob("offline-run-*")):
             print(f"W&B (offline): upload the whole sweep with: wandb sync {sweep / 'wandb'}/offline-run-*")
@@ -230,7 +234,8 @@ def merge_sweep_shards(sweep: Path) -> list[Path]:
 
 def merge_command(argv: list[str]) -> None:
     """`ttc merge OUT_DIR SHARD_DIR...`: merge finished shard run directories into one run directory."""
-    from ttc.analysis.outputs import format_table, read_csv
+    from ttc.analysis.outputs import asked_rows, format_table, read_csv
+    from ttc.contracts.rundir import read_record
     from ttc.harness.shards import merge
 
     if argv[:1] in (["-h"], ["--help"]):
@@ -240,7 +245,8 @@ def merge_command(argv: list[str]) -> None:
     if len(argv) < 2:
         raise ConfigError("usage: ttc merge OUT_DIR SHARD_DIR [SHARD_DIR ...]")
     out = merge(argv[0], argv[1:])
-    print(format_table(read_csv(out / "curves.csv")))
+    rows = read_csv(out / "curves.csv")
+    print(format_table(rows, asked=asked_rows(rows, read_record(out)["config"]["strategy"].get("selection"))))
     print(f"merged run directory: {out}")
 
 

@@ -19,11 +19,11 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from ttc.analysis.outputs import format_table, write_curves, write_png
+from ttc.analysis.outputs import asked_rows, format_table, write_curves, write_png
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Encoding, Generator, Reachable, Strategy,
-                                     Task, Verifier, VerifierNeed)
+                                     Task, Verifier, VerifierNeed, VerifierUse)
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.samples import sample_lines
 from ttc.harness.fingerprint import model_fingerprints
@@ -48,11 +48,11 @@ def build(node: Any, group: str, **given: Any) -> Any:
         raise ConfigError(f"{group}: {cause}") from None
 
 
-def build_verifier(cfg: DictConfig, generator: Generator) -> Verifier | None:
-    """The run's verifier; one whose config leaves `judge` unset (null) judges with the run's own generator,
-    passed at construction."""
+def build_verifier(cfg: DictConfig, generator: Generator, strategy: Strategy | None = None) -> Verifier | None:
+    """The run's verifier, built only when the strategy reads it (VerifierUse); one whose config leaves `judge`
+    unset (null) judges with the run's own generator, passed at construction."""
     node = cfg.get("verifier")
-    if not node or "_target_" not in node:
+    if not node or "_target_" not in node or (isinstance(strategy, VerifierUse) and not strategy.reads_verifier()):
         return None
     if "judge" in node and node.judge is None:
         return build(node, "verifier", judge=generator)
@@ -154,7 +154,7 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
     if isinstance(generator, Reachable):
         generator.check()
     check_context(generator, problems, task.name)
-    verifier = build_verifier(cfg, generator)
+    verifier = build_verifier(cfg, generator, strategy)
     card = generator.card if isinstance(generator, Carded) else None
     meta = {
         "task": task.name, "task_version": task.version, "grader_version": task.grader_version,
@@ -203,7 +203,7 @@ def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool,
     rows = write_curves(run_dir, samples, pretrain, draw=lambda *args: drawing.append(side.call(write_png, *args)))
     offline = live.finish(config, rows, samples)  # mirrored once (a marker): live, or in one go when nothing was left
     if not quiet:
-        print(format_table(rows))
+        print(format_table(rows, asked=asked_rows(rows, config["strategy"].get("selection"))))
         print(f"run directory: {run_dir}")
         if offline and live.where is None:  # a sweep prints one command for all its runs
             print(f"W&B (offline): upload with: wandb sync {offline}")

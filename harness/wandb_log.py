@@ -1,13 +1,15 @@
 """Mirror a run to Weights & Biases, live while it runs and in full when it ends (derived output: the run
 directory stays the record).
 
-Keys are constant; identity lives in the config (task, generator, strategy, verifier, seed) and in the
-tables' columns, never in key names:
+Keys are constant; identity lives in the config (task, generator, strategy, verifier, seed; `strategy.name`
+and `verifier.name` are the names the run recorded, `none` without a verifier) and in the tables' columns,
+never in key names:
 - live, after every batch: `progress/problems`, `progress/accuracy` (running accuracy of the selected
   answers), `progress/flops`, `progress/generated_tokens`, `progress/problems_per_s`, `progress/eta_s`;
 - at the end: `curves`, a tidy table with one row per model x series x strategy x selection x verifier x
   budget x level (every curves.csv column: FLOPs, tokens, accuracy and its interval), so any of those can be
-  the x, y, colour or facet of a workspace panel; the run's own curve as history points
+  the x, y, colour or facet of a workspace panel; `accuracy_vs_flops`, a chart of every rule (each rule read
+  off a pool and the run's own curve) against log10 FLOPs per problem; the run's own curve as history points
   `curve/accuracy`, `curve/ci_low`, `curve/ci_high`, `curve/gen_tokens` against `curve/flops_per_problem`;
   `problems`, a table of the selected answer per problem; the summary's `accuracy`, `flops_per_problem` and
   `n_problems` at the run's full budget; the run directory as an artifact.
@@ -21,6 +23,7 @@ Mirroring never fails or changes a run: the run loop turns any W&B error into on
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sys
 import time
@@ -31,6 +34,7 @@ from ttc.contracts.errors import ConfigError
 
 MODES = ("online", "offline", "disabled")
 CURVE_KEYS = ("accuracy", "ci_low", "ci_high")
+CHART_COLUMNS = ("series", "log10_flops_per_problem", "accuracy", "ci_low", "ci_high", "budget", "budget_unit")
 TABLE_COLUMNS = ("problem_id", "difficulty", "strategy", "answer", "correct", "generated_tokens", "flops", "text")
 
 
@@ -43,12 +47,46 @@ def resolve_mode(mode: str | None) -> str:
 
 
 def own_series(rows: list[dict], config: dict) -> list[dict]:
-    """The level-"all" rows of the run's own curve: the series its strategy config selects with."""
-    mine = [r for r in rows if r["level"] == "all"]
+    """The level-"all" rows of the run's own curve: the rule its strategy config asked for (asked_rows)."""
+    from ttc.analysis.outputs import asked_rows
+
     selection = (config.get("strategy") or {}).get("selection")
-    picked = [r for r in mine if r["strategy"] == "best_of_n" and r["selection"] == selection]
-    return picked or [r for r in mine if r["series"] not in ("oracle_pass_at_n", "sample")
-                      and r["strategy"] != "best_of_n"] or mine
+    return [r for r in asked_rows(rows, selection) if r["level"] == "all"]
+
+
+def named(run_dir: Path, config: dict) -> dict:
+    """The config W&B shows: the run's, with `strategy.name` and `verifier.name` the names the run recorded
+    (run.json's meta: `majority`, `sample`, `best_of_n` rather than the class they share; `none` for no
+    verifier rather than an empty group), else what the config says."""
+    from ttc.contracts.rundir import read_record
+
+    try:
+        meta = read_record(run_dir).get("meta") or {}
+    except ConfigError:
+        meta = {}
+    strategy, verifier = dict(config.get("strategy") or {}), dict(config.get("verifier") or {})
+    strategy["name"] = (meta.get("strategy") or strategy.get("name") or strategy.get("selection")
+                        or str(strategy.get("_target_", "")).rsplit(".", 1)[-1])
+    verifier["name"] = meta.get("verifier") or verifier.get("name") or (
+        str(verifier["_target_"]).rsplit(".", 1)[-1] if verifier.get("_target_") else "none")
+    return {**config, "strategy": strategy, "verifier": verifier}
+
+
+def rules_chart(rows: list[dict]) -> Any:
+    """Every rule of the run (each rule read off a pool, and the run's own curve) as one line of accuracy
+    against log10 FLOPs per problem. W&B's SDK cannot set a panel's axis to log scale (its line preset has no
+    scale field, and a workspace's axis settings are not in the SDK), so the x values are the logarithm."""
+    import wandb
+
+    from ttc.analysis.curves import series_label
+
+    data = [[series_label(r), math.log10(r["flops_per_problem"]), r["accuracy"], r["ci_low"], r["ci_high"],
+             r["budget"], r["budget_unit"]]
+            for r in sorted(rows, key=lambda r: (series_label(r), r["flops_per_problem"]))
+            if r["level"] == "all" and r["flops_per_problem"] > 0]
+    table = wandb.Table(columns=list(CHART_COLUMNS), data=data)
+    return wandb.plot.line(table, "log10_flops_per_problem", "accuracy", stroke="series",
+                           title="accuracy vs log10 FLOPs per problem, every rule")
 
 
 class LiveRun:
@@ -89,7 +127,7 @@ class LiveRun:
             curves = wandb.Table(columns=list(COLUMNS), data=[[r.get(c) for c in COLUMNS] for r in rows])
             problems = wandb.Table(columns=list(TABLE_COLUMNS), data=[[s.get(c) for c in TABLE_COLUMNS]
                                                                        for s in samples if s.get("selected")])
-            self.run.log({"curves": curves, "problems": problems})
+            self.run.log({"curves": curves, "problems": problems, "accuracy_vs_flops": rules_chart(rows)})
             if self.artifact:
                 digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:12]
                 art = wandb.Artifact(f"run-{digest}", type="ttc-run")
@@ -131,7 +169,7 @@ class WandbLogger:
         def init(mode: str):
             return wandb.init(project=self.project, entity=self.entity, mode=mode, dir=str(where),
                               name=(self.name or run_dir.name)[:120], group=self.group or group,
-                              job_type=self.job_type, notes=self.notes, config=config, tags=self.tags,
+                              job_type=self.job_type, notes=self.notes, config=named(run_dir, config), tags=self.tags,
                               reinit="finish_previous", settings=wandb.Settings(
                                   silent=True, console="off", init_timeout=self.init_timeout))
         if self.mode != "online":

@@ -62,6 +62,10 @@ class AdaptiveConsistency:
         self.n, self.batch, self.rule, self.threshold = int(n), int(batch), rule, float(threshold)
         self.name = name or "adaptive_sc"
 
+    def reads_verifier(self) -> bool:
+        """VerifierUse (ttc.contracts.protocols): it stops and votes on answers alone; no verifier is built for it."""
+        return False
+
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): the samples each problem drew, the majority, the ledger."""

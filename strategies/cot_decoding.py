@@ -47,6 +47,10 @@ class CoTDecoding:
         self.params = SamplingParams(temperature=0.0, max_tokens=max_tokens, stop=tuple(stop))
         self.name = name or "cot_decoding"
 
+    def reads_verifier(self) -> bool:
+        """VerifierUse (ttc.contracts.protocols): branches are chosen by their answer margins; no verifier is built for it."""
+        return False
+
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every branch per problem, the chosen one and the ledger."""

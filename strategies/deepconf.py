@@ -88,6 +88,10 @@ class DeepConf:
         self.window, self.measure = int(window), measure
         self.name = name or f"deepconf_{mode}"
 
+    def reads_verifier(self) -> bool:
+        """VerifierUse (ttc.contracts.protocols): traces are weighed by their own token confidence; no verifier is built for it."""
+        return False
+
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every trace, the voted answer and the ledger."""

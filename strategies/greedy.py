@@ -23,6 +23,10 @@ class Greedy:
         except ValueError as err:
             raise ConfigError(f"strategy.{str(err).removeprefix('sampling.')}") from None
 
+    def reads_verifier(self) -> bool:
+        """VerifierUse (ttc.contracts.protocols): one candidate, nothing to choose; no verifier is built for it."""
+        return False
+
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""

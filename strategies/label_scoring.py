@@ -28,6 +28,10 @@ class LabelScoring:
     def __init__(self, normalize: bool = False) -> None:
         self.normalize, self.budget = bool(normalize), Budget(1, "samples")
 
+    def reads_verifier(self) -> bool:
+        """VerifierUse (ttc.contracts.protocols): labels are scored by the model's own probabilities; no verifier is built for it."""
+        return False
+
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""

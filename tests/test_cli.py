@@ -46,8 +46,12 @@ def test_multirun_prints_one_table_over_the_sweep(tmp_path):
     res = ttc("-m", "strategy=greedy,majority", "verifier=none", "task.per_level=2",
               f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
-    table = res.stdout.split("accuracy (FLOPs/problem)")[-1]
-    assert "tiny-0.3m greedy" in table and "tiny-0.3m majority" in table and "n=16" in table
+    table = res.stdout.split("tiny-0.3m, difficulty=all: accuracy")[-1].split("sweep directory:")[0]
+    names = [x.split(" | ")[0].strip() for x in table.splitlines() if " | " in x]
+    # each run's asked-for rule first (greedy; majority vote of the majority run), then the pool's other rules
+    assert names[:3] == ["asked for", "greedy", "majority"] and names[3] == "also read off this pool"
+    assert {"sample", "best_of_n_logprob [self-prob-sum]", "oracle_pass_at_n"} <= set(names[4:])
+    assert "majority" not in names[4:] and "16 samples" in table and "n=" not in table
     merged = (tmp_path / "sweep" / "curves.csv").read_text()
     assert "greedy" in merged and "majority" in merged
     assert (tmp_path / "sweep" / "curves.png").stat().st_size > 1000

@@ -2,6 +2,7 @@
 table, the run's own curve against FLOPs, a per-problem table and the run as an artifact."""
 
 import json
+import math
 import sys
 
 import pytest
@@ -10,8 +11,8 @@ from hydra import compose, initialize_config_dir
 from ttc.harness.cli import CONF_DIR
 from ttc.contracts.errors import ConfigError
 from ttc.harness.run import execute
-from ttc.harness.wandb_log import resolve_mode
-from ttc.analysis.curves import COLUMNS
+from ttc.harness.wandb_log import named, own_series, resolve_mode
+from ttc.analysis.curves import COLUMNS, series_label
 
 
 def test_mode_defaults_to_offline_without_a_key(monkeypatch):
@@ -23,6 +24,23 @@ def test_mode_defaults_to_offline_without_a_key(monkeypatch):
     assert resolve_mode("disabled") == "disabled"
     with pytest.raises(ConfigError, match="logger.mode=cloud is not valid"):
         resolve_mode("cloud")
+
+
+def test_names_in_the_config_come_from_the_run_else_from_the_config(tmp_path):
+    pool = {"_target_": "ttc.strategies.best_of_n.BestOfN", "n": 4, "selection": "verifier"}
+    shown = named(tmp_path, {"strategy": pool, "verifier": {}, "seed": 0})  # no run.json: what the config says
+    assert shown["strategy"]["name"] == "verifier" and shown["verifier"] == {"name": "none"} and shown["seed"] == 0
+    assert named(tmp_path, {"strategy": {**pool, "name": "sample"}, "verifier": None})["strategy"]["name"] == "sample"
+    (tmp_path / "run.json").write_text(json.dumps({"config": {}, "meta": {"strategy": "best_of_n",
+                                                                          "verifier": "tiny-4m-prob-mean"}}))
+    shown = named(tmp_path, {"strategy": pool, "verifier": {"_target_": "ttc.verifiers.model_prob.ModelProbVerifier"}})
+    assert (shown["strategy"]["name"], shown["verifier"]["name"]) == ("best_of_n", "tiny-4m-prob-mean")
+    assert "name" not in pool  # the run's own config is left as it was
+
+
+def test_own_series_of_a_pool_without_a_verifier_is_majority():
+    rows = [{"strategy": "best_of_n", "selection": s, "level": "all", "series": s} for s in ("majority", "oracle")]
+    assert [r["series"] for r in own_series(rows, {"strategy": {"selection": "verifier"}})] == ["majority"]
 
 
 def _run(run_dir, *extra):
@@ -77,6 +95,9 @@ def test_offline_run_mirrors_curves_table_and_artifact(tmp_path, monkeypatch, ca
     kinds = [r.WhichOneof("record_type") for r in records]
     [run] = [r.run for r in records if r.HasField("run")]
     assert run.run_group == "sweep-x"
+    config = {item.key: json.loads(item.value_json) for item in run.config.update}
+    assert config["strategy"]["name"] == "majority" and config["strategy"]["selection"] == "majority"
+    assert config["verifier"] == {"name": "none"}  # verifier=none: a name, not an empty group
     assert run.job_type == "eval" and run.display_name == "r"
     metrics = {(r.metric.glob_name or r.metric.name): r.metric.step_metric for r in records if r.HasField("metric")}
     assert metrics["curve/*"] == "curve/flops_per_problem" and metrics["progress/*"] == "progress/problems"
@@ -111,6 +132,16 @@ def test_offline_run_mirrors_curves_table_and_artifact(tmp_path, monkeypatch, ca
     assert table["columns"] == list(COLUMNS)
     levels = {row[table["columns"].index("level")] for row in table["data"]}
     assert levels == {"all", "1", "2"}
+    chart = next(v for r in records if r.HasField("config") for item in r.config.update
+                 if (item.key or "/".join(item.nested_key)) == "_wandb/visualize/accuracy_vs_flops"
+                 for v in [json.loads(item.value_json)["panel_config"]])
+    assert chart["fieldSettings"] == {"x": "log10_flops_per_problem", "y": "accuracy", "stroke": "series"}
+    [chart_file] = list((offline / "files").rglob("accuracy_vs_flops_table_*.table.json"))
+    chart_rows = json.loads(chart_file.read_text())
+    every = {series_label(r) for r in rows if r["level"] == "all"}
+    assert {x[0] for x in chart_rows["data"]} == every and len(every) > 5  # every rule of the pool, not only majority
+    point = next(x for x in chart_rows["data"] if x[0] == "tiny-0.3m majority" and x[5] == 4)
+    assert point[1] == pytest.approx(math.log10(curve[-1]["flops_per_problem"])) and point[2] == curve[-1]["accuracy"]
     assert {r.artifact.type for r in records if r.HasField("artifact")} >= {"ttc-run"}
     assert kinds.count("exit") == 1
     _run(tmp_path / "r", "logger=wandb", "batch_size=2")  # finished and mirrored: not logged twice
