@@ -5,7 +5,8 @@ Plain data only; knows nothing about models, configs or files.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+from dataclasses import Field, astuple, dataclass, field, fields
+from typing import Iterable, Sequence
 
 
 PUBLIC_METADATA = ("difficulty", "choices", "entry_point", "subject", "line")
@@ -166,35 +167,58 @@ class Ledger:
         return Ledger(*(a + b for a, b in zip(astuple(self), astuple(other))))
 
 
-def joined(parts: list[Completion], text: str, index: int = 0) -> Completion:
-    """One completion built from several generator calls (a continued or forced generation): costs and
-    log-probabilities add up; `text` is the whole text, inserted strings included."""
-    return Completion(
-        index=index, seed=parts[0].seed, text=text, prompt_tokens=sum(c.prompt_tokens for c in parts),
-        cached_tokens=sum(c.cached_tokens for c in parts), generated_tokens=sum(c.generated_tokens for c in parts),
-        logprob=sum(c.logprob for c in parts), finish_reason=parts[-1].finish_reason,
-        flops=sum(c.flops for c in parts), prompt_flops=sum(c.prompt_flops for c in parts),
-        token_logprobs=tuple(lp for c in parts for lp in c.token_logprobs), stop_reason=parts[-1].stop_reason,
-    )
+# How `joined` combines a field of its parts, for every field of Completion that is not a number (numbers are
+# costs and add up). A new field that is neither makes `joined` raise, so it cannot be dropped unnoticed.
+_JOIN_RULES = {"index": "given", "text": "given", "seed": "first", "finish_reason": "last", "stop_reason": "last",
+               "token_logprobs": "concat", "token_confidence": "concat"}
+_COMBINE = {"sum": sum, "first": lambda xs: xs[0], "last": lambda xs: xs[-1],
+            "concat": lambda xs: tuple(x for t in xs for x in t)}
 
 
-def ledger_of(completions: list[Completion], verdicts: list[Verdict] | None = None) -> Ledger:
+def _join_rule(f: Field) -> str:
+    """How `joined` combines field `f`: its rule in _JOIN_RULES, else "sum" for an int or float field."""
+    if f.name in _JOIN_RULES:
+        return _JOIN_RULES[f.name]
+    if f.type in ("int", "float", int, float):
+        return "sum"
+    raise TypeError(f"Completion.{f.name} ({f.type}) has no rule in records.joined: add it to _JOIN_RULES")
+
+
+def joined(parts: Sequence[Completion], text: str, index: int = 0) -> Completion:
+    """One completion built from several generator calls (a continued or forced generation): every numeric cost
+    (tokens, FLOPs, waste, speculation) and the log-probability add up, per-token sequences are concatenated,
+    the seed is the first part's and the finish and stop reasons the last part's; `text` is the whole text,
+    inserted strings included."""
+    given = {"index": index, "text": text}
+    values = {}
+    for f in fields(Completion):
+        rule = _join_rule(f)
+        values[f.name] = given[f.name] if rule == "given" else _COMBINE[rule]([getattr(c, f.name) for c in parts])
+    return Completion(**values)
+
+
+def verifier_cost(verdicts: Iterable[Verdict]) -> Ledger:
+    """What a verifier spent on `verdicts`: the tokens it read, those a cache served, and its FLOPs. The one
+    place a verdict's cost is booked, so no strategy can drop a field of it."""
+    verdicts = list(verdicts)
+    return Ledger(verifier_tokens=sum(v.tokens for v in verdicts),
+                  verifier_cached_tokens=sum(v.cached_tokens for v in verdicts),
+                  verifier_flops=sum(v.flops for v in verdicts))
+
+
+def ledger_of(completions: Sequence[Completion], verdicts: Iterable[Verdict] | None = None) -> Ledger:
     """Sum the generator's and the verifier's costs; computed prompt tokens exclude cached ones."""
-    verdicts = verdicts or []
     return Ledger(
         prompt_tokens=sum(c.prompt_tokens - c.cached_tokens for c in completions),
         cached_tokens=sum(c.cached_tokens for c in completions),
         generated_tokens=sum(c.generated_tokens for c in completions),
-        verifier_tokens=sum(v.tokens for v in verdicts),
-        verifier_cached_tokens=sum(v.cached_tokens for v in verdicts),
         generator_flops=sum(c.flops for c in completions),
-        verifier_flops=sum(v.flops for v in verdicts),
         padding_flops=sum(c.padding_flops for c in completions),
         pruned_flops=sum(c.pruned_flops for c in completions),
         draft_flops=sum(c.draft_flops for c in completions),
         drafted_tokens=sum(c.drafted_tokens for c in completions),
         accepted_tokens=sum(c.accepted_tokens for c in completions),
-    )
+    ) + verifier_cost(verdicts or ())
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,21 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-def sample_seed(seed: int, problem_id: str, index: int) -> int:
-    """The seed of sample `index` of a problem: fixed by (run seed, problem id, index) alone."""
+def sample_seed(seed: int, problem_id: str, index: int | tuple[int, ...]) -> int:
+    """The seed of sample `index` of a problem: fixed by (run seed, problem id, index) alone.
+
+    `index` is a sample's number, or a tuple of ints that places a draw in a search (round, path, child): the
+    tuple is hashed whole, so two distinct tuples never share a seed however large each part grows (a radix
+    formula such as (round * 1000 + path) * 1000 + child collides once a part reaches its base)."""
+    if isinstance(index, tuple):
+        return _tuple_seed(seed, problem_id, index)
     return int(_unit("sample", seed, problem_id, index) * 2**62)
+
+
+def _tuple_seed(seed: int, problem_id: str, index: tuple[int, ...]) -> int:
+    """A 62-bit seed from BLAKE2b of the repr of (seed, problem id, index): stable across processes (no hash())."""
+    key = repr(("sample", int(seed), str(problem_id), tuple(int(i) for i in index)))
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 2
 
 
 def candidate_key(seed: int, problem_id: str, index: int) -> float:

@@ -28,7 +28,7 @@ from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.strategies.common import reusing_prefixes
 from ttc.contracts.records import Budget, Candidate, Completion, Ledger, Problem, ProblemResult, SamplingParams, \
-    Verdict, joined, ledger_of
+    Verdict, joined, ledger_of, verifier_cost
 from ttc.contracts.rules import sample_seed
 from ttc.strategies.step_search import step_score
 
@@ -146,9 +146,7 @@ class MCTS:
         verdicts = verifier.verify([problems[i].prompt for i in scored],
                                    [[ch.text for ch in leaves[i].children] for i in scored]) if scored else []
         for i, vs in zip(scored, verdicts):
-            ledgers[i] = ledgers[i] + Ledger(verifier_tokens=sum(v.tokens for v in vs),
-                                             verifier_cached_tokens=sum(v.cached_tokens for v in vs),
-                                             verifier_flops=sum(v.flops for v in vs))
+            ledgers[i] = ledgers[i] + verifier_cost(vs)
             for ch, v in zip(leaves[i].children, vs):
                 ch.prior = step_score(v)
 
@@ -165,7 +163,7 @@ class MCTS:
             texts[i] = (picks[i].text + row[0].text, picks[i].parts + [row[0]])
         verdicts = verifier.verify([problems[i].prompt for i in fresh], [[texts[i][0]] for i in fresh]) if fresh else []
         for i, [v] in zip(fresh, verdicts):
-            ledgers[i] = ledgers[i] + Ledger(verifier_tokens=v.tokens, verifier_flops=v.flops)
+            ledgers[i] = ledgers[i] + verifier_cost([v])
             cands[i].append((texts[i][0], texts[i][1], v))
             if picks[i].complete:
                 picks[i].valued = (len(cands[i]) - 1, v.score)

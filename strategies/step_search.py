@@ -30,7 +30,7 @@ from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.strategies.common import reusing_prefixes
 from ttc.contracts.records import (Budget, Candidate, Completion, Ledger, Problem, ProblemResult, SamplingParams, Verdict,
-                             joined, ledger_of)
+                             joined, ledger_of, verifier_cost)
 from ttc.contracts.rules import sample_seed, select
 
 KINDS = ("beam", "dvts", "tot")
@@ -46,6 +46,12 @@ class _Path:
     tree: int
     score: float = 0.0
     verdict: Verdict | None = None
+
+
+def step_seeds(seed: int, problem_id: str, step: int, path: int, fanout: int) -> list[int]:
+    """The seeds of the `fanout` samples that extend live path `path` of a problem in round `step`: each hashes
+    (round, path, child), so no two draws of a run share a seed at any fan-out (n=4096 included)."""
+    return [sample_seed(seed, problem_id, (step, path, k)) for k in range(fanout)]
 
 
 def step_score(v: Verdict) -> float:
@@ -119,7 +125,7 @@ class StepSearch:
         for i, (p, paths) in enumerate(zip(problems, live)):
             for j, path in enumerate(paths):
                 prompts.append(p.prompt + path.text)
-                seeds.append([sample_seed(seed, p.id, (step * 1000 + j) * 1000 + k) for k in range(fanout[i])])
+                seeds.append(step_seeds(seed, p.id, step, j, fanout[i]))
                 owners.append((i, path))
         outs = generator.generate(prompts, self.params, seeds) if prompts else []
         new: list[list[_Path]] = [[] for _ in problems]
@@ -136,9 +142,7 @@ class StepSearch:
             shown = self._rollouts(problems, generator, new, ledgers)
         verdicts = verifier.verify([p.prompt for p in problems], shown)
         for i, (cands, vs) in enumerate(zip(new, verdicts)):
-            ledgers[i] = ledgers[i] + Ledger(verifier_tokens=sum(v.tokens for v in vs),
-                                             verifier_cached_tokens=sum(v.cached_tokens for v in vs),
-                                             verifier_flops=sum(v.flops for v in vs))
+            ledgers[i] = ledgers[i] + verifier_cost(vs)
             for c, v in zip(cands, vs):
                 c.score, c.verdict = step_score(v), v
         return new

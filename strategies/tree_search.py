@@ -28,7 +28,8 @@ import numpy as np
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.strategies.common import reusing_prefixes
-from ttc.contracts.records import Budget, Candidate, Ledger, Problem, ProblemResult, SamplingParams, joined, ledger_of
+from ttc.contracts.records import (Budget, Candidate, Ledger, Problem, ProblemResult, SamplingParams, joined,
+                                   ledger_of, verifier_cost)
 from ttc.contracts.rules import sample_seed, select
 from ttc.strategies.step_search import _Path, step_score
 
@@ -112,9 +113,7 @@ class _Tree:
     def _score(self, problems, verifier, new, ledgers) -> None:
         verdicts = verifier.verify([p.prompt for p in problems], [[c.text for c in cands] for cands in new])
         for i, (cands, vs) in enumerate(zip(new, verdicts)):
-            ledgers[i] = ledgers[i] + Ledger(verifier_tokens=sum(v.tokens for v in vs),
-                                             verifier_cached_tokens=sum(v.cached_tokens for v in vs),
-                                             verifier_flops=sum(v.flops for v in vs))
+            ledgers[i] = ledgers[i] + verifier_cost(vs)
             for c, v in zip(cands, vs):
                 c.score, c.verdict = step_score(v), v
 
