@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
 from ttc.contracts.errors import ConfigError
 from ttc.harness.resolvers import register
+from ttc.harness.progress import RunBar
 from ttc.harness.run import build, build_verifier
 from ttc.tasks.files import iter_jsonl
 
@@ -102,7 +104,7 @@ def processbench_command(argv: list[str], conf_dir: Path) -> dict:
     if verifier is None:
         raise ConfigError("ttc processbench needs a step verifier: verifier=tiny_prm, a PRM, or self_critique")
     solutions = [delim.join(s.replace(delim, " ") for s in r["steps"]) for r in rows]
-    verdicts = verifier.verify([r["prompt"] for r in rows], [[s] for s in solutions])
+    verdicts = scored(verifier, [r["prompt"] for r in rows], solutions)
     predictions, mismatched = [], 0
     for r, [v] in zip(rows, verdicts):
         scores = list(v.step_scores or (v.score,))
@@ -110,5 +112,21 @@ def processbench_command(argv: list[str], conf_dir: Path) -> dict:
         predictions.append(predict(scores, threshold))
     out = {"verifier": verifier.name, "data": own["data"], "rows": len(rows), "threshold": threshold,
            **evaluate(rows, predictions), "step_count_mismatches": mismatched}
+    print(f"ttc processbench: {verifier.name} on {len(rows)} solutions: F1 {out['f1']:.3f} (error "
+          f"{out['error_accuracy']:.3f}, correct {out['correct_accuracy']:.3f}); JSON below", file=sys.stderr)
     print(json.dumps(out))
+    return out
+
+
+def scored(verifier, prompts: list[str], solutions: list[str], chunk: int = 16) -> list:
+    """The verifier's verdicts on every solution, `chunk` at a time, with progress on standard error (a scan of
+    hundreds of solutions takes minutes on a CPU)."""
+    bar = RunBar(len(solutions), 0, f"processbench [{verifier.name}]", unit="solutions")
+    out = []
+    for i in range(0, len(solutions), chunk):
+        out += verifier.verify(prompts[i:i + chunk], [[s] for s in solutions[i:i + chunk]])
+        bar.n = len(out)
+        bar.tokens += sum(v[0].tokens for v in out[-chunk:])
+        bar.refresh()
+    bar.close()
     return out

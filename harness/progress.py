@@ -39,14 +39,15 @@ class RunBar:
     """The run's progress display: `n` problems done of `total` (fractional), `tokens` generated; `refresh()`
     shows them (on a terminal at once, on a file when a plain line is due), `close()` ends the display."""
 
-    def __init__(self, total: int, initial: int, desc: str, disable: bool = False, file: TextIO | None = None) -> None:
-        self.file = file or sys.stderr
+    def __init__(self, total: int, initial: int, desc: str, disable: bool = False, file: TextIO | None = None,
+                 unit: str = "problems") -> None:
+        self.file, self.unit = file or sys.stderr, unit
         self.total, self.n, self.tokens, self.desc, self.disable = total, float(initial), 0, desc, disable
         self.t0, self.start = time.monotonic(), float(initial)
         self.live = not disable and self.file.isatty()
         self.told_n, self.told_t = float(initial), self.t0
         self.bar = tqdm(total=total, initial=initial, desc=desc, unit="problem", file=self.file, dynamic_ncols=True,
-                        bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} problems [{elapsed}<{remaining}{postfix}]",
+                        bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} " + unit + " [{elapsed}<{remaining}{postfix}]",
                         disable=not self.live)
 
     def rate(self) -> str:
@@ -75,7 +76,7 @@ class RunBar:
     def _line(self, now: float) -> None:
         self.told_n, self.told_t = self.n, now
         share = self.n / max(self.total, 1)
-        print(f"{self.desc}: {self.n:.1f}/{self.total} problems ({share:.0%}), {self.tokens:,} tokens, "
+        print(f"{self.desc}: {self.n:.1f}/{self.total} {self.unit} ({share:.0%}), {self.tokens:,} tokens, "
               f"{clock(now - self.t0)} elapsed, {self.eta()} left", file=self.file, flush=True)
 
     def close(self, leave: bool = True) -> None:
