@@ -124,9 +124,10 @@ def scored(verifier, prompts: list[str], solutions: list[str], chunk: int = 16) 
     bar = RunBar(len(solutions), 0, f"processbench [{verifier.name}]", unit="solutions")
     out = []
     for i in range(0, len(solutions), chunk):
-        out += verifier.verify(prompts[i:i + chunk], [[s] for s in solutions[i:i + chunk]])
+        new = verifier.verify(prompts[i:i + chunk], [[s] for s in solutions[i:i + chunk]])
+        out += new
         bar.n = len(out)
-        bar.tokens += sum(v[0].tokens for v in out[-chunk:])
+        bar.tokens += sum(v[0].tokens for v in new)
         bar.refresh()
     bar.close()
     return out
