@@ -1,6 +1,9 @@
 """Write a built report (`ttc.analysis.report.build`): `report.md`, `report.html`, the figures as PNG, PDF and
 SVG, `report.json` (every table) and one `policy-MODEL.json` per model for `strategy=adaptive`.
 
+The page answers first: the best strategy per budget (each model's Pareto frontier), then the warnings (one
+line per cause, folded on the page), then the figures and tables; measures that read the grades (pass@n,
+G-Pass) are references apart from the arms, and the main figure holds at most `plots.MOST` series.
 The Markdown is the source: each section is Markdown text (tables ordered by accuracy), rendered to HTML by
 the `markdown` library (tables extension) inside a Jinja2 template, so no Markdown syntax survives on the
 page. The page embeds its PNGs (no network), makes every table sortable by a click on its header, and says
@@ -18,6 +21,7 @@ import markdown
 from markupsafe import Markup
 
 from ttc.analysis import plots
+from ttc.analysis.curves import METRICS, series_label
 from ttc.contracts.rundir import write_atomic
 
 GLOSSARY = [
@@ -32,10 +36,14 @@ GLOSSARY = [
                              "probe's FLOPs are charged to every arm"),
     ("R", "inference tokens over pretraining tokens (Snell et al.): how much test-time use a model sees, which "
           "sets how many test-time FLOPs one pretraining FLOP is worth"),
+    ("reference", "a measure that reads the grades, not a runnable arm: shown apart from the arms, dashed in figures"),
     ("oracle_pass_at_n", "pass@n: right if any of n samples is right; an upper bound no selector reaches"),
+    ("g_pass_τ", "G-Pass@n (Liu et al. 2024): at least a share τ of n samples right; τ = 1 asks for consistency"),
     ("interval", "95% BCa bootstrap over problems, paired: every row resamples the same problems"),
 ]
 
+ANSWER, WARNINGS = "Best strategy per budget", "Warnings"
+ANSWER_COLS = ["model", "budget", "best arm", "verifier", "accuracy", "95% interval"]
 CURVE_COLS = ["model", "series", "selection", "verifier", "budget", "accuracy", "ci_low", "ci_high",
               "gen_tokens_per_problem", "flops_per_problem"]
 CMP_COLS = ["model", "series", "verifier", "budget", "baseline", "n_problems", "difference", "ci_low", "ci_high",
@@ -53,7 +61,7 @@ TEMPLATE = jinja2.Template("""<!doctype html>
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:12px;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}
 th{cursor:pointer;background:#f4f4f4}th:hover{background:#e8e8e8}img{max-width:100%}
-.warn{background:#fff4e5;border-left:4px solid #f0a030;padding:0.3em 0.8em}
+.warn{background:#fff4e5;border-left:4px solid #f0a030;padding:0.3em 0.8em}summary{cursor:pointer}
 </style>
 <script>
 var errs=[];window.addEventListener('error',function(e){errs.push(String(e.message))});
@@ -69,7 +77,8 @@ document.body.setAttribute('data-rendered',ok+'/'+im.length);document.body.setAt
 <body><h1>ttc report</h1>
 {% for s in sections %}<section><h2>{{ s.title }}</h2>
 {% for img in s.images %}<img alt="{{ s.title }}" src="data:image/png;base64,{{ img }}">
-{% endfor %}<div class="{{ s.css }}">{{ s.html }}</div></section>
+{% endfor %}<div class="{{ s.css }}">{% if s.fold %}<details><summary>{{ s.fold }}</summary>{{ s.html }}</details>
+{% else %}{{ s.html }}{% endif %}</div></section>
 {% endfor %}</body></html>
 """, autoescape=True)
 
@@ -90,25 +99,77 @@ def table(rows: list[dict], cols: list[str], order: str | None = None) -> str:
     return head + "".join("| " + " | ".join(_cell(r.get(c)) for c in cols) + " |\n" for r in rows) + "\n"
 
 
+def answer(data: dict) -> str:
+    """The best strategy per budget: each model's Pareto frontier over the runnable arms as one line, then a
+    table of which arm is best from each budget on, with its accuracy and interval."""
+    fronts = {model: _levels(front) for model, front in data["pareto"].items()}
+    lines = "".join(f"**{model}**: " + " → ".join(f"{_arm(r)} ({r['accuracy']:.3f})" for r in front) + "\n\n"
+                    for model, front in fronts.items())
+    rows = []
+    for model, front in fronts.items():
+        for r, nxt in zip(front, front[1:] + [None]):
+            upto = f"to {nxt['flops_per_problem']:.3g}" if nxt else "or more"
+            rows.append({"model": model, "budget": f"{r['flops_per_problem']:.3g} {upto}", "best arm": _arm(r),
+                         "verifier": r["verifier"], "accuracy": r["accuracy"],
+                         "95% interval": f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"})
+    return ("For a budget in FLOPs per problem, the most accurate runnable arm costing no more: each model's Pareto "
+            "frontier, cheapest first (arm@budget (accuracy)). pass@n and G-Pass are references, not arms "
+            "(see Reference measures).\n\n" + lines + table(rows, ANSWER_COLS))
+
+
+def _levels(front: list[dict]) -> list[dict]:
+    """The frontier at the precision shown (3 significant figures of FLOPs): a point costing what the next one
+    costs is no budget level of its own, the next (more accurate) arm is best there."""
+    return [r for r, nxt in zip(front, front[1:] + [None])
+            if nxt is None or f"{r['flops_per_problem']:.3g}" != f"{nxt['flops_per_problem']:.3g}"]
+
+
+def _arm(r: dict) -> str:
+    unit = "" if r.get("budget_unit", "samples") == "samples" else f" {r['budget_unit']}"
+    return f"{r['series']}@{r['budget']}{unit}"
+
+
+def references(curves: list[dict]) -> str:
+    """The measures that read the grades (pass@n, G-Pass@k), one row each, accuracy per budget n."""
+    refs = [r for r in curves if r["level"] == "all" and r["selection"] in METRICS]
+    rows: dict[tuple, dict] = {}
+    for r in refs:
+        row = rows.setdefault((r["model"], r["series"]), {"model": r["model"], "measure": r["series"]})
+        row[f"n={r['budget']}"] = r["accuracy"]
+    cols = ["model", "measure"] + [f"n={b}" for b in sorted({r["budget"] for r in refs})]
+    return ("Measures that read the grades, not runnable arms: oracle_pass_at_n (right if any of n samples is "
+            "right: an upper bound no selector reaches) and g_pass_τ (G-Pass@n: at least τ of n samples right). "
+            "Dashed in the figures.\n\n" + table([rows[k] for k in sorted(rows, key=_pass_first)], cols))
+
+
+def _pass_first(key: tuple) -> tuple:
+    model, measure = key
+    return model, not measure.startswith("oracle"), measure
+
+
+def main_series(data: dict) -> list[str]:
+    """The main panel's arms, in order: each model's Pareto arms, then the rules the runs asked for."""
+    front = [{"model": model, **r} for model, rows in data["pareto"].items() for r in rows]
+    return list(dict.fromkeys(series_label(r) for r in front + data.get("asked", [])))
+
+
 def sections(data: dict) -> list[tuple[str, str, list[str]]]:
-    """(title, Markdown body, figure names) in report order."""
+    """(title, Markdown body, figure names) in report order: the answer first, then warnings, then the rest."""
     marks = data.get("incomplete", {})
-    out = []
+    out = [(ANSWER, answer(data), [])]
     if data.get("warnings"):
-        out.append(("Warnings", "".join(f"- {w}\n" for w in data["warnings"]) + "\n", []))
-    out.append(("Runs", "".join(f"- {r}" + (f" (**incomplete**: {marks[r]})" if r in marks else "") + "\n"
-                                for r in data["runs"]) + "\n", []))
-    curves = [r for r in data["curves"] if r["level"] == "all"]
-    out.append(("Accuracy vs FLOPs", "Lines are series (colour: model, strategy and verifier; line style: selection rule), "
-                "numbers on the points their budgets, bands 95% intervals over problems. Table ordered by "
-                "accuracy; click a header to sort.\n\n" + table(curves, CURVE_COLS, "accuracy"), ["curves"]))
-    out.append(("Accuracy vs FLOPs per difficulty level", "One panel per level of the task's own difficulty.\n\n",
-                ["levels"]))
-    out.append(("Accuracy vs generated tokens", "", ["tokens"]))
-    front = "".join(f"**{m}**: " + " → ".join(f"{r['series']}@{r['budget']} ({r['accuracy']:.3f}, "
-                                               f"{r['flops_per_problem']:.3g})" for r in rows) + "\n\n"
-                    for m, rows in data["pareto"].items())
-    out.append(("Pareto frontier (accuracy, FLOPs per problem)", front, []))
+        out.append((WARNINGS, "".join(f"- {w}\n" for w in data["warnings"]) + "\n", []))
+    arms = [r for r in data["curves"] if r["level"] == "all" and r["selection"] not in METRICS]
+    out.append(("Accuracy vs FLOPs", f"Main panel: each model's Pareto arms and the rules the runs asked for (at most "
+                f"{plots.MOST} series), each arm its own colour and marker, numbers on the points their budgets, "
+                "light bands 95% intervals over problems; dashed: pass@n of the pool, a reference; grey step: the "
+                "Pareto frontier. Every other series is under More series. Table: every runnable arm, ordered by "
+                "accuracy; click a header to sort.\n\n" + table(arms, CURVE_COLS, "accuracy"), ["curves"]))
+    if any(r["selection"] in METRICS for r in data["curves"]):
+        out.append(("Reference measures", references(data["curves"]), []))
+    out.append(("Accuracy vs FLOPs per difficulty level", "The main panel's series, one panel per level of the task's "
+                "own difficulty.\n\n", ["levels"]))
+    out.append(("Accuracy vs generated tokens", "The main panel's series.\n\n", ["tokens"]))
     if data.get("comparisons"):
         out.append(("Each series against the baseline at the same budget",
                     "Paired difference in accuracy over the same problems with its 95% interval; verdict "
@@ -146,14 +207,25 @@ def sections(data: dict) -> list[tuple[str, str, list[str]]]:
                 "(pretraining + inference), for R = D_inference / D_pretrain. Bins are the small model's.\n\n")
         out.append(("Pretraining vs test-time FLOPs (Snell et al.)", note + table(data["exchange"], EX_COLS),
                     ["exchange"]))
+    if len(plots.panels(data["curves"], main_series(data))) > 1:
+        out.append(("More series", "The series not in the main panel: one panel per model and pool (the tag in "
+                    "parentheses names what differs in that run's config), with the pool's pass@n dashed; then the "
+                    "reference measures not drawn yet.\n\n", ["curves_more"]))
+    out.append(("Runs", "".join(f"- {r}" + (f" (**incomplete**: {marks[r]})" if r in marks else "") + "\n"
+                                for r in data["runs"]) + "\n", []))
     out.append(("Glossary", "".join(f"- **{term}**: {text}\n" for term, text in GLOSSARY) + "\n", []))
     return out
 
 
 def figures(data: dict) -> dict[str, object]:
     """name -> matplotlib figure, for the figures this report has data for."""
-    figs = {"curves": plots.curves(data["curves"], data["pareto"]), "levels": plots.levels(data["curves"]),
-            "tokens": plots.curves(data["curves"], x="gen_tokens_per_problem")}
+    groups = plots.panels(data["curves"], main_series(data))
+    main = groups[0][1]
+    figs = {"curves": plots.curves(data["curves"], data["pareto"], labels=main),
+            "levels": plots.levels(data["curves"], labels=main),
+            "tokens": plots.curves(data["curves"], x="gen_tokens_per_problem", labels=main)}
+    if len(groups) > 1:
+        figs["curves_more"] = plots.more(data["curves"], groups[1:])
     for kind in ("oracle", "predicted"):
         if data[kind]:
             figs[f"{kind}_policy"] = plots.policy(data[kind], kind)
@@ -165,6 +237,11 @@ def figures(data: dict) -> dict[str, object]:
     if data["exchange"]:
         figs["exchange"] = plots.exchange(data["exchange"])
     return figs
+
+
+def _fold(data: dict) -> str:
+    n = len(data["warnings"])
+    return f"{n} warning{'s' * (n != 1)} (click to show)"
 
 
 def write(data: dict, out_dir: Path) -> Path:
@@ -188,7 +265,7 @@ def write(data: dict, out_dir: Path) -> Path:
     convert = markdown.Markdown(extensions=["tables"])
     page = TEMPLATE.render(sections=[{
         "title": t, "html": Markup(convert.reset().convert(body)),
-        "css": "warn" if t == "Warnings" else "",
+        "css": "warn" if t == WARNINGS else "", "fold": _fold(data) if t == WARNINGS else "",
         "images": [base64.b64encode(pngs[i]).decode() for i in imgs if i in pngs]} for t, body, imgs in parts])
     write_atomic(out_dir / "report.html", page)
     write_atomic(out_dir / "report.json", json.dumps(data, indent=1, default=str) + "\n")

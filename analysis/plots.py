@@ -1,8 +1,10 @@
 """The figures of runs and reports, in one shared style: curves with bands and the Pareto frontier, one panel
 per difficulty level, the compute-optimal policy against its baselines, per-bin gains, the FLOPs exchange.
 
-Every series gets a colour per model x strategy (the strategy that drew the candidates) x verifier (the
-scores a selection reads) and a line style per selection rule, and its points are marked with their budget (n=k). Functions return matplotlib figures;
+A report's curves show a few series a panel (`panels`: at most MOST, the Pareto arms and the rules the runs
+asked for first, the rest in further panels), so each arm keeps its own colour of a qualitative palette and its
+own marker, with a light 95% band, and its points are marked with their budget (n=k); measures that read the
+grades (pass@n, G-Pass@k) are dashed reference lines, not arms. Functions return matplotlib figures;
 `png` / `save` turn one into bytes (PNG for pages, PDF and SVG for papers) with no timestamps in them, so
 the same data gives the same files.
 """
@@ -10,6 +12,7 @@ the same data gives the same files.
 from __future__ import annotations
 
 import io
+import textwrap
 from typing import Iterable
 
 import matplotlib
@@ -17,14 +20,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ttc.analysis.curves import series_label  # noqa: E402
+from ttc.analysis.curves import METRICS, POOL_STRATEGY, series_label  # noqa: E402
 
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7, "xtick.labelsize": 8,
          "ytick.labelsize": 8, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
          "axes.spines.right": False, "savefig.dpi": 150, "figure.dpi": 100, "lines.linewidth": 1.4,
          "lines.markersize": 3.5}
-DASHES = {"oracle": ":", "first": "", "majority": "-", "verifier": "--", "weighted_vote": "-.",
-          "logprob_sum": (0, (5, 1, 1, 1)), "logprob_mean": (0, (3, 1, 1, 1, 1, 1))}
+MOST = 8  # series a panel holds while its colours, markers and bands are still told apart
+PALETTE = plt.get_cmap("tab10").colors  # qualitative: ten colours no two of which read alike
+MARKERS = "osD^vP*Xhp"
+REFERENCE = {"linestyle": (0, (4, 2)), "lw": 1.0, "marker": "", "alpha": 0.8}  # measures, not arms: dashed
 FORMATS = ("png", "pdf", "svg")
 _META = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}, "svg": {"Date": None}}
 
@@ -44,35 +49,84 @@ def png(fig) -> bytes:
     return out
 
 
-def _key(r: dict) -> tuple:
-    """What a colour stands for: model, strategy and the scores its selection reads (verifier)."""
-    return r["model"], r["strategy"], r["verifier"]
+def is_reference(r: dict) -> bool:
+    """A measure that reads the grades (pass@n, G-Pass@k): a reference line, never an arm."""
+    return r["selection"] in METRICS
 
 
-def _colours(rows: Iterable[dict]) -> dict[tuple, str]:
-    keys = sorted({_key(r) for r in rows})
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {k: cycle[i % len(cycle)] for i, k in enumerate(keys)}
+def _pool(r: dict) -> tuple[str, str]:
+    """What a series was read off: its model and the tag collect gives a run whose series differ ('' if none)."""
+    _, paren, tag = r["series"].partition(" (")
+    return r["model"], paren.strip() + tag
 
 
-def _linestyle(selection: str):
-    style = DASHES.get(selection, "-")
-    return "-" if style == "" else style
+def _heads(rows: Iterable[dict]) -> dict[str, dict]:
+    heads: dict[str, dict] = {}
+    for r in rows:
+        heads.setdefault(series_label(r), r)
+    return heads
 
 
-def _draw(ax, rows: list[dict], x: str, colours: dict, mark_budgets: bool = True) -> None:
+def _default_labels(rows: Iterable[dict]) -> list[str]:
+    """Every series but G-Pass@k (three more lines a pool would crowd a run's own figure), sorted."""
+    return sorted(label for label, r in _heads(rows).items() if r["selection"] != "g_pass")
+
+
+def panels(rows: list[dict], first: Iterable[str], most: int = MOST) -> list[tuple[str, list[str]]]:
+    """(title, series labels) per panel, at most `most` each. The main panel ('') holds the arms `first` names,
+    in order, and for each of their models the pass@n of the pool most of them were read off; then the other
+    arms, one panel per model and pool with that pool's pass@n; then the references not drawn yet."""
+    heads = _heads(r for r in rows if r["level"] == "all")
+    refs = [label for label, r in sorted(heads.items()) if is_reference(r)]
+    main = [label for label in dict.fromkeys(first) if label in heads and not is_reference(heads[label])][:most]
+
+    def pass_at_n(pool: tuple) -> list[str]:
+        return [label for label in refs if heads[label]["selection"] == "oracle" and _pool(heads[label]) == pool][:1]
+
+    for model in dict.fromkeys(heads[label]["model"] for label in main):
+        pools = [_pool(heads[label]) for label in main if heads[label]["model"] == model
+                 and heads[label]["strategy"] == POOL_STRATEGY]
+        if pools and len(main) < most:
+            main += pass_at_n(max(dict.fromkeys(pools), key=pools.count))
+    out, drawn = [("", main)], set(main)
+    rest: dict[tuple, list[str]] = {}
+    for label, r in sorted(heads.items()):
+        if label not in drawn and not is_reference(r):
+            rest.setdefault(_pool(r), []).append(label)
+    for (model, tag), labels in sorted(rest.items()):
+        ref = pass_at_n((model, tag))
+        for i in range(0, len(labels), most - len(ref)):
+            out.append((f"other rules: {model} {tag}".strip(), labels[i:i + most - len(ref)] + ref))
+            drawn.update(out[-1][1])
+    left = [label for label in refs if label not in drawn]
+    out += [("reference measures (not arms)", left[i:i + most]) for i in range(0, len(left), most)]
+    return out
+
+
+def _draw(ax, rows: list[dict], x: str, labels: list[str], mark_budgets: bool = True, tag: str = "") -> None:
+    """The series `labels` of `rows`: an arm in its own colour and marker (by its place in `labels`, so the same
+    in every panel) with a light 95% band; a reference dashed, grey beside arms, without a band. Legend entries
+    drop the model where there is one, and `tag` (said in the panel's title)."""
     series: dict[str, list[dict]] = {}
     for r in rows:
-        if r["selection"] == "g_pass":  # G-Pass@k stays in the tables: three more lines per pool would crowd
-            continue
         series.setdefault(series_label(r), []).append(r)
-    for label, rs in sorted(series.items()):
-        rs = sorted(rs, key=lambda r: r[x])
-        head, xs = rs[0], [r[x] for r in rs]
-        colour = colours[_key(head)]
-        ax.plot(xs, [r["accuracy"] for r in rs], linestyle=_linestyle(head["selection"]), marker="o",
-                color=colour, label=label, alpha=0.7 if head["selection"] == "oracle" else 1.0)
-        ax.fill_between(xs, [r["ci_low"] for r in rs], [r["ci_high"] for r in rs], color=colour, alpha=0.08, lw=0)
+    only_refs = all(is_reference(series[label][0]) for label in labels if label in series)
+    alone = len({r["model"] for r in rows}) == 1
+    for i, label in enumerate(labels):
+        rs = sorted(series.get(label, []), key=lambda r: r[x])
+        if not rs:
+            continue
+        xs, ys = [r[x] for r in rs], [r["accuracy"] for r in rs]
+        colour = PALETTE[i % len(PALETTE)]
+        marker = MARKERS[(i + i // len(PALETTE)) % len(MARKERS)]
+        name = label.removeprefix(f"{rs[0]['model']} " if alone else "")
+        name = textwrap.fill(name.replace(f" {tag}", "") if tag else name, 60, subsequent_indent="  ")
+        if is_reference(rs[0]):
+            ax.plot(xs, ys, label=f"{name} (reference)", **{**REFERENCE, "color": colour if only_refs else "0.4",
+                                                             "marker": marker if only_refs else ""})
+            continue
+        ax.plot(xs, ys, linestyle="-", marker=marker, color=colour, label=name)
+        ax.fill_between(xs, [r["ci_low"] for r in rs], [r["ci_high"] for r in rs], color=colour, alpha=0.06, lw=0)
         if mark_budgets and len(rs) > 1:
             for r in rs:
                 ax.annotate(f"{r['budget']}", (r[x], r["accuracy"]), textcoords="offset points", xytext=(2, 3),
@@ -85,16 +139,18 @@ def _xlabel(x: str) -> str:
     return "FLOPs per problem (generator + verifier)" if x.startswith("flops") else "generated tokens per problem"
 
 
-def curves(rows: list[dict], fronts: dict | None = None, x: str = "flops_per_problem", title: str = ""):
-    """Accuracy against `x` (FLOPs or generated tokens per problem), one line per series, with 95% bands,
-    budgets marked, and, if given, each model's Pareto frontier."""
+def curves(rows: list[dict], fronts: dict | None = None, x: str = "flops_per_problem", title: str = "",
+           labels: list[str] | None = None):
+    """Accuracy against `x` (FLOPs or generated tokens per problem) of the series `labels` (default: every series
+    but G-Pass), arms with 95% bands and budgets marked, references dashed, and, if given, each model's Pareto
+    frontier."""
     mine = [r for r in rows if r["level"] == "all"]
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8, 4.8))
-        _draw(ax, mine, x, _colours(mine))
+        _draw(ax, mine, x, _default_labels(mine) if labels is None else labels)
         for model, front in (fronts or {}).items():
             ax.step([r["flops_per_problem"] for r in front], [r["accuracy"] for r in front], where="post",
-                    color="k", lw=2, alpha=0.4, label=f"{model} Pareto frontier")
+                    color="k", lw=2, alpha=0.3, label=f"{model} Pareto frontier")
         ax.set_xlabel(_xlabel(x) + " (numbers: budget)")
         ax.set_ylabel("accuracy")
         ax.set_title(title)
@@ -102,17 +158,34 @@ def curves(rows: list[dict], fronts: dict | None = None, x: str = "flops_per_pro
     return fig
 
 
-def levels(rows: list[dict], x: str = "flops_per_problem"):
-    """One panel per difficulty level (as in Snell et al.): accuracy against `x` for every series."""
+def more(rows: list[dict], groups: list[tuple[str, list[str]]], x: str = "flops_per_problem"):
+    """One panel per (title, series labels) of `groups` (see `panels`), stacked, each with its own legend."""
+    mine = [r for r in rows if r["level"] == "all"]
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(groups), 1, figsize=(8, 3.4 * len(groups)), sharex=True, squeeze=False)
+        for ax, (title, labels) in zip(axes[:, 0], groups):
+            _, paren, tag = title.partition(" (")  # a pool's panel names its tag once, in the title
+            _draw(ax, mine, x, labels, mark_budgets=False, tag=f"({tag}" if paren else "")
+            ax.set_title(title, loc="left")
+            ax.set_ylabel("accuracy")
+            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        axes[-1, 0].set_xlabel(_xlabel(x))
+        axes[-1, 0].xaxis.set_tick_params(labelbottom=True)
+    return fig
+
+
+def levels(rows: list[dict], x: str = "flops_per_problem", labels: list[str] | None = None):
+    """One panel per difficulty level (as in Snell et al.): accuracy against `x` for the series `labels`
+    (default: every series but G-Pass)."""
     levs = sorted({r["level"] for r in rows if r["level"] != "all"}, key=lambda v: (len(v), v))
+    labels = _default_labels(rows) if labels is None else labels
     with plt.rc_context(STYLE):
         cols = min(len(levs), 3) or 1
         fig, axes = plt.subplots((len(levs) + cols - 1) // cols or 1, cols, figsize=(3.6 * cols, 2.9 * (
             (len(levs) + cols - 1) // cols or 1)), sharey=True, squeeze=False)
-        colours = _colours(rows)
         for ax, lev in zip(axes.flat, levs):
             mine = [r for r in rows if r["level"] == lev]
-            _draw(ax, mine, x, colours, mark_budgets=False)
+            _draw(ax, mine, x, labels, mark_budgets=False)
             ax.set_title(f"level {lev} ({mine[0]['n_problems']} problems)")
             ax.set_xlabel(_xlabel(x))
         for ax in axes.flat[len(levs):]:
@@ -120,8 +193,11 @@ def levels(rows: list[dict], x: str = "flops_per_problem"):
         for ax in axes[:, 0]:
             ax.set_ylabel("accuracy")
         fig.tight_layout()
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="center left", frameon=False, bbox_to_anchor=(1.0, 0.5))
+        shown = {}  # a series missing from one level still gets its legend entry from another
+        for ax in axes.flat[:len(levs)]:
+            for handle, label in zip(*ax.get_legend_handles_labels()):
+                shown.setdefault(label, handle)
+        fig.legend(list(shown.values()), list(shown), loc="center left", frameon=False, bbox_to_anchor=(1.0, 0.5))
     return fig
 
 

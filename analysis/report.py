@@ -3,9 +3,9 @@
 `build` gathers the curves (paired 95% BCa intervals), each model's Pareto frontier, paired comparisons of
 every series with the baseline at the same budget, the compute-optimal strategy per difficulty bin (oracle
 and predicted) with 2-fold cross-validated gains over the baseline at equal compute, Snell's pretraining vs
-test-time exchange across the model family, the adaptive policy files, and honest warnings. Runs of
-different task settings are refused together. `ttc.analysis.page` writes it (Markdown, HTML, figures).
-Reads run directories only.
+test-time exchange across the model family, the adaptive policy files, the series each run asked for, and
+honest warnings (one line per cause). Runs of different task settings are refused together.
+`ttc.analysis.page` writes it (Markdown, HTML, figures). Reads run directories only.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from pathlib import Path
 
 from ttc.analysis.collect import find_runs, incomplete, load
 from ttc.analysis.diagnostics import calibration, overoptimisation
-from ttc.analysis.curves import METRICS, summarize
+from ttc.analysis.curves import METRICS, POOL_STRATEGY, summarize
 from ttc.analysis.exchange import RATIOS, exchange
 from ttc.contracts.rules import bin_of
 from ttc.analysis.optimal import (arms_table, compute_optimal, oracle_difficulty, probe, quantile_bins,
                               thresholds)
 from ttc.contracts.errors import ConfigError
 from ttc.analysis.intervals import difference
+from ttc.analysis.outputs import asked_rows
 from ttc.contracts.rundir import finished, is_run_dir, read_record, read_samples, shard_of
 
 
@@ -85,8 +86,8 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
     oracle_bins = {}
     for model in models:
         mine = [r for r in curves if r["model"] == model and r["level"] == "all" and r["selection"] not in METRICS]
-        out["pareto"][model] = [{k: r[k] for k in ("series", "verifier", "budget", "accuracy", "flops_per_problem")}
-                                for r in pareto(mine)]
+        out["pareto"][model] = [{k: r[k] for k in ("series", "verifier", "budget", "budget_unit", "accuracy", "ci_low",
+                                                   "ci_high", "flops_per_problem")} for r in pareto(mine)]
         pass1 = oracle_difficulty(records, model)
         if len(pass1) < n_bins:
             continue
@@ -101,7 +102,32 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
     out["comparisons"] = comparisons(records, curves)
     out["calibration"] = calibration([x for run in runs for x in finished(read_samples(run))])
     out["overoptimisation"] = overoptimisation(curves)
-    out["warnings"] = warnings(out) + notes
+    out["asked"] = asked(runs, records)
+    out["warnings"] = list(dict.fromkeys(warnings(out) + notes))
+    return out
+
+
+def asked(runs: list[Path], records: list[dict]) -> list[dict]:
+    """The series each run asked for, in run order (model, series, verifier): its own strategy's curve, or the
+    rule its config's selection names off its pool (`asked_rows`). A run whose pool equals an earlier run's
+    point for point was kept once (collect): its rule is then the earlier, untagged series of that name."""
+    out: list[dict] = []
+    by_run: dict[str, list[dict]] = {}
+    for r in records:
+        by_run.setdefault(r["run"], []).append(r)
+    for run in runs:
+        record = read_record(run)
+        selection = record["config"].get("strategy", {}).get("selection")
+        rows = asked_rows(by_run.get(str(run), []), selection)
+        if not rows:
+            model = record.get("meta", {}).get("generator")
+            pooled = [r for r in records if r["model"] == model and r["strategy"] == POOL_STRATEGY
+                      and " (" not in r["series"]]
+            rows = asked_rows(pooled, selection)[:1]
+        for r in rows:
+            key = {"model": r["model"], "series": r["series"], "verifier": r["verifier"]}
+            if key not in out:
+                out.append(key)
     return out
 
 
@@ -149,7 +175,8 @@ MIN_PROBLEMS = 10  # below this a level's or bin's interval is too wide to rank 
 
 
 def warnings(data: dict) -> list[str]:
-    """Honest warnings: too few problems for an interval, unfinished runs, a policy not beating its baseline."""
+    """Honest warnings, one line per cause: too few problems for an interval, unfinished runs, an over-optimised
+    verifier, a policy not reliably beating its baseline (one line per policy, listing its budgets)."""
     out = [f"run {run} is incomplete ({counts}); its rows use finished problems only"
            for run, counts in data.get("incomplete", {}).items()]
     small = sorted({(r["model"], r["level"], r["n_problems"]) for r in data["curves"]
@@ -163,13 +190,16 @@ def warnings(data: dict) -> list[str]:
             out.append(f"best-of-n by {r['verifier']} ({r['model']}) peaks at n={r['peak_n']} and falls "
                        f"{r['drop_after_peak']:.3f} by n={r['n'][-1]} while pass@n rises: the verifier is over-optimised")
     for kind in ("oracle", "predicted"):
+        weak: dict[tuple[str, str], list[dict]] = {}  # one line per policy and baseline, listing its budgets
         for r in data[kind]:
             if r["difficulty"] == "all" and r["gain"] is not None and r["gain_ci_low"] <= 0:
-                verdict = "does not beat" if r["gain"] <= 0 else "is not reliably better than"
-                out.append(f"the {kind}-difficulty policy of {r['model']} at budget {r['budget_flops']:.3g} FLOPs "
-                           f"{verdict} its baseline {r['baseline']} (gain {r['gain']:+.3f}, 95% interval "
-                           f"[{r['gain_ci_low']:+.3f}, {r['gain_ci_high']:+.3f}]); it is not presented as "
-                           f"compute-optimal there")
+                weak.setdefault((r["model"], r["baseline"].rsplit(" @", 1)[0]), []).append(r)
+        for (model, baseline), rs in weak.items():
+            at = "; ".join(f"{r['budget_flops']:.3g} FLOPs {r['gain']:+.3f} [{r['gain_ci_low']:+.3f}, "
+                           f"{r['gain_ci_high']:+.3f}]" for r in sorted(rs, key=lambda r: r["budget_flops"]))
+            out.append(f"the {kind}-difficulty policy of {model} is not presented as compute-optimal at "
+                       f"{len(rs)} budget{'s' * (len(rs) > 1)}, where its gain over its baseline {baseline} does "
+                       f"not exclude 0 (gain, 95% interval): {at}")
     return out
 
 

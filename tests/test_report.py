@@ -12,8 +12,10 @@ from hydra import compose, initialize_config_dir
 from ttc.analysis.exchange import exchange
 from ttc.contracts.rules import bin_of
 from ttc.analysis.optimal import compute_optimal, quantile_bins, thresholds
-from ttc.analysis.page import write
-from ttc.analysis.report import build, pareto
+from ttc.analysis import plots
+from ttc.analysis.curves import METRICS, series_label
+from ttc.analysis.page import main_series, write
+from ttc.analysis.report import build, pareto, warnings
 from ttc.harness.cli import CONF_DIR
 from ttc.contracts.errors import ConfigError
 from ttc.harness.run import execute
@@ -115,12 +117,15 @@ def test_report_from_real_runs(runs, tmp_path):
     assert "fewer than 10 problems behind some rows" in warned and "level 1 (6)" in warned  # 6 problems per level
     for r in data["oracle"] + data["predicted"]:
         if r["difficulty"] == "all" and r["gain"] is not None and r["gain_ci_low"] <= 0:
-            assert f"at budget {r['budget_flops']:.3g} FLOPs" in warned and "not presented as compute-optimal" in warned
+            assert f"{r['budget_flops']:.3g} FLOPs {r['gain']:+.3f}" in warned and "not presented as compute-optimal" in warned
+    assert len(data["warnings"]) == len(set(data["warnings"]))  # one line per cause: a policy's budgets in one
+    for kind in ("oracle", "predicted"):
+        assert sum(f"the {kind}-difficulty policy of tiny-0.3m" in w for w in data["warnings"]) <= 1
     out = write(data, tmp_path / "report")
     html = (out / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     names = ["curves", "levels", "tokens", "oracle_policy", "oracle", "predicted_policy", "predicted",
-             "calibration", "overoptimisation", "exchange"]
+             "calibration", "overoptimisation", "exchange", "curves_more"]
     [cal] = data["calibration"]  # the critique judge's P(yes): reliability bins over all 144 candidates
     assert cal["verifier"] == "tiny-0.3m-critique-logprob" and cal["n_candidates"] == 18 * 8
     assert sum(b["count"] for b in cal["bins"]) == 144 and 0.0 <= cal["ece"] <= 1.0
@@ -133,6 +138,7 @@ def test_report_from_real_runs(runs, tmp_path):
     table = md.split("## Accuracy vs FLOPs\n")[1].split("\n\n## ")[0]
     accs = [float(line.split("|")[6]) for line in table.splitlines() if line.startswith("| tiny")]
     assert accs == sorted(accs, reverse=True) and len(accs) > 10  # ordered by accuracy
+    _answers_first(data, md)
     assert data["comparisons"] and all(c["ci_low"] <= c["difference"] <= c["ci_high"] for c in data["comparisons"])
     assert "<table>" in html and "**" not in html and "`" not in html and "|---" not in html
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -144,6 +150,79 @@ def test_report_from_real_runs(runs, tmp_path):
     assert f'data-rendered="{len(names)}/{len(names)}"' in body and 'data-errors="0"' in body
     text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", dom.stdout, flags=re.S)
     assert not re.search(r"\*\*|`|\|\s*---|!\[|^#+ ", text, flags=re.M), "Markdown residue on the rendered page"
+    heads = re.findall(r"<h2>(.*?)</h2>", dom.stdout)
+    assert heads[:3] == ["Best strategy per budget", "Warnings", "Accuracy vs FLOPs"]
+    folded = re.search(r"<details><summary>(\d+) warnings? \(click to show\)</summary>(.*?)</details>", dom.stdout, re.S)
+    assert folded and int(folded.group(1)) == len(data["warnings"]) == folded.group(2).count("<li>")
+
+
+def _answers_first(data: dict, md: str) -> None:
+    """The page opens with the best arm per budget (never a measure), warnings after it; the main figure holds
+    the Pareto arms and asked-for rules, at most 8 series in distinct colours; pass@n and G-Pass apart."""
+    sections = re.findall(r"^## (.+)$", md, flags=re.M)
+    assert sections[:3] == ["Best strategy per budget", "Warnings", "Accuracy vs FLOPs"]
+    top = md.split("## Best strategy per budget\n")[1].split("\n## ")[0]
+    arms = [r for r in data["curves"] if r["level"] == "all" and r["selection"] not in METRICS]
+    for model in data["pareto"]:
+        rows = [line.split("|") for line in top.splitlines() if line.startswith(f"| {model} |")]
+        assert rows and f"**{model}**: " + " → ".join(f"{c[3].strip()} ({c[5].strip()})" for c in rows) in top
+        for cells in rows:  # at each budget level: the most accurate arm costing no more (3 significant figures)
+            budget, acc = float(cells[2].split()[0]), float(cells[5])
+            assert acc == pytest.approx(max(r["accuracy"] for r in arms if r["model"] == model
+                                            and r["flops_per_problem"] <= budget * 1.005), abs=6e-4)
+    ranked = md.split("## Accuracy vs FLOPs\n")[1].split("\n\n## ")[0]
+    assert "oracle_pass_at_n" not in ranked and "g_pass" not in ranked
+    refs = md.split("## Reference measures\n")[1].split("\n\n## ")[0]
+    assert "| tiny-0.3m | oracle_pass_at_n |" in refs and "| tiny-0.3m | g_pass_1 |" in refs
+    assert len({series_label(r) for r in data["curves"] if r["level"] == "all"}) > 8  # the cap has work to do
+    groups = plots.panels(data["curves"], main_series(data))
+    fig = plots.curves(data["curves"], data["pareto"], labels=groups[0][1])
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    shown = [(h, label) for h, label in zip(handles, labels) if "Pareto frontier" not in label]
+    assert 0 < len(shown) <= 8 and len(groups[0][1]) == len(shown)
+    colours = [h.get_color() for h, label in shown if "(reference)" not in label]
+    assert len(set(map(str, colours))) == len(colours), "two arms of the main panel share a colour"
+    front = {f"{m} {r['series']}" + (f" [{r['verifier']}]" if r["verifier"] != "none" else "")
+             for m, rows in data["pareto"].items() for r in rows}
+    assert front <= set(groups[0][1]) and {series_label(r) for r in data["asked"]} <= set(groups[0][1])
+    assert {label for _, labels in groups for label in labels} == {series_label(r) for r in data["curves"]
+                                                                  if r["level"] == "all"}
+    assert all(len(labels) <= 8 for _, labels in groups)
+    plots.plt.close(fig)
+
+
+def test_warnings_fold_a_policys_budgets_into_one_line():
+    def row(kind_budget, gain, low, high, diff="all"):
+        return {"model": "M", "difficulty": diff, "budget_flops": kind_budget, "baseline": f"majority @{int(kind_budget)}",
+                "gain": gain, "gain_ci_low": low, "gain_ci_high": high}
+    data = {"curves": [], "predicted": [],
+            "oracle": [row(1.0, -0.1, -0.2, 0.0), row(2.0, 0.05, -0.01, 0.1), row(4.0, 0.2, 0.1, 0.3),
+                       row(2.0, -0.3, -0.5, -0.1, diff="1")]}
+    [line] = warnings(data)
+    assert line.startswith("the oracle-difficulty policy of M is not presented as compute-optimal at 2 budgets")
+    assert "baseline majority does not exclude 0" in line
+    assert line.endswith("1 FLOPs -0.100 [-0.200, +0.000]; 2 FLOPs +0.050 [-0.010, +0.100]")  # not 4: it beats
+
+
+def test_panels_keep_the_asked_series_first_and_every_series_somewhere():
+    def rows(series, selection, model="M", strategy="best_of_n"):
+        return [{"model": model, "series": series, "strategy": strategy, "selection": selection, "verifier": "none",
+                 "level": "all", "budget": b, "flops_per_problem": 10.0 * b, "accuracy": 0.1 * b, "ci_low": 0.0,
+                 "ci_high": 1.0} for b in (1, 2, 4)]
+    data = rows("greedy", "own", strategy="greedy") + rows("oracle_pass_at_n", "oracle")
+    data += rows("oracle_pass_at_n (min_p=0.1)", "oracle") + rows("g_pass_1", "g_pass")
+    for i in range(12):
+        data += rows(f"rule{i}", f"rule{i}") + rows(f"rule{i} (min_p=0.1)", f"rule{i}")
+    groups = plots.panels(data, ["M rule3 (min_p=0.1)", "M greedy", "M rule1 (min_p=0.1)", "M nothing"])
+    assert groups[0] == ("", ["M rule3 (min_p=0.1)", "M greedy", "M rule1 (min_p=0.1)",
+                              "M oracle_pass_at_n (min_p=0.1)"])  # the pass@n of the pool they were read off
+    assert all(len(labels) <= plots.MOST for _, labels in groups)
+    assert {label for _, labels in groups for label in labels} == {series_label(r) for r in data}
+    assert groups[-1] == ("reference measures (not arms)", ["M g_pass_1"])
+    fig = plots.curves(data, labels=groups[0][1])
+    colours = [line.get_color() for line in fig.axes[0].get_lines() if line.get_linestyle() == "-"]
+    assert len(colours) == 3 and len(set(colours)) == 3
+    plots.plt.close(fig)
 
 
 def test_runs_of_different_task_settings_are_not_mixed_in_one_report(runs, tmp_path):
@@ -186,7 +265,7 @@ def test_runs_that_share_problems_are_kept_whole_or_once(tmp_path):
     pools) stays whole, every problem of it, and is named by what differs. Never a per-problem remainder."""
     from ttc.analysis.collect import load
 
-    small = ["strategy.n=4", "verifier=none", "task.per_level=1", "batch_size=3"]
+    small = ["strategy.n=4", "verifier=none", "task.per_level=2", "batch_size=6"]
     _execute(tmp_path / "a", ["strategy=majority", *small])
     _execute(tmp_path / "b", ["strategy=majority", "strategy.selection=logprob_sum", *small])  # the same pool
     _execute(tmp_path / "c", ["strategy=best_of_n", "strategy.selection=majority", *small])  # min_p 0.1 -> 0.0
@@ -195,10 +274,10 @@ def test_runs_that_share_problems_are_kept_whole_or_once(tmp_path):
     problems: dict[tuple, set] = {}
     for r in records:
         problems.setdefault((r["run"], r["series"], r["budget"]), set()).add(r["problem_id"])
-    assert {len(v) for v in problems.values()} == {3}, "a series lost problems at some budget"
+    assert {len(v) for v in problems.values()} == {6}, "a series lost problems at some budget"
     assert {r["run"] for r in records if r["series"] == "majority"} == {str(tmp_path / "a")}
     assert not any(r["run"] == str(tmp_path / "b") for r in records)
     assert len(notes) == 1 and notes[0].startswith(str(tmp_path / "b")) and "shown once" in notes[0]
     tagged = {r["series"] for r in records if r["run"] == str(tmp_path / "c") and r["series"].startswith("majority")}
     assert tagged == {"majority (strategy.min_p=0.0)"}
-    assert len({(r["budget"], r["problem_id"]) for r in records if r["series"] in tagged}) == 3 * 3  # n = 1, 2, 4
+    assert len({(r["budget"], r["problem_id"]) for r in records if r["series"] in tagged}) == 3 * 6  # n = 1, 2, 4
