@@ -163,6 +163,15 @@ class VerifierUse(Protocol):
 
 
 @runtime_checkable
+class SelectionRule(Protocol):
+    """A strategy whose selection rule depends on whether the run has a verifier (best-of-N's default `verifier`
+    is majority vote without one): the run loop records, and announces, the rule applied."""
+
+    def rule(self, verified: bool) -> str:
+        """The selection rule applied in a run with (`verified`) or without a verifier."""
+
+
+@runtime_checkable
 class Reachable(Protocol):
     """A generator behind a server: the run loop asks it to check the server answers before any work."""
 

@@ -23,7 +23,8 @@ from ttc.analysis.outputs import asked_rows, format_table, write_curves, write_p
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Encoding, Generator, Reachable, Strategy,
-                                     Task, Verifier, VerifierNeed, VerifierUse)
+                                     SelectionRule, Task, Verifier, VerifierNeed,
+                                     VerifierUse)
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.samples import sample_lines
 from ttc.harness.fingerprint import model_fingerprints
@@ -97,6 +98,11 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
     node = cfg.get("verifier")
     if not (node and "_target_" in node) and isinstance(strategy, VerifierNeed) and strategy.verifier_need():
         raise ConfigError(strategy.verifier_need())
+    configured = cfg.strategy.get("selection")
+    verified = bool(node and "_target_" in node)
+    if isinstance(strategy, SelectionRule) and strategy.rule(verified) != configured and not quiet:
+        print(f"ttc: strategy.selection={configured} with verifier=none: selecting by {strategy.rule(verified)} "
+              f"(set strategy.selection=... to choose another rule)", file=sys.stderr)
     with RunLock(run_dir):
         return _execute(cfg, strategy, Path(run_dir), quiet, group, sweep_dir)
 
@@ -160,7 +166,8 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
         "task": task.name, "task_version": task.version, "grader_version": task.grader_version,
         "strategy": strategy.name, "generator": generator.name, "run_seed": int(cfg.seed),
         "verifier": verifier.name if verifier is not None else "none",
-        "selection": cfg.strategy.get("selection"),
+        "selection": strategy.rule(verifier is not None) if isinstance(strategy, SelectionRule)
+                     else cfg.strategy.get("selection"),
     }
     store.bind(config, {"meta": meta, "card": dataclasses.asdict(card) if card is not None else None, "models": models,
                         "problems": len(mine), "provenance": provenance()})
@@ -203,7 +210,8 @@ def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool,
     rows = write_curves(run_dir, samples, pretrain, draw=lambda *args: drawing.append(side.call(write_png, *args)))
     offline = live.finish(config, rows, samples)  # mirrored once (a marker): live, or in one go when nothing was left
     if not quiet:
-        print(format_table(rows, asked=asked_rows(rows, config["strategy"].get("selection"))))
+        rule = samples[0].get("selection") if samples else config["strategy"].get("selection")  # the rule applied
+        print(format_table(rows, asked=asked_rows(rows, rule)))
         print(f"run directory: {run_dir}")
         if offline and live.where is None:  # a sweep prints one command for all its runs
             print(f"W&B (offline): upload with: wandb sync {offline}")

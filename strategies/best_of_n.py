@@ -9,6 +9,8 @@ before the rule (unless all are); each candidate's `info.rejected` says which, s
 record. `selection=filter_cluster` is AlphaCode's rule (ttc.contracts.clusters): candidates failing the public
 tests are filtered, the rest clustered by behaviour on generated inputs (the verifier's Behaviours), and the
 largest cluster's representative is chosen; curves.csv adds 10@k. `regex` and `syntax` constrain the decoding itself (ttc.generators.constraints).
+Without a verifier, `selection=verifier` (the config's default) selects by majority vote, which reads no scores
+(`rule`); the other rules that need one (weighted_vote, filter_cluster, mbr_exec) are refused.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ttc.contracts.rules import SELECTIONS, candidate_key, sample_seed, select
 NEEDS_VERIFIER = ("verifier", "weighted_vote", "filter_cluster", "mbr_exec")
 MBR = tuple(f"mbr_{u}" for u in UTILITIES)  # minimum Bayes risk under a utility (ttc.contracts.mbr)
 CLUSTER = "filter_cluster"  # AlphaCode: public-test filter, behaviour clusters (ttc.contracts.clusters)
+UNVERIFIED = {"verifier": "majority"}  # a rule's stand-in when the run has no verifier: the vote reads no scores
 
 
 class BestOfN:
@@ -50,9 +53,19 @@ class BestOfN:
         self.selection, self.name = selection, name or ("best_of_n" if selection != "majority" else "majority")
         self.reject = bool(reject)
 
+    def rule(self, verified: bool) -> str:
+        """The selection rule applied in a run with (`verified`) or without a verifier: `selection`, or without
+        one its stand-in (UNVERIFIED: `verifier`, the config's default, becomes majority vote)."""
+        return self.selection if verified else UNVERIFIED.get(self.selection, self.selection)
+
+    def reads_verifier(self) -> bool:
+        """VerifierUse (ttc.contracts.protocols): only the rules that read scores (verifier, weighted_vote,
+        filter_cluster, mbr_exec) have a verifier built; majority, log-probability, MBR and first do not."""
+        return self.selection in NEEDS_VERIFIER
+
     def verifier_need(self) -> str | None:
-        """VerifierNeed (ttc.contracts.protocols): verifier-based selections need one."""
-        if self.selection in NEEDS_VERIFIER:
+        """VerifierNeed (ttc.contracts.protocols): the rules that need a verifier and have no stand-in need one."""
+        if self.rule(verified=False) in NEEDS_VERIFIER:
             return (f"strategy.selection={self.selection} needs a verifier; set verifier=... "
                     f"or use selection=majority/logprob_sum/logprob_mean")
         return None
@@ -87,7 +100,7 @@ class BestOfN:
                 keys = [candidate_key(seed, problem.id, i) for i in range(len(pool))]
                 chosen = submissions(kept, [d["public_pass"] for d in info], sigs, keys, 1)[0]
             else:
-                chosen = self._choose(pool, answers, vs, kept, seed, problem.id)
+                chosen = self._choose(self.rule(verifier is not None), pool, answers, vs, kept, seed, problem.id)
             ledger = ledger_of(pool, [v for v in vs if v is not None])
             results.append(ProblemResult(
                 problem.id, tuple(Candidate(c, a, v, d) for c, a, v, d in zip(pool, answers, vs, info)), chosen,
@@ -95,15 +108,15 @@ class BestOfN:
             ))
         return results
 
-    def _choose(self, pool, answers, vs, kept: list[int], seed: int, problem_id: str) -> int:
-        """The selected candidate among `kept` (all of them unless rejection set some aside), by index in the
-        whole pool, so that tie-breaks are the analysis's."""
-        if self.selection in MBR:
-            u = utility_matrix([c.text for c in pool], answers, self.selection.removeprefix("mbr_"))
+    def _choose(self, rule: str, pool, answers, vs, kept: list[int], seed: int, problem_id: str) -> int:
+        """The candidate `rule` selects among `kept` (all of them unless rejection set some aside), by index in
+        the whole pool, so that tie-breaks are the analysis's."""
+        if rule in MBR:
+            u = utility_matrix([c.text for c in pool], answers, rule.removeprefix("mbr_"))
             return mbr_pick(kept, u, answers, seed, problem_id)
         out = set(range(len(pool))) - set(kept)
         scores = [float("-inf") if i in out else (v.score if v else 0.0) for i, v in enumerate(vs)]
         logprobs = [float("-inf") if i in out else c.logprob for i, c in enumerate(pool)]
-        if self.selection == "first":
+        if rule == "first":
             return kept[0]
-        return select(self.selection, answers, scores, logprobs, [c.generated_tokens for c in pool], seed, problem_id)
+        return select(rule, answers, scores, logprobs, [c.generated_tokens for c in pool], seed, problem_id)

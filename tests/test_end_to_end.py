@@ -85,3 +85,35 @@ def test_compute_grows_with_budget_and_matches_the_ledger_at_full_budget(run):
         assert float(r["ci_low"]) <= float(r["accuracy"]) <= float(r["ci_high"])
     assert {r["level"] for r in rows} == {"all", "1", "2", "3", "4", "5"}
     assert float(rows[0]["pretrain_flops"]) > 0
+
+
+@pytest.fixture(scope="module")
+def unverified(tmp_path_factory):
+    """`ttc strategy=best_of_n verifier=none` on a slice: best-of-N's default rule with no verifier to read."""
+    import json
+
+    run_dir = tmp_path_factory.mktemp("unverified")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            "strategy=best_of_n", "verifier=none", f"strategy.n={N}", "strategy.temperature=1.0", "task.levels=[3,4]",
+            "task.per_level=3", "logger=none"])
+    assert cfg.strategy.selection == "verifier"
+    execute(cfg, run_dir, quiet=True)
+    return [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+
+
+def test_best_of_n_without_a_verifier_selects_by_majority_vote(unverified):
+    pools = defaultdict(list)
+    for s in unverified:
+        pools[s["problem_id"]].append(s)
+    assert len(pools) == 6 and all(s["verifier_score"] is None for s in unverified)
+    for pid, pool in pools.items():
+        pool.sort(key=lambda c: c["candidate"])
+        answers = [c["answer"] for c in pool]
+        won = vote(answers, [1.0] * N, 0, pid)
+        [chosen] = [c["candidate"] for c in pool if c["selected"]]
+        assert chosen == max((i for i, a in enumerate(answers) if a == won), key=lambda i: candidate_key(0, pid, i))
+
+
+def test_best_of_n_without_a_verifier_records_the_rule_it_applied(unverified):
+    assert {s["selection"] for s in unverified} == {"majority"}

@@ -38,7 +38,7 @@ CASES = [
     (["strategy=beam_search", "strategy.width=-2"], "budget -2 beams is impossible"),
     (["strategy=beam_search", "strategy.width=abc"], "strategy.width=abc must be a number"),
     (["strategy.selection=best"], "strategy.selection=best is not valid; choose one of:"),
-    (["strategy.selection=verifier", "verifier=none"], "strategy.selection=verifier needs a verifier"),
+    (["strategy.selection=weighted_vote", "verifier=none"], "strategy.selection=weighted_vote needs a verifier"),
     (["strategy.temperature=-1"], "strategy.temperature=-1 is out of range (valid: >= 0)"),
     (["strategy.temperature=hot"], "strategy.temperature=hot must be a number"),
     (["strategy.top_p=1.5"], "strategy.top_p=1.5 is out of range (valid: in (0, 1])"),

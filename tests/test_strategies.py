@@ -80,3 +80,20 @@ def test_greedy_and_beam_search_budgets_and_costs(small, task):
         assert br.budget.amount == 3 and len(br.candidates) == 3
         assert br.ledger.prompt_tokens == 3 * plen  # HF beam search prefills every beam's prompt copy
         assert br.ledger.generated_tokens >= gr.ledger.generated_tokens
+
+
+def test_selection_by_verifier_without_one_is_majority_vote(small, task):
+    """best_of_n's default rule (selection=verifier) with verifier=none selects as majority vote does, on the
+    same pool; the rules that need scores and have no stand-in are still refused."""
+    fallback = BestOfN(8, selection="verifier", temperature=1.0)
+    assert fallback.verifier_need() is None
+    assert (fallback.rule(verified=False), fallback.rule(verified=True)) == ("majority", "verifier")
+    assert BestOfN(8, selection="weighted_vote").verifier_need() is not None
+    results = fallback.run(task.problems(), small, None, task.extract, 0)
+    majority = BestOfN(8, selection="majority", temperature=1.0).run(task.problems(), small, None, task.extract, 0)
+    assert [r.selected for r in results] == [r.selected for r in majority]
+    assert [[c.completion.text for c in r.candidates] for r in results] == \
+        [[c.completion.text for c in r.candidates] for r in majority]
+    for r in results:  # here two pools have a vote that neither the first sample nor an argmax of ties would pick
+        answers = [c.answer for c in r.candidates]
+        assert answers.count(answers[r.selected]) == max(answers.count(a) for a in answers)
