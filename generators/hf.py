@@ -11,6 +11,7 @@ Knows nothing about tasks, strategies or configs.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -61,6 +62,16 @@ class _Rows:
     reused: list[int] = field(default_factory=list)  # per prompt: tokens whose KV came from an earlier call
 
 
+def default_threads() -> int | None:
+    """torch's threads on a CPU when neither `generator.threads` nor OMP_NUM_THREADS says: one core fewer than
+    this process may use (at least one), leaving a core to ttc's side worker and to whatever else runs. Measured
+    with bench/bench_threads.py on 2 cores (SmolLM2-135M greedy, whole runs): idle, 1 thread is as fast as 2
+    (16.3 vs 16.1 s); beside two CPU-bound jobs, 2 threads spinning in OpenMP took 53 s, 1 thread 28 s."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None
+    return max(1, len(os.sched_getaffinity(0)) - 1)
+
+
 class HFGenerator:
     """A local causal LM run with HF transformers on CPU or GPU."""
 
@@ -73,6 +84,7 @@ class HFGenerator:
             raise ConfigError(f"generator.max_batch_rows={max_batch_rows} must be at least 1")
         if max_batch_tokens < 1:
             raise ConfigError(f"generator.max_batch_tokens={max_batch_tokens} must be at least 1")
+        threads = threads or (default_threads() if device == "cpu" else None)
         if threads:
             torch.set_num_threads(threads)
         source, kw = model_source(model, revision)

@@ -126,9 +126,6 @@ def main(beside: bool = False) -> None:
     """The `ttc` entry point: `merge`, `report`, or a Hydra run or sweep. `beside`: draw and mirror to W&B in a
     side worker (harness/side.py); only where the main module re-imports safely (a spawned worker imports it)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # torch's OpenMP threads sleep between parallel regions instead of spinning: on a machine shared with other
-    # jobs, spinning threads made SmolLM2 runs 2.8-4x slower; idle, the cost is small (bench/bench_threads.py)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         if sys.argv[1:2] == ["merge"]:
