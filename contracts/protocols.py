@@ -167,7 +167,7 @@ class SelectionRule(Protocol):
     """A strategy whose selection rule depends on whether the run has a verifier (best-of-N's default `verifier`
     is majority vote without one): the run loop records, and announces, the rule applied."""
 
-    def rule(self, verified: bool) -> str:
+    def applied_rule(self, verified: bool) -> str:
         """The selection rule applied in a run with (`verified`) or without a verifier."""
 
 

@@ -100,8 +100,8 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
         raise ConfigError(strategy.verifier_need())
     configured = cfg.strategy.get("selection")
     verified = bool(node and "_target_" in node)
-    if isinstance(strategy, SelectionRule) and strategy.rule(verified) != configured and not quiet:
-        print(f"ttc: strategy.selection={configured} with verifier=none: selecting by {strategy.rule(verified)} "
+    if isinstance(strategy, SelectionRule) and strategy.applied_rule(verified) != configured and not quiet:
+        print(f"ttc: strategy.selection={configured} with verifier=none: selecting by {strategy.applied_rule(verified)} "
               f"(set strategy.selection=... to choose another rule)", file=sys.stderr)
     with RunLock(run_dir):
         return _execute(cfg, strategy, Path(run_dir), quiet, group, sweep_dir)
@@ -166,7 +166,7 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
         "task": task.name, "task_version": task.version, "grader_version": task.grader_version,
         "strategy": strategy.name, "generator": generator.name, "run_seed": int(cfg.seed),
         "verifier": verifier.name if verifier is not None else "none",
-        "selection": strategy.rule(verifier is not None) if isinstance(strategy, SelectionRule)
+        "selection": strategy.applied_rule(verifier is not None) if isinstance(strategy, SelectionRule)
                      else cfg.strategy.get("selection"),
     }
     store.bind(config, {"meta": meta, "card": dataclasses.asdict(card) if card is not None else None, "models": models,

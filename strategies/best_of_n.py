@@ -10,7 +10,7 @@ record. `selection=filter_cluster` is AlphaCode's rule (ttc.contracts.clusters):
 tests are filtered, the rest clustered by behaviour on generated inputs (the verifier's Behaviours), and the
 largest cluster's representative is chosen; curves.csv adds 10@k. `regex` and `syntax` constrain the decoding itself (ttc.generators.constraints).
 Without a verifier, `selection=verifier` (the config's default) selects by majority vote, which reads no scores
-(`rule`); the other rules that need one (weighted_vote, filter_cluster, mbr_exec) are refused.
+(`applied_rule`); the other rules that need one (weighted_vote, filter_cluster, mbr_exec) are refused.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class BestOfN:
         self.selection, self.name = selection, name or ("best_of_n" if selection != "majority" else "majority")
         self.reject = bool(reject)
 
-    def rule(self, verified: bool) -> str:
+    def applied_rule(self, verified: bool) -> str:
         """The selection rule applied in a run with (`verified`) or without a verifier: `selection`, or without
         one its stand-in (UNVERIFIED: `verifier`, the config's default, becomes majority vote)."""
         return self.selection if verified else UNVERIFIED.get(self.selection, self.selection)
@@ -65,7 +65,7 @@ class BestOfN:
 
     def verifier_need(self) -> str | None:
         """VerifierNeed (ttc.contracts.protocols): the rules that need a verifier and have no stand-in need one."""
-        if self.rule(verified=False) in NEEDS_VERIFIER:
+        if self.applied_rule(verified=False) in NEEDS_VERIFIER:
             return (f"strategy.selection={self.selection} needs a verifier; set verifier=... "
                     f"or use selection=majority/logprob_sum/logprob_mean")
         return None
@@ -100,7 +100,7 @@ class BestOfN:
                 keys = [candidate_key(seed, problem.id, i) for i in range(len(pool))]
                 chosen = submissions(kept, [d["public_pass"] for d in info], sigs, keys, 1)[0]
             else:
-                chosen = self._choose(self.rule(verifier is not None), pool, answers, vs, kept, seed, problem.id)
+                chosen = self._choose(self.applied_rule(verifier is not None), pool, answers, vs, kept, seed, problem.id)
             ledger = ledger_of(pool, [v for v in vs if v is not None])
             results.append(ProblemResult(
                 problem.id, tuple(Candidate(c, a, v, d) for c, a, v, d in zip(pool, answers, vs, info)), chosen,

@@ -87,7 +87,7 @@ def test_selection_by_verifier_without_one_is_majority_vote(small, task):
     same pool; the rules that need scores and have no stand-in are still refused."""
     fallback = BestOfN(8, selection="verifier", temperature=1.0)
     assert fallback.verifier_need() is None
-    assert (fallback.rule(verified=False), fallback.rule(verified=True)) == ("majority", "verifier")
+    assert (fallback.applied_rule(verified=False), fallback.applied_rule(verified=True)) == ("majority", "verifier")
     assert BestOfN(8, selection="weighted_vote").verifier_need() is not None
     results = fallback.run(task.problems(), small, None, task.extract, 0)
     majority = BestOfN(8, selection="majority", temperature=1.0).run(task.problems(), small, None, task.extract, 0)
