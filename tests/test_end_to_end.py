@@ -117,3 +117,25 @@ def test_best_of_n_without_a_verifier_selects_by_majority_vote(unverified):
 
 def test_best_of_n_without_a_verifier_records_the_rule_it_applied(unverified):
     assert {s["selection"] for s in unverified} == {"majority"}
+
+
+@pytest.mark.parametrize("strategy", ["majority", "sample", "greedy"])
+def test_no_verifier_is_built_for_a_strategy_that_never_reads_one(tmp_path, monkeypatch, strategy):
+    """The default config names the tiny-4m verifier; majority, sample and greedy never read it, so it is neither
+    built nor charged, and the records say `none` (before: loaded, and scoring every sample of the pool)."""
+    import json
+
+    from ttc.harness import run as run_loop
+
+    built = []
+    real = run_loop.build
+    monkeypatch.setattr(run_loop, "build", lambda node, group, **given: built.append(group) or real(node, group, **given))
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"strategy={strategy}", "task.per_level=1", "logger=none"])
+    assert cfg.verifier._target_  # the default verifier (model_prob on tiny-4m) is configured
+    execute(cfg, tmp_path, quiet=True)
+    assert "verifier" not in built and "generator" in built
+    lines = [json.loads(x) for x in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert {x["verifier"] for x in lines} == {"none"} and all(x["ledger"]["verifier_flops"] == 0 for x in lines)
+    assert json.loads((tmp_path / "run.json").read_text())["meta"]["verifier"] == "none"
+    assert len(lines) == 5 * (1 if strategy != "majority" else 16)  # sample draws the one sample it reports
