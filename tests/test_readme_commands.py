@@ -13,192 +13,23 @@ programs (make, python, bash, ray start) are listed and left to their own tests.
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import re
-import shlex
 import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import VerifierNeed
-from ttc.harness.cli import CONF_DIR, GROUPS, check_choices
+from ttc.harness.cli import CONF_DIR, check_choices
 from ttc.harness.precheck import precheck
 from ttc.harness.resolvers import locating_only, register
 
-ROOT = CONF_DIR.parent
-TINY = {p.name for p in (ROOT / "models").iterdir() if (p / "config.json").exists()}
-OTHER_PROGRAMS = {"make", "python", "bash", "ray"}  # not ttc: their own tests (and make) cover them
-DEFAULT_RUNS = 1  # the README's first tiny single run (the bare `ttc`) also runs end to end in the fast suite
-TTC = [sys.executable, "-m", "ttc.harness.cli"]
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-
-
-@dataclass(frozen=True)
-class Command:
-    """One `ttc` command as written: where (FILE:LINE), the line, the shell's words after `ttc`, and for the
-    README the code block it is in."""
-
-    where: str
-    text: str
-    argv: tuple[str, ...]
-    block: int = -1
-
-    @property
-    def multirun(self) -> bool:
-        return "-m" in self.argv or "--multirun" in self.argv
-
-    @property
-    def sub(self) -> str | None:
-        """`report`, `processbench`, ... or None for a run."""
-        return self.argv[0] if self.argv and not self.argv[0].startswith("-") and "=" not in self.argv[0] else None
-
-
-def readme_lines() -> list[tuple[str, str, int]]:
-    """(README.md:LINE, shell line, block) of the README's bash code blocks, `\\` continuations joined."""
-    out, fence, block, held = [], False, 0, None
-    for number, line in enumerate((ROOT / "README.md").read_text().splitlines(), 1):
-        if line.startswith("```"):
-            fence, block = (not fence and line.strip("`") in ("", "bash", "sh")), block + 1
-            continue
-        if not fence or not line.strip():
-            continue
-        start, text = held or (number, "")
-        text += line.rstrip()
-        held = (start, text[:-1] + " ") if text.endswith("\\") else None
-        if held is None:
-            out.append((f"README.md:{start}", text.strip(), block))
-    return out
-
-
-USAGE = re.compile(r"`(ttc(?: [^`]*)?)`")
-UNQUOTED = re.compile(r"\bttc (?:-m |[\w/.+~-]+=)")
-
-
-def _comment(line: str) -> str:
-    """The comment of a YAML line: a whole-line comment, or one after a value."""
-    if line.lstrip().startswith("#"):
-        return line.lstrip()[1:]
-    return line.partition(" #")[2]
-
-
-def config_lines() -> list[tuple[str, str, int]]:
-    """(conf/FILE:LINE, command, -1) of every backticked `ttc ...` in the configs' comments."""
-    return [(f"{p.relative_to(ROOT)}:{n}", text, -1) for p in sorted(CONF_DIR.rglob("*.yaml"))
-            for n, line in enumerate(p.read_text().splitlines(), 1) for text in USAGE.findall(_comment(line))]
-
-
-def all_commands() -> tuple[list[Command], list[tuple[str, str]]]:
-    """The ttc commands, and (where, program) of every line of another program."""
-    commands, others = [], []
-    for where, line, block in readme_lines() + config_lines():
-        words = shlex.split(line, comments=True)
-        cuts = [-1] + [i for i, w in enumerate(words) if w == "&&"] + [len(words)]  # `ray start ... && ttc ...`
-        for program in (words[a + 1:b] for a, b in zip(cuts, cuts[1:])):
-            if program[0] == "ttc":
-                commands.append(Command(where, line, tuple(program[1:]), block))
-            else:
-                others.append((where, program[0]))
-    return commands, others
-
-
-COMMANDS, OTHERS = all_commands()
-UNIQUE = [c for i, c in enumerate(COMMANDS) if c.argv not in {d.argv for d in COMMANDS[:i]}]  # each once
-
-
-def _id(command: Command) -> str:
-    return f"{command.where} {' '.join(command.argv)}"[:100]
-
-
-def _compose(overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides, return_hydra_config=True)
-
-
-def sweep(command: Command) -> tuple[list[str], dict[str, list[str]]]:
-    """The command's fixed overrides (Hydra's own included) and, per swept key, its overrides: the command
-    line's sweeps and, under -m, the experiment's `hydra.sweeper.params` the command line leaves alone."""
-    fixed, swept = [], {}
-    for o in OverridesParser.create().parse_overrides([a for a in command.argv if not a.startswith("-")]):
-        if o.is_sweep_override():
-            key = o.get_key_element()
-            swept[key] = [f"{key}={v}" for v in o.sweep_string_iterator()]
-        else:
-            fixed.append(o.input_line)
-    if command.multirun:
-        params = _compose(fixed).hydra.sweeper.params
-        for key, values in (OmegaConf.to_container(params) if params else {}).items():
-            swept.setdefault(key, [f"{key}={v}" for v in str(values).split(",")])
-    return fixed, swept
-
-
-def points(command: Command, every: bool = False) -> list[list[str]]:
-    """Override lists of the jobs to check: every strategy, verifier, ... (GROUPS) the sweep picks, other
-    swept keys at their first value; with `every`, all the jobs the command launches."""
-    fixed, swept = sweep(command)
-    choices = [v if every or k.lstrip("+~") in GROUPS else v[:1] for k, v in swept.items()]
-    return [fixed + list(p) for p in itertools.product(*choices)]
-
-
-MODEL_KEYS = ("model", "expert", "amateur", "target", "draft")
-
-
-def _models(node) -> set[str]:
-    """Every model a config names (generators, scorers, judges, draft and amateur models)."""
-    if not isinstance(node, dict):
-        return set()
-    named = {v for k, v in node.items() if k in MODEL_KEYS and isinstance(v, str)}
-    return named.union(*(_models(v) for v in node.values()))
-
-
-def _leaves(node, key: str = ""):
-    """(key, value) of every leaf of a container."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _leaves(v, k)
-    else:
-        yield key, node
-
-
-def needs(command: Command) -> str | None:
-    """What beyond this machine's CPU and the tiny world the command needs (a phrase), or None."""
-    if command.sub == "report":
-        return "the runs of the commands before it (test_the_report_chain_runs_on_a_slice)"
-    if command.sub:
-        return None
-    cfg = _compose(points(command)[0])
-    launcher = cfg.hydra.launcher._target_
-    if "Slurm" in launcher:
-        return "a SLURM cluster"
-    if "Ray" in launcher:
-        return "a Ray head (tests/test_ray.py runs this command against one it starts)"
-    register()
-    with locating_only():
-        job = OmegaConf.to_container(OmegaConf.masked_copy(cfg, ["task", "generator", "strategy", "verifier"]),
-                                     resolve=True)
-    if "base_url" in job["generator"]:
-        return f"a server at {job['generator']['base_url']} (the README line after it starts one)"
-    if "policy" in job["strategy"] and not Path(job["strategy"]["policy"]).exists():
-        return "the policy file `ttc report` writes (test_the_report_chain_runs_on_a_slice)"
-    devices = {v for k, v in _leaves(job) if k == "device" and isinstance(v, str)}
-    if any(d.startswith("cuda") for d in devices) or "# GPU" in command.text or any("/" in m for m in _models(job)):
-        return "GPU"
-    if "vllm" in job["generator"]["_target_"]:
-        return "slow: vLLM"
-    if not _models(job) <= TINY or "arith" not in job["task"]["_target_"]:
-        return "slow: a real model or data"
-    return None
-
+from readme_commands import (COMMANDS, DEFAULT_RUNS, ENV, OTHER_PROGRAMS, OTHERS, ROOT, TINY, TTC, UNIQUE, UNQUOTED, USAGE,
+                             Command, command_id, comment_of, compose_config, needs, points)
 
 def test_the_commands_are_found():
     """The extraction reads what the files hold: the README's headline, its other programs, the usage lines."""
@@ -216,7 +47,7 @@ def test_the_commands_are_found():
 def test_config_comments_write_commands_in_backticks():
     """A usage command outside backticks would be missed here (and is ambiguous to copy): each is quoted."""
     loose = [f"{p.relative_to(ROOT)}:{n}" for p in sorted(CONF_DIR.rglob("*.yaml"))
-             for n, line in enumerate(p.read_text().splitlines(), 1) if UNQUOTED.search(USAGE.sub("", _comment(line)))]
+             for n, line in enumerate(p.read_text().splitlines(), 1) if UNQUOTED.search(USAGE.sub("", comment_of(line)))]
     assert not loose, f"write usage commands as `ttc ...`: {loose}"
 
 
@@ -231,12 +62,12 @@ def _check_sub(command: Command) -> None:
         from ttc.harness.processbench import parse
 
         check_choices(argv)
-        _compose(parse(argv)[0])
+        compose_config(parse(argv)[0])
     else:
         pytest.fail(f"{command.where}: no check for `ttc {command.sub}` here yet")
 
 
-@pytest.mark.parametrize("command", UNIQUE, ids=_id)
+@pytest.mark.parametrize("command", UNIQUE, ids=command_id)
 def test_command_passes_the_checks_and_has_its_verifier(command):
     """ttc's own checks, Hydra's composition and the strategy's verifier need, at each strategy/verifier picked."""
     if command.sub:
@@ -244,7 +75,7 @@ def test_command_passes_the_checks_and_has_its_verifier(command):
     check_choices(list(command.argv))
     precheck(list(command.argv), CONF_DIR)
     for point in points(command):
-        cfg = _compose(point)
+        cfg = compose_config(point)
         if "policy" in cfg.strategy and not Path(cfg.strategy.policy).exists():
             with pytest.raises(InstantiationException, match="write one with `ttc report"):  # the report line does
                 instantiate(cfg.strategy)
@@ -259,7 +90,7 @@ def test_the_report_reads_runs_of_one_task_setting():
     for report in [c for c in COMMANDS if c.sub == "report" and c.block >= 0]:
         sweeps = [c for c in COMMANDS if c.block == report.block and c.multirun and COMMANDS.index(c) <
                   COMMANDS.index(report)]
-        tasks = {json.dumps(OmegaConf.to_container(_compose(p).task), sort_keys=True)
+        tasks = {json.dumps(OmegaConf.to_container(compose_config(p).task), sort_keys=True)
                  for c in sweeps for p in points(c)}
         assert sweeps and len(tasks) == 1, (report.where, tasks)
 
@@ -267,7 +98,7 @@ def test_the_report_reads_runs_of_one_task_setting():
 def _slice(command: Command) -> list[str]:
     if command.sub == "processbench":
         return ["limit=4"]
-    task = _compose(points(command)[0]).task
+    task = compose_config(points(command)[0]).task
     return ["task.limit=1"] if "limit" in task else ["task.levels=[1]", "task.per_level=1"]
 
 
@@ -294,7 +125,7 @@ def run_on_a_slice(command: Command, tmp: Path) -> dict:
 FIRST_TINY = [c for c in UNIQUE if c.where.startswith("README") and not c.multirun and not c.sub][:DEFAULT_RUNS]
 
 
-@pytest.mark.parametrize("command", FIRST_TINY, ids=_id)
+@pytest.mark.parametrize("command", FIRST_TINY, ids=command_id)
 def test_first_readme_commands_run_on_a_slice(command, tmp_path):
     """The CLI end to end (side worker, prechecks, run loop, records) on the README's headline command."""
     assert needs(command) is None, f"{command.where} is not a tiny-world run: pick others for the fast suite"
@@ -312,7 +143,7 @@ def _need_gpu_and_weights(command: Command) -> None:
         pytest.skip("needs a CUDA GPU")
     register()
     with locating_only():
-        job = OmegaConf.to_container(_compose(points(command)[0]), resolve=False)
+        job = OmegaConf.to_container(compose_config(points(command)[0]), resolve=False)
     for node in (job["generator"], job.get("verifier") or {}):
         model = node.get("model") if isinstance(node.get("model"), str) else None
         if model and "/" in model and not isinstance(
@@ -321,7 +152,7 @@ def _need_gpu_and_weights(command: Command) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [c for c in UNIQUE if c not in FIRST_TINY], ids=_id)
+@pytest.mark.parametrize("command", [c for c in UNIQUE if c not in FIRST_TINY], ids=command_id)
 def test_command_runs_on_a_slice(command, tmp_path):
     """Each command on a slice: exit 0 and its records (one problem; a sweep: every job's run and the merged
     curves); a command needing what this machine lacks is skipped, naming it."""
