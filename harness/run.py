@@ -96,10 +96,10 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
         raise ConfigError(f"batch_size={cfg.batch_size} must be at least 1")
     strategy = build(cfg.strategy, "strategy")  # its budget is checked before the run directory is touched
     node = cfg.get("verifier")
-    if not (node and "_target_" in node) and isinstance(strategy, VerifierNeed) and strategy.verifier_need():
+    verified = bool(node and "_target_" in node)
+    if not verified and isinstance(strategy, VerifierNeed) and strategy.verifier_need():
         raise ConfigError(strategy.verifier_need())
     configured = cfg.strategy.get("selection")
-    verified = bool(node and "_target_" in node)
     if isinstance(strategy, SelectionRule) and strategy.applied_rule(verified) != configured and not quiet:
         print(f"ttc: strategy.selection={configured} with verifier=none: selecting by {strategy.applied_rule(verified)} "
               f"(set strategy.selection=... to choose another rule)", file=sys.stderr)
