@@ -4,7 +4,11 @@ Prompts: `fewshot` (the 8 chain-of-thought exemplars of Wei et al. 2022, "Q: ...
 or `chat` (zero-shot: an instruction wrapped in a model's chat template, from `chat_tokenizer`, a local
 tokenizer directory or hub id). The reference is the number after `####` in the dataset's answer.
 Extraction tries, in order: "The answer is N" (the result after the last "=" of a calculation), "#### N",
-"\\boxed{N}", then the last number outside parentheses; Unicode minus signs count as minus signs.
+"\\boxed{N}", then the last number outside parentheses; Unicode minus signs count as minus signs, `\\$` is a
+dollar sign and LaTeX math delimiters (`\\(...\\)`, `\\[...\\]`) are no parentheses. A number written in
+words ("eighteen", "one hundred and twenty-five"; ttc.tasks.numeric.spelled_number) is read where digits are
+not: at a cue with no digits, or at the end when the last sentence that states a number states it in words
+only (a lone "one" is not read there: "one of them", "each one"). Digits win everywhere else.
 Loads from a local JSONL file (`task.path`) or from the hub (`openai/gsm8k`, config "main").
 """
 
@@ -16,7 +20,7 @@ from pathlib import Path
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.tasks.chat import chat_renderer
 from ttc.tasks.files import read_jsonl
-from ttc.tasks.numeric import GRADER_VERSION, normalize, same_number
+from ttc.tasks.numeric import GRADER_VERSION, SPELLED, normalize, same_number, spelled_number
 from ttc.contracts.records import Problem
 
 EXEMPLARS = (
@@ -56,31 +60,67 @@ CHAT_INSTRUCTION = ("Solve the following math problem step by step. End your res
 _NUM = r"(?:(?<![\d)\]])-)?(?:\$\s?)?-?[\d,]*\.?\d+"
 _MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\ufe63": "-", "\uff0d": "-"})
 _ANSWER_IS = re.compile(r"[Tt]he (?:final )?answer is[:\s]*(.*?)(?:\.(?:\s|$)|\n|$)")
-_PATTERNS = (re.compile(r"####\s*(" + _NUM + ")"), re.compile(r"\\boxed\{\s*(" + _NUM + r")\s*\}"))
+_MATH_DELIMITERS = re.compile(r"\\[()\[\]]")  # "\\(", "\\)", "\\[", "\\]": LaTeX math, no parentheses
 _LAST = re.compile(_NUM)
 _ASIDE = re.compile(r"\([^()]*\)")
+_TITLES = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "vs")  # a period after these ends no sentence
+_SENTENCE_END = re.compile("".join(rf"(?<!\b{t})" for t in _TITLES) + r"[.!?]\s|\n")
 MODES = ("fewshot", "chat")
 
 GSM8K_REVISION = "740312add88f781978c0658806c59bc2815b9866"  # openai/gsm8k on the hub, pinned
 
 
+def _cue_patterns(number: str) -> tuple[re.Pattern, ...]:
+    """'#### N' and '\\boxed{N}', for N matched by the regular expression `number`."""
+    return re.compile(r"####\s*(" + number + ")"), re.compile(r"\\boxed\{\s*(" + number + r")\s*\}")
+
+
+_PATTERNS = _cue_patterns(_NUM) + _cue_patterns(SPELLED.pattern)  # digits first: they win over words
+
+
+def _value(number: str) -> str | None:
+    """A matched number, in digits or in words, as normalised text; None for words that are no number."""
+    if any(c.isdigit() for c in number):
+        return normalize(number)
+    value = spelled_number(number)
+    return None if value is None else str(value)
+
+
+def _numbers(pattern: re.Pattern, text: str) -> list[str]:
+    """The numbers `pattern` finds in `text` (its group where it has one), words that are no number left out."""
+    return [n for n in pattern.findall(text) if _value(n) is not None]
+
+
 def extract(text: str) -> str | None:
     """The answer in a GSM8K completion: 'The answer is N' (the result after the last '=' where the sentence
-    is a calculation), '#### N', a boxed number, or the last number outside parenthetical remarks. Unicode
-    minus signs and dashes before a number are minus signs."""
-    text = text.translate(_MINUS)
+    is a calculation), '#### N', a boxed number, or the last number outside parenthetical remarks; N may be
+    written in words where no digits stand there (see the module docstring). Unicode minus signs and dashes
+    before a number are minus signs."""
+    text = _MATH_DELIMITERS.sub(" ", text.translate(_MINUS)).replace("\\$", "$")
     for sentence in reversed(_ANSWER_IS.findall(text)):
-        found = _LAST.findall(sentence.split("=")[-1])
+        tail = sentence.split("=")[-1]
+        found = _numbers(_LAST, tail) or _numbers(SPELLED, tail)
         if found:
-            return normalize(found[0])
+            return _value(found[0])
     for pattern in _PATTERNS:
-        found = pattern.findall(text)
+        found = _numbers(pattern, text)
         if found:
-            return normalize(found[-1])
+            return _value(found[-1])
+    return _last_number(text)
+
+
+def _last_number(text: str) -> str | None:
+    """The last number outside parenthetical remarks; in words only where the last sentence stating a number
+    has no digits, and never a lone 'one' ('one of them')."""
     plain = text
     while _ASIDE.search(plain):
         plain = _ASIDE.sub(" ", plain)
-    found = _LAST.findall(plain) or _LAST.findall(text)
+    digits = list(_LAST.finditer(plain))
+    words = [m for m in SPELLED.finditer(plain) if m.group().lower() != "one" and _value(m.group()) is not None]
+    after = digits[-1].end() if digits else 0
+    if words and words[-1].start() >= after and (not digits or _SENTENCE_END.search(plain, after, words[-1].start())):
+        return _value(words[-1].group())
+    found = [m.group() for m in digits] or _LAST.findall(text)
     return normalize(found[-1]) if found else None
 
 
@@ -94,7 +134,7 @@ class GSM8KTask:
     """GSM8K (few-shot chain of thought or zero-shot chat), graded numerically."""
 
     name = "gsm8k"
-    grader_version = GRADER_VERSION + "+gsm8k-extract-v2"  # v2: signs, "a + b = c", parenthetical asides
+    grader_version = GRADER_VERSION + "+gsm8k-extract-v3"  # v3: numbers in words, LaTeX \( \) and \$
 
     def __init__(self, path: str | None = None, mode: str = "fewshot", chat_tokenizer: str | None = None,
                  revision: str = GSM8K_REVISION, split: str = "test", limit: int | None = None) -> None:

@@ -4,7 +4,8 @@ The answer is the content of the last `\\boxed{...}` (braces balanced) in a comp
 both sides with `math-verify` (pinned in pyproject; its version is part of the grader version) and
 asks whether they are mathematically equivalent (numbers, fractions, expressions, intervals, tuples); where
 they are not as written, both go through the standard MATH normalisation (ttc.tasks.math_normalize: units,
-percent signs, text wrappers) and are compared again.
+percent signs, text wrappers) and are compared again. A repeating decimal on either side (`0.\\overline{3}`,
+`0.1\\overline{6}`, `0.(3)`) is first written as the exact fraction it stands for (ttc.tasks.math_normalize).
 Loads from a local JSONL file (`task.path`) or from the hub (`HuggingFaceH4/MATH-500`).
 """
 
@@ -17,7 +18,7 @@ from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.tasks.chat import chat_renderer
 from ttc.tasks.files import read_jsonl
 from ttc.contracts.records import Problem
-from ttc.tasks.math_normalize import normalize_answer
+from ttc.tasks.math_normalize import exact_repeating_decimals, normalize_answer
 
 PROMPT = ("Solve the following math problem. Think step by step, and put the final answer in \\boxed{{}}.\n\n"
           "Problem: {problem}\n\nSolution:")
@@ -42,7 +43,9 @@ def last_boxed(text: str) -> str | None:
 
 def equivalent(answer: str, reference: str) -> bool:
     """Whether two answers are mathematically equivalent, by math-verify: as written, or else after the
-    standard MATH normalisation of both (units, percent signs, text wrappers; ttc.tasks.math_normalize)."""
+    standard MATH normalisation of both (units, percent signs, text wrappers; ttc.tasks.math_normalize).
+    Repeating decimals on either side are compared as the exact fractions they stand for."""
+    answer, reference = exact_repeating_decimals(answer), exact_repeating_decimals(reference)
     if _verify(answer, reference):
         return True
     a, r = normalize_answer(answer), normalize_answer(reference)
@@ -67,7 +70,7 @@ class Math500Task:
             raise bad_choice("task.mode", mode, MODES)
         if mode == "chat" and not chat_tokenizer:
             raise ConfigError("task.mode=chat needs task.chat_tokenizer (a tokenizer with a chat template)")
-        self.grader_version = f"math-verify-{version('math-verify')}+minerva-norm-v1"
+        self.grader_version = f"math-verify-{version('math-verify')}+minerva-norm-v1+repeating-v1"
         self.version = f"math500-{mode}-v1:{Path(path).name if path else 'HuggingFaceH4/MATH-500@' + revision}"
         rows = _read(Path(path).expanduser()) if path else _hub(revision)
         render = chat_renderer(chat_tokenizer, CHAT, "problem", "plain") if mode == "chat" else (lambda p: PROMPT.format(problem=p))

@@ -5,11 +5,15 @@ Hand-written because no maintained package ships it on its own: it is the normal
 the percent handling of Hendrycks et al.'s MATH `strip_string`. Two deliberate departures, both to avoid
 false matches: unit words are removed only as whole words (Minerva's plain replace turns `\\left` into
 `\\le` by removing "ft"), and the article substitutions ("a ", "an ") are left out for the same reason.
+`exact_repeating_decimals` is ours, not Minerva's: it writes a repeating decimal (`0.\\overline{3}`, `0.(3)`) as
+the exact fraction it stands for, which math-verify then compares as it compares any fraction (Minerva's
+wrapper removal would read `0.\\overline{3}` as 0.3).
 """
 
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 SUBSTITUTIONS = ((".$", "$"), ("\\$", ""), (r"\ ", ""), ("mbox", "text"), (",\\text{and}", ","),
                  ("\\text{and}", ","), ("\\text{m}", "\\text{}"), ("\\%", ""), ("%", ""))
@@ -18,6 +22,9 @@ UNIT_WORDS = ("square", "ways", "integers", "dollars", "mph", "inches", "inch", 
               "meals", "edges", "students", "childrentickets", "multiples", "percent")
 REMOVED = ("\\ldots", "\\text{s}", "\\text{.}", "\\text{\ns}", "\\text{}^2", "\\text{}^3", "\\text{\n}",
            "\\text{}", r"\mathrm{th}", r"^\circ", r"^{\circ}", r"\;", r",\!", "{,}", '"', "\\dots")
+# 1.2\overline{34} (\bar too) anywhere in an answer; 1.2(34) only as the whole answer, where it cannot be a product
+_OVERLINE = re.compile(r"(\d*)\.(\d*)\\(?:overline|bar)\s*\{\s*(\d+)\s*\}")
+_PARENS = re.compile(r"^(\s*-?\s*)(\d*)\.(\d*)\((\d+)\)\s*$")
 _WORDS = re.compile(r"(?<![A-Za-z\\])(?:" + "|".join(UNIT_WORDS) + r")(?![A-Za-z])")
 
 
@@ -40,3 +47,21 @@ def normalize_answer(answer: str) -> str:
     if final.replace(",", "").isdigit():
         final = final.replace(",", "")
     return final
+
+
+def repeating_decimal(whole: str, fixed: str, period: str) -> Fraction:
+    """The exact value of whole.fixed(period) repeating: ('0', '1', '6') -> 1/6; ('1', '', '27') -> 14/11."""
+    digits = whole + fixed
+    return Fraction(int(digits + period) - int(digits or "0"), 10 ** len(fixed) * (10 ** len(period) - 1))
+
+
+def _latex(value: Fraction) -> str:
+    """A fraction as LaTeX: 1/3 -> "\\frac{1}{3}", 1 -> "1"."""
+    return str(value.numerator) if value.denominator == 1 else f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def exact_repeating_decimals(answer: str) -> str:
+    """'0.\\overline{3}' -> '\\frac{1}{3}'; '0.1\\overline{6}' -> '\\frac{1}{6}'; '-0.(3)' -> '-\\frac{1}{3}';
+    any other text is returned unchanged (terminating decimals stay decimals: '0.33' is not 1/3)."""
+    answer = _OVERLINE.sub(lambda m: _latex(repeating_decimal(*m.groups())), answer)
+    return _PARENS.sub(lambda m: m[1] + _latex(repeating_decimal(m[2], m[3], m[4])), answer)
