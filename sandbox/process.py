@@ -37,20 +37,18 @@ import itertools
 import os
 import resource
 import secrets
-import stat
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Sequence
 
+from ttc.sandbox import environment
 from ttc.sandbox.isolation import Isolation, SandboxUnavailable, _bwrap_argv, _setenv
 from ttc.sandbox.runner import GUARD, MARK, RUNNER
 
@@ -72,22 +70,10 @@ def program_uid() -> int:
         return UID_BASE + (os.getpid() % 1000) * UID_SPAN + next(_next_uid) % UID_SPAN
 
 
-def _world_executable(path: str) -> bool:
-    """Whether every directory on the way to `path` and the file itself are executable by others."""
-    real = Path(os.path.realpath(path))
-    return all(os.stat(p).st_mode & stat.S_IXOTH for p in [*reversed(real.parents), real])
-
-
-@lru_cache(maxsize=1)
 def interpreter() -> tuple[str, bool]:
-    """(python to run programs with, whether the child drops to `nobody`)."""
-    own = os.path.realpath(sys.executable)  # the base interpreter: no virtual environment's packages
-    if os.geteuid() != 0:
-        return own, False
-    for candidate in (own, "/usr/bin/python3", "/usr/local/bin/python3"):
-        if os.path.exists(candidate) and _world_executable(candidate):
-            return os.path.realpath(candidate), True
-    return own, False
+    """(python to run programs with: the sandbox environment's, whether the child drops to a user id of its own).
+    EnvironmentMissing (one line naming the build command) where the environment is not built."""
+    return str(environment.current().python), environment.base_python()[1]
 
 
 @dataclass(frozen=True)
@@ -101,9 +87,15 @@ class Limits:
     processes: int = 64
     open_files: int = 64
     allow_unsafe_code: bool = False  # run without namespaces where bubblewrap cannot (see SandboxUnavailable)
+    guard: bool = True  # False: the program brings its own (EvalPlus's reliability_guard), GUARD would break it
 
 
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+
+
+def _env(limits: Limits, home: str) -> dict[str, str]:
+    """The child's whole environment: ENV, its home, and the memory bound told the way EvalPlus reads it."""
+    return ENV | {"HOME": home, "EVALPLUS_MAX_MEMORY_BYTES": str(limits.memory_mb * 1024 * 1024)}
 UNSAFE_ENV = "TTC_ALLOW_UNSAFE_CODE"  # =1: the same switch as allow_unsafe_code=true (as HF_ALLOW_CODE_EVAL)
 
 
@@ -113,7 +105,9 @@ def unsafe_allowed(limits: Limits) -> bool:
 
 
 def require_isolation(limits: Limits, field: str = "allow_unsafe_code") -> None:
-    """Raise SandboxUnavailable (one line naming `field`) when programs would run unisolated, unallowed."""
+    """Raise SandboxUnavailable (one line naming `field`) when programs would run unisolated, unallowed, or
+    EnvironmentMissing (a SandboxUnavailable) when the sandbox's Python environment is not built."""
+    interpreter()
     why = isolation().why
     if why and not unsafe_allowed(limits):
         raise SandboxUnavailable(f"{field}=false: this runs model-written programs and {why}; pass {field}=true "
@@ -191,12 +185,12 @@ def run_program(source: str, limits: Limits = Limits()) -> Outcome:
         if uid is not None:
             os.chown(workdir, uid, NOBODY)
         code = f"GUARD = {GUARD!r}\n{RUNNER}"
-        head = secret + b" " + str(write_end).encode() + b"\n"
+        head = secret + b" " + str(write_end).encode() + (b"\n" if limits.guard else b" noguard\n")
         if wrap.argv is not None:  # the program sees a private /tmp as its working directory, nothing of ours
-            argv = [*wrap.argv, *_setenv(ENV | {"HOME": "/tmp"}), python, "-I", "-c", code, MARK]
+            argv = [*wrap.argv, *_setenv(_env(limits, "/tmp")), python, "-I", "-c", code, MARK]
             env = dict(ENV)
         else:
-            argv, env = [python, "-I", "-c", code, MARK], ENV | {"HOME": workdir}
+            argv, env = [python, "-I", "-c", code, MARK], _env(limits, workdir)
         t0 = time.monotonic()
         # Output goes to files in the directory (bounded by the file-size limit), never into our memory.
         with open(os.path.join(workdir, ".out"), "wb") as out, open(os.path.join(workdir, ".err"), "wb") as err:

@@ -7,6 +7,7 @@ public tests); knows nothing about tests, grading or the sandbox that runs the r
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.S)
 
@@ -29,3 +30,16 @@ def program(prompt: str, code: str, entry_point: str) -> str:
     prefix = code_prefix(prompt)
     full = re.search(rf"^def {re.escape(entry_point)}\b", code, re.M) is not None
     return prefix + ("\n" + code if full else code)
+
+
+_PLUS_CHECK = Path(__file__).with_name("plus_check.py").read_text()
+
+
+def plus_check_program(task: dict) -> str:
+    """EvalPlus's check (sandbox/plus_check.py) with one problem bound: a task's hidden tests."""
+    return f"{_PLUS_CHECK}\n_TTC_TASK = {task!r}\n"
+
+
+def plus_check_call(hidden: str, code: str) -> str:
+    """The sandbox program checking a candidate's whole program `code` with `plus_check_program`'s tests."""
+    return f"{hidden}_ttc_plus_check(_TTC_TASK, {code!r})\n"

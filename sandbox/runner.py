@@ -20,7 +20,7 @@ def _guarded(fn):
             raise PermissionError("only the sandbox directory may be changed")
         return fn(path, *a, **k)
     return inner
-for _name in ("kill", "killpg", "fork", "forkpty", "system", "putenv", "setuid", "setgid", "chroot",
+for _name in ("kill", "killpg", "fork", "forkpty", "system", "setuid", "setgid", "chroot",
               "execv", "execve", "execvp", "execvpe", "spawnv", "spawnve", "popen", "nice", "setsid"):
     if hasattr(_os, _name):
         setattr(_os, _name, _refuse)
@@ -39,7 +39,7 @@ del _name
 '''
 
 
-# The child's whole program: it reads "SECRET FD" and then the program from its stdin, so neither the program
+# The child's whole program: it reads "SECRET FD [noguard]" and then the program from its stdin, so neither the program
 # (hidden tests included) nor the secret is ever on disk, on the command line or in the environment. Only
 # after the program has run to its end does it write the secret to the result pipe, and it then leaves at
 # once (exit hooks the program installed never run). An early exit, a crash or a hook trick writes nothing.
@@ -47,11 +47,12 @@ RUNNER = r'''
 import os as _os, sys as _sys
 def _ttc_main():
     _head = _sys.stdin.buffer.readline().split()
-    _secret, _fd = _head[0], int(_head[1])
+    _secret, _fd, _guard = _head[0], int(_head[1]), _head[2:] != [b"noguard"]
     _source = _sys.stdin.buffer.read().decode()
     _sys.stdin.close()
     _glb = {"__name__": "__main__", "__builtins__": __builtins__}
-    exec(compile(GUARD, "<guard>", "exec"), _glb)
+    if _guard:
+        exec(compile(GUARD, "<guard>", "exec"), _glb)
     exec(compile(_source, "<program>", "exec"), _glb)
     _sys.stdout.flush()
     _sys.stderr.flush()

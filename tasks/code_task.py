@@ -3,10 +3,11 @@
 - `humaneval`: the prompt (signature and docstring) is completed; graded by the dataset's `check`.
 - mode `chat` (any dataset): the code is quoted in a ```python fence inside an instruction in a model's chat
   template (`chat_tokenizer`); the reply's first fenced block is the candidate, assembled after the quoted code.
-- `humaneval_plus` / `mbpp_plus` (EvalPlus): the original tests plus every base and plus input, whose
-  expected outputs come from running the canonical solution beside the candidate in the same sandboxed
-  program, compared exactly or within the task's `atol` (HumanEval/32's root finder is checked by
-  |poly(xs, x)| <= atol, as EvalPlus does, since any root is right).
+- `humaneval_plus` / `mbpp_plus`: graded exactly as EvalPlus 0.3.1's `evaluate` grades, by EvalPlus's own code
+  run in the sandbox (sandbox/plus_check.py): the base and plus inputs as the dataset gives them, expected outputs
+  and time limits from the canonical solution, EvalPlus's oracles (set equality, not-None, float tolerance,
+  HumanEval/32's |poly(xs, x)| <= atol, ...). Only the tests EvalPlus runs: never the original `check` or MBPP
+  `assertion` lines. A failure names its first failing input and the oracle that decided (`ttc grade`).
 
 The hidden test program travels in `Problem.reference`, which strategies and verifiers never receive;
 public tests (the docstring's examples) are read from the prompt by `verifiers.unit_tests`. Data comes
@@ -14,16 +15,15 @@ from a local file a user passes (`task.path`, JSONL or JSONL.gz) or from the hub
 
 What a candidate cannot fake: a pass is reported by the sandbox's runner only after the last check returned
 (an early exit, an exit hook or a crash is a fail with its reason); the program, hidden tests included,
-reaches the child through its stdin, never through a file or the environment; and every result the checks
-compare is first held to the canonical solution's result type on the same inputs (recursively; int and
-float may stand for each other), so an object that claims to equal everything fails the base and + tests.
-Still out of reach: a candidate that reads the harness's own memory (frames, gc, the runner's locals) or
-that patches the builtins the checks use (`isinstance`, `type`, `copy.deepcopy`) before they run.
+reaches the child through its stdin, never through a file or the environment. On plain HumanEval every result
+`check` compares is first held to the canonical solution's result type (int and float may stand for each other);
+on HumanEval+ and MBPP+ a result holding an object whose `__eq__` the candidate wrote fails (EvalPlus, which
+compares with that `__eq__`, would pass it: ttc's one deliberate difference). Still out of reach: a candidate that
+reads the harness's own memory (frames, gc, the runner's locals) or patches the builtins the checks use.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
@@ -32,7 +32,8 @@ from ttc.contracts.records import Problem
 from ttc.tasks.chat import chat_renderer
 from ttc.tasks.files import read_text
 from ttc.sandbox.process import Limits, Outcome, SandboxUnavailable, require_isolation, run_many
-from ttc.sandbox.programs import extract_code, program
+from ttc.sandbox.plus_check import VERDICT
+from ttc.sandbox.programs import extract_code, plus_check_call, plus_check_program, program
 
 HUB = {  # name: (hub id, split, pinned revision)
     "humaneval": ("openai/openai_humaneval", "test", "7dce6050a7d6d172f3cc5c32aa97f52fa1a2e544"),
@@ -73,76 +74,9 @@ def _ttc_typed(candidate, reference):
 check(_ttc_typed(globals()[_ENTRY], _ttc_ns[_ENTRY]))
 '''
 
-_PLUS_HARNESS = _SAME_TYPE + r'''
-import copy as _copy, json as _json, math as _math
-def _shape(value, template):
-    # JSON has no tuples, sets or complex numbers: give each input the types of the example call's arguments
-    if isinstance(value, list) and isinstance(template, (tuple, list, set)):
-        items = list(template)
-        boxes = [t for t in items if isinstance(t, (tuple, list, set))]
-        def pick(i, v):
-            t = items[min(i, len(items) - 1)] if items else None
-            if isinstance(v, list) and not isinstance(t, (tuple, list, set)):
-                return boxes[0] if boxes else template  # deeper than the example: same container again
-            return t
-        inner = [_shape(v, pick(i, v)) for i, v in enumerate(value)]
-        return inner if isinstance(template, list) else (tuple(inner) if isinstance(template, tuple) else set(inner))
-    if isinstance(value, str) and isinstance(template, (int, float, complex)) and not isinstance(template, bool):
-        try:
-            return complex(value)
-        except ValueError:
-            return value
-    return value
-def _close(got, exp, atol):
-    if not _ttc_same_type(got, exp):
-        return False
-    if got == exp:
-        return True
-    if hasattr(got, "span") and hasattr(exp, "span") and hasattr(exp, "group"):  # re.Match
-        return got.span() == exp.span() and got.group() == exp.group()
-    if isinstance(exp, float) or isinstance(got, float):
-        if isinstance(got, bool) or not isinstance(got, (int, float)):
-            return False
-        if _math.isnan(exp) or _math.isnan(got):
-            return _math.isnan(exp) and _math.isnan(got)
-        return abs(got - exp) <= atol + 1e-7 * abs(exp) if atol else got == exp
-    if isinstance(exp, (list, tuple)) and isinstance(got, (list, tuple)) and type(exp) is type(got):
-        return len(got) == len(exp) and all(_close(g, e, atol) for g, e in zip(got, exp))
-    return got == exp
-_ns = {}
-exec(_REFERENCE, _ns)
-_reference, _candidate = _ns[_ENTRY], globals()[_ENTRY]
-for _args in _json.loads(_INPUTS):
-    if _TEMPLATES is not None and len(_TEMPLATES) == len(_args):
-        _args = [_shape(a, t) for a, t in zip(_args, _TEMPLATES)]
-    _got = _candidate(*_copy.deepcopy(_args))
-    if _ENTRY == "find_zero":
-        assert abs(_ns["poly"](_args[0], _got)) <= _ATOL, (_args, _got)
-        continue
-    _exp = _reference(*_copy.deepcopy(_args))
-    assert _close(_got, _exp, _ATOL), (_args, _got, _exp)
-'''
-
-
-def _templates(tests: str, entry: str) -> list | None:
-    """The literal arguments of the first call to `entry` in the original tests (None if not literal)."""
-    try:
-        tree = ast.parse(tests)
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == entry:
-            try:
-                return [ast.literal_eval(arg) for arg in node.args]
-            except (ValueError, SyntaxError):
-                return None
-    return None
-
-
 class CodeTask:
     """One of HUB's datasets; `limit` keeps the first problems; grading runs `workers` sandboxes at once."""
 
-    grader_version = "sandbox-tests-v2"  # v2: pass reported by the runner; result types checked
 
     def __init__(self, dataset: str = "humaneval", path: str | None = None, revision: str | None = None,
                  limit: int | None = None, timeout_s: float = 60.0, memory_mb: int = 4096,
@@ -162,8 +96,10 @@ class CodeTask:
         self.version = f"{dataset}:{Path(path).name if path else HUB[dataset][0] + '@' + revision}"
         if mode == "chat":
             self.version = f"{dataset}-chat-v1:" + self.version.split(":", 1)[1]
+        plus = dataset != "humaneval"  # EvalPlus's check brings its own guard (sandbox/plus_check.py)
+        self.grader_version = "evalplus-0.3.1-v1" if plus else "sandbox-tests-v3"  # v3: the sandbox environment
         self.limits = Limits(wall_s=timeout_s, cpu_s=int(timeout_s), memory_mb=memory_mb,
-                             allow_unsafe_code=allow_unsafe_code)
+                             allow_unsafe_code=allow_unsafe_code, guard=not plus)
         try:  # before any generation: a run that could never be graded is refused at once
             require_isolation(self.limits, "task.allow_unsafe_code")
         except SandboxUnavailable as err:
@@ -177,14 +113,11 @@ class CodeTask:
         if self.dataset == "humaneval":  # the dataset's check, through a wrapper comparing result types
             reference = row["prompt"] + row["canonical_solution"]
             hidden = f"{row['test']}\n_ENTRY = {entry!r}\n_REFERENCE = {reference!r}\n{_TYPED_CHECK}"
-        else:
-            original = row["test"] + f"\ncheck({entry})\n" if "test" in row else "import math\n" + row["assertion"]
-            reference = (row["prompt"] + row["canonical_solution"] if self.dataset == "humaneval_plus"
-                         else row["canonical_solution"])
-            inputs = json.dumps([*(row["base_input"] or []), *(row["plus_input"] or [])])  # Mbpp/793 has {}
-            hidden = (f"{original}\n_ENTRY = {entry!r}\n_ATOL = {float(row['atol'] or 0)!r}\n"
-                      f"_TEMPLATES = {_templates(original, entry)!r}\n"
-                      f"_REFERENCE = {reference!r}\n_INPUTS = {inputs!r}\n{_PLUS_HARNESS}")
+        else:  # EvalPlus's inputs, reference and oracles, run by sandbox/plus_check.py
+            hidden = plus_check_program({
+                "dataset": "humaneval" if self.dataset == "humaneval_plus" else "mbpp", "task_id": row["task_id"],
+                "entry": entry, "atol": row["atol"] or 0, "reference": row["prompt"] + row["canonical_solution"],
+                "base": json.dumps(row["base_input"] or []), "plus": json.dumps(row["plus_input"] or [])})
         canonical = row["canonical_solution"]
         prompt = row["prompt"] if self._template is None else self._template(row["prompt"])
         return Problem(row["task_id"], prompt, hidden, {"entry_point": entry, "canonical": canonical})
@@ -208,13 +141,29 @@ class CodeTask:
 
     def outcomes(self, answers: list[str | None], problems: list[Problem]) -> list[Outcome | None]:
         """How each candidate's run ended, with its reason (None where there was no code to run)."""
-        todo = [(i, program(p.prompt, a, p.metadata["entry_point"]) + "\n" + p.reference)
-                for i, (a, p) in enumerate(zip(answers, problems)) if a is not None]
+        todo = [(i, self._program(a, p)) for i, (a, p) in enumerate(zip(answers, problems)) if a is not None]
         ran = run_many([src for _, src in todo], self.limits, self.workers)
         out: list[Outcome | None] = [None] * len(answers)
         for (i, _), outcome in zip(todo, ran):
             out[i] = outcome
         return out
+
+    def _program(self, answer: str, problem: Problem) -> str:
+        """What the sandbox runs for one candidate: its program and the hidden tests."""
+        code = program(problem.prompt, answer, problem.metadata["entry_point"])
+        return plus_check_call(problem.reference, code) if self.dataset != "humaneval" else code + "\n" + problem.reference
+
+
+def check_report(outcome: Outcome | None) -> dict | None:
+    """What EvalPlus's check (sandbox/plus_check.py) said about a HumanEval+/MBPP+ run: status, the oracle that
+    decided, and for a failure the phase, first failing input, its expected output and what the program did."""
+    if outcome is None:
+        return None
+    said = [x for x in outcome.stderr.splitlines() if x.startswith(VERDICT)]
+    try:
+        return json.loads(said[-1][len(VERDICT):]) if said else None
+    except ValueError:
+        return None
 
 
 MODES = ("complete", "chat")

@@ -26,6 +26,12 @@ FAKES = {  # completion body -> the reason the grader must record
     "object that equals everything": (ALWAYS_EQUAL, "AssertionError"),
     "prints a pass": ("    print('passed')\n    print('done')\n    return None\n", None),
 }
+PLUS_REASONS = {  # EvalPlus's check (sandbox/plus_check.py) calls the function itself, so the fakes fail inside it
+    "exits 0 before the checks": "raised SystemExit",
+    "leaves the process with os._exit(0)": "the check ended without a verdict",
+    "exit hook that forces status 0": "returned None",
+    "object that equals everything": "whose __eq__ the program defines",
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +55,7 @@ def test_every_fake_fails_with_its_reason_while_the_canonical_passes(tasks):
         assert outcomes[0].passed, (name, outcomes[0].reason)
         for (kind, (_, why)), outcome in zip(fakes.items(), outcomes[1:]):
             assert not outcome.passed, (name, kind)
+            why = why if name == "humaneval" else PLUS_REASONS.get(kind)
             assert why is None or why in outcome.reason, (name, kind, outcome.reason)
 
 
