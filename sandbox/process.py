@@ -6,12 +6,12 @@ Isolation comes from the operating system, through bubblewrap (`bwrap`, Debian's
   no network at all (the host's loopback is unreachable), no other process visible (a fresh /proc), and
   when the wall-clock limit kills bwrap the whole PID namespace dies with it, so double-forked or
   re-sessioned daemons do not survive; a program that ends takes its children with it too;
-- a read-only view of /usr (and the interpreter's own tree, where it lives elsewhere) and nothing else of
-  the host: no /work, /home, /root or /etc, so neither the project, its data (references, canonical
+- a read-only view of /usr and of the sandbox's Python environment (sandbox/environment.py: a venv of the
+  base interpreter with the pins of sandbox/requirements.txt, no host packages) and nothing else of the host: no /work, /home, /root or /etc, so neither the project, its data (references, canonical
   solutions) nor other users' files can be read; a private, size-bounded tmpfs /tmp as the working
   directory, gone when the program ends;
 - the program and its hidden tests reach the child on stdin, never on disk, on the command line or in the
-  environment, which is scrubbed (PATH, HOME, LANG, PYTHONHASHSEED only);
+  environment, which is scrubbed (PATH, HOME, LANG, PYTHONHASHSEED, and the memory bound as EvalPlus reads it);
 - resource limits set before exec: CPU seconds, address space (memory), size of any file written, number of
   open files, number of processes. As root, each program also runs as a user id of its own
   (`program_uid`), so the process limit is its own and a fork bomb never starves a program beside it;
@@ -20,6 +20,7 @@ Isolation comes from the operating system, through bubblewrap (`bwrap`, Debian's
   is a fail with its reason in `Outcome.reason`;
 - a guard prepended to the program disables the usual destructive calls, in the spirit of HumanEval's
   `reliability_guard`; it is a courtesy for honest programs, not the boundary (ctypes or `posix` undo it).
+  A program that brings its own (EvalPlus's check applies EvalPlus's guard) runs with `Limits(guard=False)`.
 Where bubblewrap is missing or cannot create namespaces (some containers forbid user namespaces), code is
 refused with one line unless the user passes `allow_unsafe_code=true` (or sets TTC_ALLOW_UNSAFE_CODE=1);
 then programs run as a plain limited subprocess as before, which is not a security boundary.
