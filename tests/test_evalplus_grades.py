@@ -1,4 +1,4 @@
-"""HumanEval+ and MBPP+ graded as EvalPlus 0.3.1 grades them (sandbox/plus_check.py runs EvalPlus's own code).
+"""HumanEval+ and MBPP+ graded as EvalPlus 0.3.1 grades them (ttc/sandbox/plus_check.py runs EvalPlus's own code).
 
 The fast tests need no EvalPlus of their own: they hold ttc to verdicts EvalPlus's rules fix by construction
 (answers it accepts that a naive harness rejects; a correct but far too slow answer it rejects) and to the

@@ -26,7 +26,7 @@ FAKES = {  # completion body -> the reason the grader must record
     "object that equals everything": (ALWAYS_EQUAL, "AssertionError"),
     "prints a pass": ("    print('passed')\n    print('done')\n    return None\n", None),
 }
-PLUS_REASONS = {  # EvalPlus's check (sandbox/plus_check.py) calls the function itself, so the fakes fail inside it
+PLUS_REASONS = {  # EvalPlus's check (ttc/sandbox/plus_check.py) calls the function itself, so the fakes fail inside it
     "exits 0 before the checks": "raised SystemExit",
     "leaves the process with os._exit(0)": "the check ended without a verdict",
     "exit hook that forces status 0": "returned None",

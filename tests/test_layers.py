@@ -41,7 +41,7 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
 def test_floors_import_one_way_and_only_through_ttc():
     bad = []
     for floor in FLOORS:
-        for path in sorted((ROOT / floor).glob("*.py")):
+        for path in sorted((ROOT / "ttc" / floor).rglob("*.py")):
             for line, module in imports_of(path):
                 head = module.split(".")
                 if head[0] in OLD_NAMES + ("contracts", "generators", "sandbox"):
@@ -53,6 +53,15 @@ def test_floors_import_one_way_and_only_through_ttc():
             bad += [f"{path.relative_to(ROOT)}:{line} imports {m}" for line, m in imports_of(path)
                     if m.split(".")[0] in OLD_NAMES]
     assert not bad, "\n".join(bad)
+
+
+def test_a_files_path_is_its_import_path():
+    import importlib
+
+    assert not [f for f in FLOORS if (ROOT / f).exists()], "a floor outside ttc/"
+    for path in sorted((ROOT / "ttc").rglob("*.py")):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        assert Path(importlib.util.find_spec(name).origin).resolve() == path.resolve(), name
 
 
 def test_the_walk_sees_function_level_and_forbidden_imports(tmp_path):

@@ -1,7 +1,7 @@
 """ttc, the test-time compute harness: the one import name of the project.
 
-The repository keeps one folder per floor (contracts/, generators/, strategies/, verifiers/, tasks/,
-sandbox/, analysis/, harness/); setuptools installs each as a subpackage of `ttc` (see pyproject.toml).
+One folder per floor under ttc/, so a file's path is its import path (ttc/contracts/records.py is
+ttc.contracts.records): contracts, generators, strategies, verifiers, tasks, sandbox, analysis, harness.
 """
 
 __version__ = "0.1.0"

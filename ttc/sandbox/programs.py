@@ -36,7 +36,7 @@ _PLUS_CHECK = Path(__file__).with_name("plus_check.py").read_text()
 
 
 def plus_check_program(task: dict) -> str:
-    """EvalPlus's check (sandbox/plus_check.py) with one problem bound: a task's hidden tests."""
+    """EvalPlus's check (ttc/sandbox/plus_check.py) with one problem bound: a task's hidden tests."""
     return f"{_PLUS_CHECK}\n_TTC_TASK = {task!r}\n"
 
 

@@ -4,7 +4,7 @@
 - mode `chat` (any dataset): the code is quoted in a ```python fence inside an instruction in a model's chat
   template (`chat_tokenizer`); the reply's first fenced block is the candidate, assembled after the quoted code.
 - `humaneval_plus` / `mbpp_plus`: graded exactly as EvalPlus 0.3.1's `evaluate` grades, by EvalPlus's own code
-  run in the sandbox (sandbox/plus_check.py): the base and plus inputs as the dataset gives them, expected outputs
+  run in the sandbox (ttc/sandbox/plus_check.py): the base and plus inputs as the dataset gives them, expected outputs
   and time limits from the canonical solution, EvalPlus's oracles (set equality, not-None, float tolerance,
   HumanEval/32's |poly(xs, x)| <= atol, ...). Only the tests EvalPlus runs: never the original `check` or MBPP
   `assertion` lines. A failure names its first failing input and the oracle that decided (`ttc grade`).
@@ -96,7 +96,7 @@ class CodeTask:
         self.version = f"{dataset}:{Path(path).name if path else HUB[dataset][0] + '@' + revision}"
         if mode == "chat":
             self.version = f"{dataset}-chat-v1:" + self.version.split(":", 1)[1]
-        plus = dataset != "humaneval"  # EvalPlus's check brings its own guard (sandbox/plus_check.py)
+        plus = dataset != "humaneval"  # EvalPlus's check brings its own guard (ttc/sandbox/plus_check.py)
         self.grader_version = "evalplus-0.3.1-v1" if plus else "sandbox-tests-v3"  # v3: the sandbox environment
         self.limits = Limits(wall_s=timeout_s, cpu_s=int(timeout_s), memory_mb=memory_mb,
                              allow_unsafe_code=allow_unsafe_code, guard=not plus)
@@ -113,7 +113,7 @@ class CodeTask:
         if self.dataset == "humaneval":  # the dataset's check, through a wrapper comparing result types
             reference = row["prompt"] + row["canonical_solution"]
             hidden = f"{row['test']}\n_ENTRY = {entry!r}\n_REFERENCE = {reference!r}\n{_TYPED_CHECK}"
-        else:  # EvalPlus's inputs, reference and oracles, run by sandbox/plus_check.py
+        else:  # EvalPlus's inputs, reference and oracles, run by ttc/sandbox/plus_check.py
             hidden = plus_check_program({
                 "dataset": "humaneval" if self.dataset == "humaneval_plus" else "mbpp", "task_id": row["task_id"],
                 "entry": entry, "atol": row["atol"] or 0, "reference": row["prompt"] + row["canonical_solution"],
@@ -155,7 +155,7 @@ class CodeTask:
 
 
 def check_report(outcome: Outcome | None) -> dict | None:
-    """What EvalPlus's check (sandbox/plus_check.py) said about a HumanEval+/MBPP+ run: status, the oracle that
+    """What EvalPlus's check (ttc/sandbox/plus_check.py) said about a HumanEval+/MBPP+ run: status, the oracle that
     decided, and for a failure the phase, first failing input, its expected output and what the program did."""
     if outcome is None:
         return None

@@ -6,8 +6,8 @@ Isolation comes from the operating system, through bubblewrap (`bwrap`, Debian's
   no network at all (the host's loopback is unreachable), no other process visible (a fresh /proc), and
   when the wall-clock limit kills bwrap the whole PID namespace dies with it, so double-forked or
   re-sessioned daemons do not survive; a program that ends takes its children with it too;
-- a read-only view of /usr and of the sandbox's Python environment (sandbox/environment.py: a venv of the
-  base interpreter with the pins of sandbox/requirements.txt, no host packages) and nothing else of the host: no /work, /home, /root or /etc, so neither the project, its data (references, canonical
+- a read-only view of /usr and of the sandbox's Python environment (ttc/sandbox/environment.py: a venv of the
+  base interpreter with the pins of ttc/sandbox/requirements.txt, no host packages) and nothing else of the host: no /work, /home, /root or /etc, so neither the project, its data (references, canonical
   solutions) nor other users' files can be read; a private, size-bounded tmpfs /tmp as the working
   directory, gone when the program ends;
 - the program and its hidden tests reach the child on stdin, never on disk, on the command line or in the

@@ -29,7 +29,7 @@ from ttc.harness.resolvers import register
 
 register()  # ${model_dir:NAME} in configs
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = ("task", "generator", "strategy", "verifier", "logger", "experiment")
 
 
@@ -124,7 +124,7 @@ def _forget(run_dir: Path, job: str) -> None:
 
 def main(beside: bool = False) -> None:
     """The `ttc` entry point: `merge`, `report`, or a Hydra run or sweep. `beside`: draw and mirror to W&B in a
-    side worker (harness/side.py); only where the main module re-imports safely (a spawned worker imports it)."""
+    side worker (ttc/harness/side.py); only where the main module re-imports safely (a spawned worker imports it)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
@@ -150,7 +150,7 @@ def main(beside: bool = False) -> None:
         if not any(a.startswith("--") and a != "--multirun" for a in sys.argv[1:]):  # --help, --cfg: Hydra's own
             from ttc.harness.precheck import precheck
 
-            if beside:  # the side worker checks while this process imports transformers (harness/side.py)
+            if beside:  # the side worker checks while this process imports transformers (ttc/harness/side.py)
                 side.start()
                 checking = side.call(precheck, sys.argv[1:], CONF_DIR)
             else:

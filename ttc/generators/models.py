@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ttc.contracts.errors import ConfigError
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 def bundled_models() -> list[str]:
