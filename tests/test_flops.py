@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 from ttc.contracts.cards import card_from_config, load_card
 from ttc.generators.hf import HFGenerator
 from ttc.generators.models import resolve_model
-from ttc.generators.sampling import SamplingParams
+from ttc.generators.hf.sampling import SamplingParams
 
 MODELS = ["tiny-0.3m", "tiny-1m", "tiny-4m", "tiny-prm"]
 CONTEXTS = [16, 128, pytest.param(448, marks=pytest.mark.slow)]  # 448: ~3 min over the four models

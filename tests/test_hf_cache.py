@@ -4,7 +4,7 @@ no tensor handed out earlier ever changes, and appends stop copying once room is
 import torch
 from transformers import DynamicCache
 
-from ttc.generators.hf_cache import GrowingLayer, growing
+from ttc.generators.hf.cache import GrowingLayer, growing
 
 
 def _decode(model, ids, cache, steps):

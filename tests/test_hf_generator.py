@@ -123,7 +123,7 @@ def test_stop_checks_skip_decoding_only_where_no_stop_can_complete(small):
             for k in range(1, len(seq) + 1):
                 tail = small.tokenizer.decode(seq[:k][-(max(len(s) for s in stops) + 2):])
                 want = any(s in tail for s in stops)
-                assert small._hit_stop(seq[:k], stops) == want, (stops, seq[:k])
+                assert small.hit_stop(seq[:k], stops) == want, (stops, seq[:k])
                 if want:
                     break
 

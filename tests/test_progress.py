@@ -1,5 +1,6 @@
 """Progress inside a batch: the bar moves call by call once a batch's call count is known, never past the
-batch before it ends, and the wrapped generator answers every capability check as the generator does."""
+batch before it ends, and the generator the hook watches stays itself (every capability check answers as for
+the generator, and nothing of the hook is left on it afterwards)."""
 
 import inspect
 
@@ -9,7 +10,7 @@ from ttc.harness.progress import CallProgress
 
 
 class Bar:
-    """The part of a tqdm bar CallProgress uses, recording every position it is set to."""
+    """The part of a RunBar CallProgress uses, recording every position it is set to."""
 
     def __init__(self):
         self.n, self.seen, self.tokens = 0.0, [], 0
@@ -30,17 +31,18 @@ class Untold:
 
 def test_the_bar_moves_within_a_batch_by_calls_made_over_calls_expected(small):
     bar, params = Bar(), SamplingParams(temperature=0.0, max_tokens=2)
-    g = CallProgress(Untold(small), bar)
-    g.begin(0, 4)
-    for _ in range(3):
-        out = g.generate(["1+1="], params, [[0]])
-    assert out[0][0].text == small.generate(["1+1="], params, [[0]])[0][0].text  # forwarded unchanged
-    assert set(bar.seen) == {0.0}  # first batch: no estimate yet, so the bar waits for the batch's end (tokens show)
-    g.end(4)
-    g.begin(4, 4)
-    for _ in range(4):
-        g.generate(["1+1="], params, [[0]])
-    g.end(8)
+    hook, g = CallProgress(bar), Untold(small)
+    with hook.watch(g):
+        hook.begin(0, 4)
+        for _ in range(3):
+            out = g.generate(["1+1="], params, [[0]])
+        assert out[0][0].text == small.generate(["1+1="], params, [[0]])[0][0].text  # returned unchanged
+        assert set(bar.seen) == {0.0}  # first batch: no estimate yet, so the bar waits for the batch's end (tokens show)
+        hook.end(4)
+        hook.begin(4, 4)
+        for _ in range(4):
+            g.generate(["1+1="], params, [[0]])
+        hook.end(8)
     assert [x for i, x in enumerate(bar.seen) if x != bar.seen[i - 1] or i == 0][1:] == [4.0, 5.3333, 6.6667, 7.8, 8.0]
     assert bar.tokens == 7 * 2  # counted after each call: 7 calls of 2 tokens
 
@@ -50,12 +52,13 @@ def test_a_reporting_generator_moves_the_bar_inside_its_one_call(small):
     from earlier batches), never backwards, never past 95% before the batch ends, and the tokens it was told are
     the tokens the completions hold."""
     bar = Bar()
-    g = CallProgress(small, bar)
-    g.begin(0, 2)
-    out = g.generate(["1+1=", "2+3="], SamplingParams(temperature=1.0, max_tokens=40), [[1, 2, 3], [4, 5, 6]])
-    assert len(set(bar.seen)) >= 3 and bar.seen == sorted(bar.seen) and max(bar.seen) <= 0.95 * 2
-    assert bar.tokens == sum(c.generated_tokens for row in out for c in row)
-    g.end(2)
+    hook = CallProgress(bar)
+    with hook.watch(small):
+        hook.begin(0, 2)
+        out = small.generate(["1+1=", "2+3="], SamplingParams(temperature=1.0, max_tokens=40), [[1, 2, 3], [4, 5, 6]])
+        assert len(set(bar.seen)) >= 3 and bar.seen == sorted(bar.seen) and max(bar.seen) <= 0.95 * 2
+        assert bar.tokens == sum(c.generated_tokens for row in out for c in row)
+        hook.end(2)
     assert bar.n == 2.0
 
 
@@ -76,20 +79,38 @@ def test_a_file_gets_plain_lines_at_tenths_never_redraws(tmp_path):
     assert lines[0].startswith("majority: 4.0/40 problems (10%), 80 tokens") and " left" in lines[0]
 
 
-def test_the_wrapper_keeps_every_capability_of_the_generator(small):
-    g = CallProgress(small, Bar())
+def test_the_watched_generator_keeps_every_capability_and_is_left_as_it_was(small):
+    """The strategy is handed the generator itself: while watched it answers every capability check as it does
+    unwatched, its capabilities stay visible without __getattr__ (any Python), and afterwards it holds nothing
+    of the hook (no wrapped generate, no listener)."""
     kinds = [p for _, p in inspect.getmembers(protocols, inspect.isclass)
              if getattr(p, "_is_runtime_protocol", False)]
     assert len(kinds) >= 10
-    for kind in kinds:
-        assert isinstance(g, kind) == isinstance(small, kind), kind.__name__
-    assert g.name == small.name and g.card == small.card
+    before, bar = {kind: isinstance(small, kind) for kind in kinds}, Bar()
+    with CallProgress(bar).watch(small):
+        for kind in kinds:
+            assert isinstance(small, kind) == before[kind], kind.__name__
+        for name in ("score", "score_branches", "card", "name", "encode"):
+            assert inspect.getattr_static(small, name) is not None
+    assert "generate" not in vars(small)
+    small.generate(["1+1="], SamplingParams(temperature=1.0, max_tokens=20), [[1, 2]])
+    assert bar.seen == [] and bar.tokens == 0  # neither its calls nor its reports reach the hook any more
 
 
-def test_capabilities_are_instance_attributes_so_any_python_sees_them(small):
-    g = CallProgress(small, Bar())
-    for name in ("score", "score_branches", "card", "name", "encode"):
-        assert inspect.getattr_static(g, name) is not None
-    import copy
+def test_a_generator_that_cannot_be_watched_still_runs_and_the_batch_ends_move_the_bar(small):
+    class Slotted:
+        __slots__ = ("inner",)
 
-    copy.copy(g)  # no recursion through __getattr__ before __init__
+        def __init__(self, inner):
+            self.inner = inner
+
+        def generate(self, prompts, params, seeds):
+            return self.inner.generate(prompts, params, seeds)
+
+    bar, g = Bar(), Slotted(small)
+    hook = CallProgress(bar)
+    with hook.watch(g):
+        hook.begin(0, 2)
+        g.generate(["1+1="], SamplingParams(temperature=0.0, max_tokens=2), [[0]])
+        hook.end(2)
+    assert bar.n == 2.0

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ttc.contracts.records import SamplingParams
-from ttc.generators.sampling import choose, truncate, uniforms
+from ttc.generators.hf.sampling import choose, truncate, uniforms
 
 LOGITS = torch.log(torch.tensor([[0.5, 0.2, 0.15, 0.1, 0.05]]))
 

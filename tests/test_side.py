@@ -13,8 +13,8 @@ from hydra import compose, initialize_config_dir
 
 from ttc.analysis.outputs import read_csv, title_of, write_png
 from ttc.contracts.rundir import read_samples
-from ttc.harness import side
 from ttc.harness.cli import CONF_DIR
+from ttc.harness.side import InProcess, SideWorker, warm
 from ttc.harness.run import execute
 from test_wandb import _records
 
@@ -37,9 +37,9 @@ def _cfg(*extra):
 
 @pytest.fixture
 def worker():
-    side.start()
-    side.call(side.warm)
-    yield
+    side = SideWorker()
+    side.call(warm)
+    yield side
     side.stop()
 
 
@@ -63,29 +63,30 @@ def test_the_run_leaves_drawing_and_wandb_to_the_worker_and_the_files_are_the_sa
 
 
 def test_a_run_with_a_worker_equals_one_without(tmp_path, worker):
-    here = execute(_cfg("logger=none"), tmp_path / "here", quiet=True)
-    side.stop()
-    alone = execute(_cfg("logger=none"), tmp_path / "alone", quiet=True)
+    here = execute(_cfg("logger=none"), tmp_path / "here", quiet=True, side=worker)
+    worker.stop()
+    alone = execute(_cfg("logger=none"), tmp_path / "alone", quiet=True)  # the default: InProcess
     assert here == alone
     assert (tmp_path / "here" / "curves.png").read_bytes() == (tmp_path / "alone" / "curves.png").read_bytes()
 
 
 def test_a_dead_worker_leaves_the_figure_to_the_run_and_wandb_to_one_warning(tmp_path, worker, capfd, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    side._worker.proc.kill()
-    side._worker.proc.join()
-    rows = execute(_cfg("logger=wandb"), tmp_path / "r", quiet=True)
+    worker._worker.proc.kill()
+    worker._worker.proc.join()
+    rows = execute(_cfg("logger=wandb"), tmp_path / "r", quiet=True, side=worker)
     assert rows and (tmp_path / "r" / "curves.png").stat().st_size > 10_000
     err = [x for x in capfd.readouterr().err.splitlines() if x.startswith("ttc:")]
     assert len(err) <= 1 and all("the W&B mirror failed" in x for x in err)
-    assert not side.active()  # later calls run here
+    assert not worker.active()  # later calls run here
 
 
 def test_a_failing_mirror_in_the_worker_is_one_warning_and_changes_nothing(tmp_path, worker, capfd, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    expected = execute(_cfg("logger=none"), tmp_path / "plain", quiet=True)
+    expected = execute(_cfg("logger=none"), tmp_path / "plain", quiet=True, side=worker)
     run = tmp_path / "r"
-    assert execute(_cfg("logger=wandb", f"logger.tags=[{'x' * 100}]"), run, quiet=True) == expected  # W&B: tags <= 64
+    assert execute(_cfg("logger=wandb", f"logger.tags=[{'x' * 100}]"), run, quiet=True,
+                   side=worker) == expected  # W&B: tags <= 64
     err = [x for x in capfd.readouterr().err.splitlines() if x.startswith("ttc:")]
     assert len(err) == 1 and "the W&B mirror failed" in err[0], err
     assert not (run / "logged.json").exists()
@@ -117,3 +118,31 @@ def test_a_run_killed_outright_takes_its_worker_with_it(tmp_path):
     while any(map(alive, kids)) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(map(alive, kids)), "a worker outlived its run"
+
+
+def test_the_worker_is_an_object_stopped_on_every_path_and_null_without_one():
+    """Calls go to the worker's process, in order; a stopped one (twice is fine) runs them here; `now` kills one
+    busy with a call at once; the default (InProcess) runs each call here and now; a worker pickled into another
+    process (a launcher's job) arrives there as InProcess."""
+    import pickle
+    import time
+
+    side = SideWorker()
+    assert side.active() and side.call(os.getpid).result() != os.getpid()
+    side.stop()
+    side.stop()
+    assert not side.active() and side.call(os.getpid).result() == os.getpid()
+    busy = SideWorker()
+    busy.call(time.sleep, 60)
+    t0 = time.monotonic()
+    busy.stop(now=True)
+    assert time.monotonic() - t0 < 10 and not busy.active()
+    here = InProcess()
+    assert not here.active() and here.call(os.getpid).result() == os.getpid()
+    with pytest.raises(ZeroDivisionError):
+        here.call(divmod, 1, 0).result()
+    live = SideWorker()
+    try:
+        assert type(pickle.loads(pickle.dumps(live))) is InProcess
+    finally:
+        live.stop()

@@ -11,7 +11,7 @@ from scipy.stats import chisquare
 
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.records import SamplingParams, ledger_of
-from ttc.generators.sampling import truncate
+from ttc.generators.hf.sampling import truncate
 from ttc.generators.speculative import SpeculativeGenerator
 from ttc.harness.cli import CONF_DIR
 from ttc.harness.run import execute

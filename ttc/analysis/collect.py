@@ -5,7 +5,8 @@ best-of-N pool (majority@k, best-of-k by verifier, ...) become `best_of_n` with 
 fixed-budget strategies (greedy, beam search, budget forcing) are their run's own strategy config; revision
 chains read at length l are the run's config with `n = P*l`. Measures that read the grades (pass@n,
 G-Pass@k) have no arm.
-Reads run directories only (run.json and samples.jsonl); never W&B.
+Reads run directories only (run.json and samples.jsonl, once per run: `LoadedRun`); never W&B. Which pooled
+series has which arm is the selections table's (ttc.contracts.selections).
 """
 
 from __future__ import annotations
@@ -14,42 +15,68 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ttc.analysis.curves import METRICS, per_problem
+from ttc.analysis.curves import per_problem
 from ttc.contracts.cards import pretraining_flops
-from ttc.contracts.rundir import SAMPLES, finished, is_run_dir, progress, read_record, read_samples, shard_of
+from ttc.contracts.rundir import SAMPLES, finished, is_run_dir, read_record, read_samples, shard_of, tally
+from ttc.contracts.samples import SampleLine
+from ttc.contracts.selections import is_measure, rule_of
 
-SELECTION_OF_RULE = {"majority": "majority", "best_of_n": "verifier", "weighted_vote": "weighted_vote",
-                     "best_of_n_logprob": "logprob_sum", "best_of_n_logprob_mean": "logprob_mean", "sample": "first",
-                     "best_of_n_unfiltered": "verifier", "mbr_answer": "mbr_answer", "mbr_edit": "mbr_edit",
-                     "mbr_chrf": "mbr_chrf", "mbr_exec": "mbr_exec", "filter_cluster": "filter_cluster"}
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """One run directory read once: its path, its run.json record and every line of its samples.jsonl."""
+
+    path: Path
+    record: dict
+    lines: list[SampleLine]
+
+    @classmethod
+    def read(cls, path: str | Path) -> "LoadedRun":
+        """Read a run directory: run.json, then samples.jsonl."""
+        return cls.of(Path(path), read_record(path))
+
+    @classmethod
+    def of(cls, path: Path, record: dict) -> "LoadedRun":
+        """A run whose record is read already: read its samples."""
+        return cls(path, record, read_samples(path))
+
+    @property
+    def config(self) -> dict:
+        """The run's resolved config."""
+        return self.record["config"]
+
+
+def find_records(paths: Iterable[str | Path]) -> list[tuple[Path, dict]]:
+    """(run directory, run.json record) of every run under `paths`, shards left out (see `find_runs`)."""
+    runs: dict[Path, dict] = {}
+    for path in map(Path, paths):
+        found = [path] if is_run_dir(path) else sorted(p.parent for p in path.rglob(SAMPLES))
+        for run in found:
+            record = read_record(run)
+            if shard_of(record["config"])[1] > 1:
+                continue
+            runs.setdefault(run, record)
+    return list(runs.items())
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     """Run directories under `paths` (a run directory itself, a sweep, or any folder of them). Shard runs
     are skipped: their merged run (written after the sweep, or by `ttc merge`) stands for them."""
-    runs: list[Path] = []
-    for path in map(Path, paths):
-        found = [path] if is_run_dir(path) else sorted(p.parent for p in path.rglob(SAMPLES))
-        for run in found:
-            if shard_of(read_record(run)["config"])[1] > 1:
-                continue
-            if run not in runs:
-                runs.append(run)
-    return runs
+    return [run for run, _ in find_records(paths)]
 
 
 def arm_of(record: dict, strategy_cfg: dict) -> dict | None:
-    """The strategy config that reproduces `record` (None for oracle rules)."""
-    rule, budget = record["series"], int(record["budget"])
-    if record["curve"] == "pooled" and rule in SELECTION_OF_RULE:
-        name = "majority" if rule == "majority" else ("sample" if rule == "sample" else None)
-        arm = {**strategy_cfg, "n": budget, "selection": SELECTION_OF_RULE[rule]}
-        if rule == "best_of_n_unfiltered":
-            arm["reject"] = False
-        if name:
-            arm["name"] = name
+    """The strategy config that reproduces `record` (None for measures): a pooled series' arm as the selections
+    table names it (ttc.contracts.selections), else the run's own config."""
+    rule, budget = rule_of(record["series"]), int(record["budget"])
+    if record["curve"] == "pooled" and rule is not None and rule.arm is not None:
+        arm = {**strategy_cfg, "n": budget, "selection": rule.arm}
+        if rule.arm_reject is not None:
+            arm["reject"] = rule.arm_reject
+        if rule.arm_name:
+            arm["name"] = rule.arm_name
         return arm
-    if record.get("selection") in METRICS:  # pass@n and G-Pass read the grades: measures, not runnable arms
+    if is_measure(record.get("selection")):  # pass@n and G-Pass read the grades: measures, not runnable arms
         return None
     if record["curve"] == "chains":
         return {**strategy_cfg, "n": budget}
@@ -116,15 +143,15 @@ def _flat(node: object, prefix: str = "") -> dict[str, object]:
     return {k: v for key, child in node.items() for k, v in _flat(child, f"{prefix}.{key}" if prefix else key).items()}
 
 
-def load(runs: Iterable[Path], notes: list[str] | None = None) -> list[dict]:
-    """Per-problem records of every run, with `run`, `arm` and `verifier_cfg`. A series one run gives equal point
-    for point to an earlier run's is kept once (said in `notes`); a series that differs is kept whole and named
-    by what differs in its run's config (`Series`)."""
+def load(runs: Iterable[LoadedRun | str | Path], notes: list[str] | None = None) -> list[dict]:
+    """Per-problem records of every run (read here where given as a path), with `run`, `arm` and
+    `verifier_cfg`. A series one run gives equal point for point to an earlier run's is kept once (said in
+    `notes`); a series that differs is kept whole and named by what differs in its run's config (`Series`)."""
     out, series = [], Series()
-    for run in runs:
-        record = read_record(run)
-        config = record["config"]
-        rows = [{**r, "arm": arm_of(r, config.get("strategy", {}))} for r in per_problem(finished(read_samples(run)))]
+    for loaded in runs:
+        loaded = loaded if isinstance(loaded, LoadedRun) else LoadedRun.read(loaded)
+        run, record, config = loaded.path, loaded.record, loaded.config
+        rows = [{**r, "arm": arm_of(r, config.get("strategy", {}))} for r in per_problem(finished(loaded.lines))]
         kept = series.take(str(run), config, rows, key=lambda r: (r["model"], r["series"], r["verifier"],
                                                                   r["budget_unit"]),
                            point=lambda r: (r["budget"], r["problem_id"]), value=lambda r: (r["accuracy"], r["flops"]))
@@ -135,13 +162,13 @@ def load(runs: Iterable[Path], notes: list[str] | None = None) -> list[dict]:
     return out
 
 
-def incomplete(runs: Iterable[Path]) -> dict[str, str]:
+def incomplete(runs: Iterable[LoadedRun]) -> dict[str, str]:
     """run -> "k/N problems finished (p partial)" for every run that is not finished."""
     out = {}
     for run in runs:
-        done, want, partial = progress(run)
+        done, want, partial = tally(run.lines, run.record)
         if partial or (want is not None and done < want):
-            out[str(run)] = f"{done}/{want if want is not None else '?'} problems finished ({partial} partial)"
+            out[str(run.path)] = f"{done}/{want if want is not None else '?'} problems finished ({partial} partial)"
     return out
 
 

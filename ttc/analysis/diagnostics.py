@@ -7,7 +7,7 @@
   and within each difficulty level (ranking power beyond difficulty); None where a level has one class only.
 - Over-optimisation: best-of-n by the verifier against the oracle pass@n as n grows; the n where verifier
   argmax peaks is marked when a larger n does worse (the verifier is being exploited, Gao et al.).
-Reads plain dicts (sample lines and curve rows).
+Reads sample lines (ttc.contracts.samples.SampleLine) and curve rows.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from collections import defaultdict
 
 import numpy as np
 from scipy.stats import mannwhitneyu
+
+from ttc.contracts.samples import SampleLine
+from ttc.contracts.selections import BEST_OF_N, ORACLE
 
 BINS = 10
 
@@ -48,10 +51,10 @@ def _level_order(level) -> tuple:
     return (level is None, not isinstance(level, (int, float)), level if isinstance(level, (int, float)) else str(level))
 
 
-def calibration(lines: list[dict]) -> list[dict]:
+def calibration(lines: list[SampleLine]) -> list[dict]:
     """One row per (model, verifier) over the candidates a verifier scored: ECE, AUROC overall and per level,
     the reliability bins. Scores outside [0, 1] (log-probabilities) get AUROC only."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
+    groups: dict[tuple, list[SampleLine]] = defaultdict(list)
     for x in lines:
         if x.get("verifier_score") is not None and x.get("verifier", "none") != "none":
             groups[(x["generator"], x["verifier"])].append(x)
@@ -79,9 +82,9 @@ def overoptimisation(curves: list[dict]) -> list[dict]:
     for r in curves:
         if r["level"] != "all" or r["budget_unit"] != "samples":
             continue
-        if r["series"] == "best_of_n":
+        if r["series"] == BEST_OF_N.series:
             by[(r["model"], r["verifier"])][r["budget"]] = r
-        elif r["series"] == "oracle_pass_at_n":
+        elif r["series"] == ORACLE.series:
             oracle[r["model"]][r["budget"]] = r["accuracy"]
     out = []
     for (model, verifier), rows in sorted(by.items()):

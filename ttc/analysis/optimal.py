@@ -20,6 +20,8 @@ import numpy as np
 
 from ttc.analysis.collect import arm_label
 from ttc.analysis.intervals import difference
+from ttc.contracts.samples import SampleLine
+from ttc.contracts.selections import SAMPLE
 
 
 def _unit(text: str) -> float:
@@ -34,7 +36,7 @@ def fold_of(problem_id: str, folds: int = 2) -> int:
 def oracle_difficulty(records: list[dict], model: str) -> dict[str, float]:
     """pass@1 per problem from the model's sample pool (the `sample` rule at budget 1)."""
     return {r["problem_id"]: r["accuracy"] for r in records
-            if r["model"] == model and r["series"] == "sample" and r["budget"] == 1}
+            if r["model"] == model and r["series"] == SAMPLE.series and r["budget"] == 1}
 
 
 def quantile_bins(values: dict[str, float], n_bins: int = 5) -> dict[str, int]:
@@ -49,9 +51,9 @@ def thresholds(scores: dict[str, float], n_bins: int = 5) -> list[float]:
     return [float(np.quantile(values, 1 - j / n_bins)) for j in range(1, n_bins)]
 
 
-def probe(lines: list[dict], m: int = 4) -> tuple[dict[str, float], dict[str, float]]:
+def probe(lines: list[SampleLine], m: int = 4) -> tuple[dict[str, float], dict[str, float]]:
     """(mean verifier score over the first m candidates, probe FLOPs) per problem of a pooled run."""
-    pools: dict[str, list[dict]] = defaultdict(list)
+    pools: dict[str, list[SampleLine]] = defaultdict(list)
     for line in lines:
         pools[line["problem_id"]].append(line)
     scores, cost = {}, {}

@@ -1,7 +1,8 @@
 """Files derived from a run's samples: `curves.csv`, `curves.png` (accuracy vs FLOPs, log x) and the terminal table.
 
-Everything here is rebuilt from `samples.jsonl`; deleting these files loses nothing. matplotlib is imported
-only to draw (`write_png`), which the `ttc` command does in its side process (ttc.harness.side).
+Everything here is rebuilt from `samples.jsonl`; deleting these files loses nothing. `derive_curves` returns a
+run's curves (rows, curves.csv text, figure title) for the run directory's writer to write; matplotlib is
+imported only to draw (`write_png`), which the `ttc` command does in its side process (ttc.harness.side).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import csv
 import io
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -21,14 +23,20 @@ NO_INTERVAL = {"±?": "±?: the row has no ci_low/ci_high (curves written withou
                "±n/a": "±n/a: one problem, so no interval over problems"}
 
 
-def write_curves(run_dir: Path, lines: list[dict], pretrain_flops: float | None,
-                 draw: Draw | None = None) -> list[dict]:
-    """Derive curves.csv and curves.png of a run from its sample lines; return the rows. `draw` (default
-    `write_png`, here and now) is handed the figure's path, rows and title."""
+@dataclass(frozen=True)
+class Curves:
+    """What a run's samples derive: its curve rows, their curves.csv text and the title of its curves.png (drawn
+    from the rows by `write_png`). The run directory's writer writes them (ttc.harness.store.RunStore)."""
+
+    rows: list[dict]
+    csv: str
+    title: str
+
+
+def derive_curves(lines: list[dict], pretrain_flops: float | None) -> Curves:
+    """The curves of a run from its sample lines: rows, curves.csv text and the figure's title."""
     rows = summarize(per_problem(lines), pretrain_flops)
-    write_atomic(run_dir / "curves.csv", to_csv(rows))
-    (draw or write_png)(run_dir / "curves.png", rows, title_of(lines))
-    return rows
+    return Curves(rows, to_csv(rows), title_of(lines))
 
 
 def title_of(lines: list[dict]) -> str:

@@ -21,7 +21,8 @@ import markdown
 from markupsafe import Markup
 
 from ttc.analysis import plots
-from ttc.analysis.curves import METRICS, series_label
+from ttc.analysis.curves import series_label
+from ttc.contracts.selections import is_measure
 from ttc.contracts.rundir import write_atomic
 
 GLOSSARY = [
@@ -131,7 +132,7 @@ def _arm(r: dict) -> str:
 
 def references(curves: list[dict]) -> str:
     """The measures that read the grades (pass@n, G-Pass@k), one row each, accuracy per budget n."""
-    refs = [r for r in curves if r["level"] == "all" and r["selection"] in METRICS]
+    refs = [r for r in curves if r["level"] == "all" and is_measure(r["selection"])]
     rows: dict[tuple, dict] = {}
     for r in refs:
         row = rows.setdefault((r["model"], r["series"]), {"model": r["model"], "measure": r["series"]})
@@ -159,49 +160,15 @@ def sections(data: dict) -> list[tuple[str, str, list[str]]]:
     out = [(ANSWER, answer(data), [])]
     if data.get("warnings"):
         out.append((WARNINGS, "".join(f"- {w}\n" for w in data["warnings"]) + "\n", []))
-    arms = [r for r in data["curves"] if r["level"] == "all" and r["selection"] not in METRICS]
-    out.append(("Accuracy vs FLOPs", f"Main panel: each model's Pareto arms and the rules the runs asked for (at most "
-                f"{plots.MOST} series), each arm its own colour and marker, numbers on the points their budgets, "
-                "light bands 95% intervals over problems; dashed: pass@n of the pool, a reference; grey step: the "
-                "Pareto frontier. Every other series is under More series. Table: every runnable arm, ordered by "
-                "accuracy; click a header to sort.\n\n" + table(arms, CURVE_COLS, "accuracy"), ["curves"]))
-    if any(r["selection"] in METRICS for r in data["curves"]):
-        out.append(("Reference measures", references(data["curves"]), []))
-    out.append(("Accuracy vs FLOPs per difficulty level", "The main panel's series, one panel per level of the task's "
-                "own difficulty.\n\n", ["levels"]))
-    out.append(("Accuracy vs generated tokens", "The main panel's series.\n\n", ["tokens"]))
+    out += _curve_sections(data)
     if data.get("comparisons"):
         out.append(("Each series against the baseline at the same budget",
                     "Paired difference in accuracy over the same problems with its 95% interval; verdict "
                     "better/worse only when the interval excludes 0.\n\n" +
                     table(data["comparisons"], CMP_COLS, "difference"), []))
-    for kind in ("oracle", "predicted"):
-        rows = data[kind]
-        if rows:
-            note = ("Bins of pass@1 from the sample pool (1 = easiest). " if kind == "oracle" else
-                    "Bins of the verifier's mean score over a 4-sample probe, probe FLOPs added to every arm. ")
-            note += ("Per bin, the most accurate arm costing no more than the baseline on those problems is chosen "
-                     "on one half of the problems and scored on the other (2-fold); gain = held-out accuracy minus "
-                     "the baseline's, with its paired 95% interval; fixed_accuracy (row all) = the best single "
-                     "arm chosen the same way without bins. budget_flops = the baseline's mean FLOPs. Where the "
-                     "gain's interval does not exclude 0 the policy is not shown as compute-optimal (see "
-                     "Warnings).\n\n")
-            out.append((f"Compute-optimal strategy by {kind} difficulty", note + table(rows, OPT_COLS),
-                        [f"{kind}_policy", kind]))
+    out += [_optimal_section(data[kind], kind) for kind in ("oracle", "predicted") if data[kind]]
     if data.get("calibration") or data.get("overoptimisation"):
-        body = ("Calibration of each verifier's scores against the grades of the candidates it scored: expected "
-                "calibration error over 10 score bins (the reliability diagram), AUROC overall and within each "
-                "difficulty level (ranking power beyond difficulty). Over-optimisation: best-of-n by the verifier "
-                "against pass@n as n grows; a marked peak is where a larger n starts doing worse.\n\n")
-        rows = [{**r, "auroc_by_level": ", ".join(f"{k}: {'-' if v is None else f'{v:.3f}'}"
-                                                  for k, v in r["auroc_by_level"].items())}
-                for r in data.get("calibration", [])]
-        body += table(rows, CAL_COLS, "auroc") if rows else ""
-        over = [{**r, "n": r["n"], "selected_accuracy": [round(a, 3) for a in r["selected_accuracy"]],
-                 "pass_at_n": [None if a is None else round(a, 3) for a in r["pass_at_n"]]}
-                for r in data.get("overoptimisation", [])]
-        body += table(over, OVER_COLS) if over else ""
-        out.append(("Verifier diagnostics", body, ["calibration", "overoptimisation"]))
+        out.append(("Verifier diagnostics", _diagnostics(data), ["calibration", "overoptimisation"]))
     if data["exchange"]:
         note = ("Smaller model with test-time compute against the larger model greedy at matched total FLOPs "
                 "(pretraining + inference), for R = D_inference / D_pretrain. Bins are the small model's.\n\n")
@@ -215,6 +182,51 @@ def sections(data: dict) -> list[tuple[str, str, list[str]]]:
                                 for r in data["runs"]) + "\n", []))
     out.append(("Glossary", "".join(f"- **{term}**: {text}\n" for term, text in GLOSSARY) + "\n", []))
     return out
+
+
+def _curve_sections(data: dict) -> list[tuple[str, str, list[str]]]:
+    """The curves: accuracy vs FLOPs with the table of every runnable arm, the references, per level, vs tokens."""
+    arms = [r for r in data["curves"] if r["level"] == "all" and not is_measure(r["selection"])]
+    out = [("Accuracy vs FLOPs", f"Main panel: each model's Pareto arms and the rules the runs asked for (at most "
+            f"{plots.MOST} series), each arm its own colour and marker, numbers on the points their budgets, "
+            "light bands 95% intervals over problems; dashed: pass@n of the pool, a reference; grey step: the "
+            "Pareto frontier. Every other series is under More series. Table: every runnable arm, ordered by "
+            "accuracy; click a header to sort.\n\n" + table(arms, CURVE_COLS, "accuracy"), ["curves"])]
+    if any(is_measure(r["selection"]) for r in data["curves"]):
+        out.append(("Reference measures", references(data["curves"]), []))
+    out.append(("Accuracy vs FLOPs per difficulty level", "The main panel's series, one panel per level of the task's "
+                "own difficulty.\n\n", ["levels"]))
+    out.append(("Accuracy vs generated tokens", "The main panel's series.\n\n", ["tokens"]))
+    return out
+
+
+def _optimal_section(rows: list[dict], kind: str) -> tuple[str, str, list[str]]:
+    """The compute-optimal strategy by `kind` ("oracle" or "predicted") difficulty: how it was chosen, its table."""
+    note = ("Bins of pass@1 from the sample pool (1 = easiest). " if kind == "oracle" else
+            "Bins of the verifier's mean score over a 4-sample probe, probe FLOPs added to every arm. ")
+    note += ("Per bin, the most accurate arm costing no more than the baseline on those problems is chosen "
+             "on one half of the problems and scored on the other (2-fold); gain = held-out accuracy minus "
+             "the baseline's, with its paired 95% interval; fixed_accuracy (row all) = the best single "
+             "arm chosen the same way without bins. budget_flops = the baseline's mean FLOPs. Where the "
+             "gain's interval does not exclude 0 the policy is not shown as compute-optimal (see "
+             "Warnings).\n\n")
+    return f"Compute-optimal strategy by {kind} difficulty", note + table(rows, OPT_COLS), [f"{kind}_policy", kind]
+
+
+def _diagnostics(data: dict) -> str:
+    """The verifier diagnostics: calibration (ECE, AUROC overall and per level) and over-optimisation tables."""
+    body = ("Calibration of each verifier's scores against the grades of the candidates it scored: expected "
+            "calibration error over 10 score bins (the reliability diagram), AUROC overall and within each "
+            "difficulty level (ranking power beyond difficulty). Over-optimisation: best-of-n by the verifier "
+            "against pass@n as n grows; a marked peak is where a larger n starts doing worse.\n\n")
+    rows = [{**r, "auroc_by_level": ", ".join(f"{k}: {'-' if v is None else f'{v:.3f}'}"
+                                              for k, v in r["auroc_by_level"].items())}
+            for r in data.get("calibration", [])]
+    body += table(rows, CAL_COLS, "auroc") if rows else ""
+    over = [{**r, "n": r["n"], "selected_accuracy": [round(a, 3) for a in r["selected_accuracy"]],
+             "pass_at_n": [None if a is None else round(a, 3) for a in r["pass_at_n"]]}
+            for r in data.get("overoptimisation", [])]
+    return body + (table(over, OVER_COLS) if over else "")
 
 
 def figures(data: dict) -> dict[str, object]:

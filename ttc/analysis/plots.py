@@ -1,8 +1,8 @@
 """The figures of runs and reports, in one shared style: curves with bands and the Pareto frontier, one panel
 per difficulty level, the compute-optimal policy against its baselines, per-bin gains, the FLOPs exchange.
 
-A report's curves show a few series a panel (`panels`: at most MOST, the Pareto arms and the rules the runs
-asked for first, the rest in further panels), so each arm keeps its own colour of a qualitative palette and its
+A report's curves show a few series a panel (ttc.analysis.panels: at most MOST, the Pareto arms and the rules the
+runs asked for first, the rest in further panels), so each arm keeps its own colour of a qualitative palette and its
 own marker, with a light 95% band, and its points are marked with their budget (n=k); measures that read the
 grades (pass@n, G-Pass@k) are dashed reference lines, not arms. Functions return matplotlib figures;
 `png` / `save` turn one into bytes (PNG for pages, PDF and SVG for papers) with no timestamps in them, so
@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import io
 import textwrap
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Iterator
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ttc.analysis.curves import METRICS, POOL_STRATEGY, series_label  # noqa: E402
+from ttc.analysis.curves import series_label  # noqa: E402
+from ttc.analysis.panels import MOST, default_labels, is_reference, panels  # noqa: E402
+
+__all__ = ["FORMATS", "MOST", "calibration", "curves", "exchange", "is_reference", "levels", "more", "optimal",
+           "overoptimisation", "panels", "png", "policy", "save"]
 
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7, "xtick.labelsize": 8,
          "ytick.labelsize": 8, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
          "axes.spines.right": False, "savefig.dpi": 150, "figure.dpi": 100, "lines.linewidth": 1.4,
          "lines.markersize": 3.5}
-MOST = 8  # series a panel holds while its colours, markers and bands are still told apart
 PALETTE = plt.get_cmap("tab10").colors  # qualitative: ten colours no two of which read alike
 MARKERS = "osD^vP*Xhp"
 REFERENCE = {"linestyle": (0, (4, 2)), "lw": 1.0, "marker": "", "alpha": 0.8}  # measures, not arms: dashed
@@ -49,58 +53,24 @@ def png(fig) -> bytes:
     return out
 
 
-def is_reference(r: dict) -> bool:
-    """A measure that reads the grades (pass@n, G-Pass@k): a reference line, never an arm."""
-    return r["selection"] in METRICS
+@contextmanager
+def _figure(size: tuple[float, float]) -> Iterator[tuple[object, object]]:
+    """(figure, axes) of one panel of `size` inches, drawn in the shared style."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=size)
+        yield fig, ax
 
 
-def _pool(r: dict) -> tuple[str, str]:
-    """What a series was read off: its model and the tag collect gives a run whose series differ ('' if none)."""
-    _, paren, tag = r["series"].partition(" (")
-    return r["model"], paren.strip() + tag
+def _legend(ax) -> None:
+    """The legend to the right of the axes, unframed."""
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
 
 
-def _heads(rows: Iterable[dict]) -> dict[str, dict]:
-    heads: dict[str, dict] = {}
-    for r in rows:
-        heads.setdefault(series_label(r), r)
-    return heads
-
-
-def _default_labels(rows: Iterable[dict]) -> list[str]:
-    """Every series but G-Pass@k (three more lines a pool would crowd a run's own figure), sorted."""
-    return sorted(label for label, r in _heads(rows).items() if r["selection"] != "g_pass")
-
-
-def panels(rows: list[dict], first: Iterable[str], most: int = MOST) -> list[tuple[str, list[str]]]:
-    """(title, series labels) per panel, at most `most` each. The main panel ('') holds the arms `first` names,
-    in order, and for each of their models the pass@n of the pool most of them were read off; then the other
-    arms, one panel per model and pool with that pool's pass@n; then the references not drawn yet."""
-    heads = _heads(r for r in rows if r["level"] == "all")
-    refs = [label for label, r in sorted(heads.items()) if is_reference(r)]
-    main = [label for label in dict.fromkeys(first) if label in heads and not is_reference(heads[label])][:most]
-
-    def pass_at_n(pool: tuple) -> list[str]:
-        return [label for label in refs if heads[label]["selection"] == "oracle" and _pool(heads[label]) == pool][:1]
-
-    for model in dict.fromkeys(heads[label]["model"] for label in main):
-        pools = [_pool(heads[label]) for label in main if heads[label]["model"] == model
-                 and heads[label]["strategy"] == POOL_STRATEGY]
-        if pools and len(main) < most:
-            main += pass_at_n(max(dict.fromkeys(pools), key=pools.count))
-    out, drawn = [("", main)], set(main)
-    rest: dict[tuple, list[str]] = {}
-    for label, r in sorted(heads.items()):
-        if label not in drawn and not is_reference(r):
-            rest.setdefault(_pool(r), []).append(label)
-    for (model, tag), labels in sorted(rest.items()):
-        ref = pass_at_n((model, tag))
-        for i in range(0, len(labels), most - len(ref)):
-            out.append((f"other rules: {model} {tag}".strip(), labels[i:i + most - len(ref)] + ref))
-            drawn.update(out[-1][1])
-    left = [label for label in refs if label not in drawn]
-    out += [("reference measures (not arms)", left[i:i + most]) for i in range(0, len(left), most)]
-    return out
+def _budget_axis(ax, ylabel: str) -> None:
+    """A log x axis of the baseline's FLOPs per problem, and `ylabel`."""
+    ax.set_xscale("log")
+    ax.set_xlabel("budget: FLOPs per problem of the baseline")
+    ax.set_ylabel(ylabel)
 
 
 def _draw(ax, rows: list[dict], x: str, labels: list[str], mark_budgets: bool = True, tag: str = "") -> None:
@@ -145,16 +115,15 @@ def curves(rows: list[dict], fronts: dict | None = None, x: str = "flops_per_pro
     but G-Pass), arms with 95% bands and budgets marked, references dashed, and, if given, each model's Pareto
     frontier."""
     mine = [r for r in rows if r["level"] == "all"]
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(8, 4.8))
-        _draw(ax, mine, x, _default_labels(mine) if labels is None else labels)
+    with _figure((8, 4.8)) as (fig, ax):
+        _draw(ax, mine, x, default_labels(mine) if labels is None else labels)
         for model, front in (fronts or {}).items():
             ax.step([r["flops_per_problem"] for r in front], [r["accuracy"] for r in front], where="post",
                     color="k", lw=2, alpha=0.3, label=f"{model} Pareto frontier")
         ax.set_xlabel(_xlabel(x) + " (numbers: budget)")
         ax.set_ylabel("accuracy")
         ax.set_title(title)
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        _legend(ax)
     return fig
 
 
@@ -168,7 +137,7 @@ def more(rows: list[dict], groups: list[tuple[str, list[str]]], x: str = "flops_
             _draw(ax, mine, x, labels, mark_budgets=False, tag=f"({tag}" if paren else "")
             ax.set_title(title, loc="left")
             ax.set_ylabel("accuracy")
-            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+            _legend(ax)
         axes[-1, 0].set_xlabel(_xlabel(x))
         axes[-1, 0].xaxis.set_tick_params(labelbottom=True)
     return fig
@@ -178,7 +147,7 @@ def levels(rows: list[dict], x: str = "flops_per_problem", labels: list[str] | N
     """One panel per difficulty level (as in Snell et al.): accuracy against `x` for the series `labels`
     (default: every series but G-Pass)."""
     levs = sorted({r["level"] for r in rows if r["level"] != "all"}, key=lambda v: (len(v), v))
-    labels = _default_labels(rows) if labels is None else labels
+    labels = default_labels(rows) if labels is None else labels
     with plt.rc_context(STYLE):
         cols = min(len(levs), 3) or 1
         fig, axes = plt.subplots((len(levs) + cols - 1) // cols or 1, cols, figsize=(3.6 * cols, 2.9 * (
@@ -206,8 +175,7 @@ def policy(rows: list[dict], kind: str):
     across budgets, with the gain's interval as error bars on the policy's points."""
     mine = sorted((r for r in rows if r["difficulty"] == "all" and r["adaptive_accuracy"] is not None),
                   key=lambda r: (r["model"], r["budget_flops"]))
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+    with _figure((7, 4.2)) as (fig, ax):
         for model in sorted({r["model"] for r in mine}):
             rs = [r for r in mine if r["model"] == model]
             xs = [r["budget_flops"] for r in rs]
@@ -221,18 +189,15 @@ def policy(rows: list[dict], kind: str):
             if fixed:
                 ax.plot(*zip(*fixed), marker="^", linestyle=":", color=line.get_color(),
                         label=f"{model} best single arm")
-        ax.set_xscale("log")
-        ax.set_xlabel("budget: FLOPs per problem of the baseline")
-        ax.set_ylabel("held-out accuracy")
+        _budget_axis(ax, "held-out accuracy")
         ax.set_ylim(0, 1)
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        _legend(ax)
     return fig
 
 
 def optimal(rows: list[dict]):
     """Held-out gain of the compute-optimal arm over the baseline, per bin, against budget."""
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+    with _figure((7, 4.2)) as (fig, ax):
         for (model, diff), rs in sorted(_group(rows, ("model", "difficulty")).items()):
             rs = sorted(rs, key=lambda r: r["budget_flops"])
             xs = [r["budget_flops"] for r in rs]
@@ -240,17 +205,14 @@ def optimal(rows: list[dict]):
                                                           [r["gain_ci_high"] - r["gain"] for r in rs]],
                         marker="o", capsize=2, lw=2 if diff == "all" else 1, label=f"{model} bin {diff}")
         ax.axhline(0, color="k", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_xlabel("budget: FLOPs per problem of the baseline")
-        ax.set_ylabel("held-out gain over baseline")
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        _budget_axis(ax, "held-out gain over baseline")
+        _legend(ax)
     return fig
 
 
 def exchange(rows: list[dict]):
     """Small model with test-time compute minus large model greedy, per R and bin, with intervals."""
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(8, 4.2))
+    with _figure((8, 4.2)) as (fig, ax):
         groups = sorted(_group(rows, ("small", "large", "R")).items())
         width = 0.8 / max(len(groups), 1)
         diffs = sorted({r["difficulty"] for r in rows}, key=lambda d: (d != "all", d))
@@ -265,14 +227,13 @@ def exchange(rows: list[dict]):
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(diffs))], [f"bin {d}" for d in diffs])
         ax.axhline(0, color="k", lw=0.8)
         ax.set_ylabel("small (test-time) - large (greedy) accuracy")
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        _legend(ax)
     return fig
 
 
 def calibration(rows: list[dict]):
     """Reliability diagram: share correct against mean score per score bin, one line per model x verifier."""
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(5, 4.2))
+    with _figure((5, 4.2)) as (fig, ax):
         ax.plot([0, 1], [0, 1], color="k", lw=0.8, linestyle=":", label="calibrated")
         for r in rows:
             if r["bins"]:
@@ -288,8 +249,7 @@ def calibration(rows: list[dict]):
 
 def overoptimisation(rows: list[dict]):
     """Best-of-n by each verifier against pass@n as n grows, the verifier's peak marked where it then falls."""
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    with _figure((6.5, 4.2)) as (fig, ax):
         drawn = set()
         for r in rows:
             line, = ax.plot(r["n"], r["selected_accuracy"], marker="o", label=f"{r['model']} best-of-n [{r['verifier']}]")
@@ -304,7 +264,7 @@ def overoptimisation(rows: list[dict]):
         ax.set_xlabel("n (samples)")
         ax.set_ylabel("accuracy")
         ax.set_ylim(0, 1)
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        _legend(ax)
     return fig
 
 

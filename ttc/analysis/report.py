@@ -5,7 +5,8 @@ every series with the baseline at the same budget, the compute-optimal strategy 
 and predicted) with 2-fold cross-validated gains over the baseline at equal compute, Snell's pretraining vs
 test-time exchange across the model family, the adaptive policy files, the series each run asked for, and
 honest warnings (one line per cause). Runs of different task settings are refused together.
-`ttc.analysis.page` writes it (Markdown, HTML, figures). Reads run directories only.
+`ttc.analysis.page` writes it (Markdown, HTML, figures). Reads run directories only, each run once (its run.json
+record, then its samples.jsonl lines: `collect.LoadedRun`), and passes the loaded runs down.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ttc.analysis.collect import find_runs, incomplete, load
+from ttc.analysis.collect import LoadedRun, find_records, incomplete, load
 from ttc.analysis.diagnostics import calibration, overoptimisation
-from ttc.analysis.curves import METRICS, POOL_STRATEGY, summarize
+from ttc.analysis.curves import summarize
 from ttc.analysis.exchange import RATIOS, exchange
 from ttc.contracts.rules import bin_of
 from ttc.analysis.optimal import (arms_table, compute_optimal, oracle_difficulty, probe, quantile_bins,
@@ -23,7 +24,8 @@ from ttc.analysis.optimal import (arms_table, compute_optimal, oracle_difficulty
 from ttc.contracts.errors import ConfigError
 from ttc.analysis.intervals import difference
 from ttc.analysis.outputs import asked_rows
-from ttc.contracts.rundir import finished, is_run_dir, read_record, read_samples, shard_of
+from ttc.contracts.rundir import finished, is_run_dir, read_record, shard_of
+from ttc.contracts.selections import BASELINES, POOL_STRATEGY, SAMPLE, is_measure
 
 
 def pareto(rows: list[dict]) -> list[dict]:
@@ -37,77 +39,91 @@ def pareto(rows: list[dict]) -> list[dict]:
 
 
 def _baseline(records: list[dict], model: str) -> str:
-    has_verifier = any(r["model"] == model and r["series"] == "best_of_n" for r in records)
-    return "best_of_n" if has_verifier else "majority"
+    """The series a model's arms are compared with: the first of BASELINES it has (best-of-N by verifier, else
+    majority vote)."""
+    has = {r["series"] for r in records if r["model"] == model}
+    return next((series for series in BASELINES if series in has), BASELINES[-1])
 
 
-def _predicted(runs: list[Path], model: str, n_bins: int, m: int) -> tuple[dict, dict, list[float], dict]:
+def _predicted(runs: list[LoadedRun], model: str, n_bins: int, m: int) -> tuple[dict, dict, list[float], dict]:
     """Predicted bins of `model` from the first pooled run with verifier scores: bins, probe cost, cuts, and
     the run's verifier and strategy configs (the probe re-draws the pool's first m samples)."""
     for run in runs:
-        record = read_record(run)
-        if record.get("meta", {}).get("generator") != model:
+        if run.record.get("meta", {}).get("generator") != model:
             continue
-        lines = read_samples(run)
-        sampled_only = record["config"].get("strategy", {}).get("selection") == "first"  # plain sampling
+        lines = run.lines
+        sampled_only = run.config.get("strategy", {}).get("selection") == SAMPLE.arm  # plain sampling
         if not lines or lines[0]["curve"] != "pooled" or sampled_only or lines[0]["n_candidates"] < m:
             continue
         scores, cost = probe(lines, m)
         if len(scores) >= n_bins:
             cuts = thresholds(scores, n_bins)
-            return {p: bin_of(s, cuts) for p, s in scores.items()}, cost, cuts, record["config"]
+            return {p: bin_of(s, cuts) for p, s in scores.items()}, cost, cuts, run.config
     return {}, {}, [], {}
 
 
 def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, allow_incomplete: bool = False) -> dict:
     """Everything the report shows, computed from the run directories under `paths`; unfinished runs are
     refused, or with `allow_incomplete` reported from their finished problems and marked with their counts."""
-    runs = find_runs(paths)
-    shards = [p for p in paths if is_run_dir(Path(p)) and shard_of(read_record(p)["config"])[1] > 1]
-    if not runs and shards:
-        shard, k = shard_of(read_record(shards[0])["config"])
-        raise ConfigError(f"report: {shards[0]} is shard {shard} of {k}; merge the shards first "
-                          f"(ttc merge OUT_DIR SHARD_DIR...) and report the merged run")
-    if not runs:
-        raise ConfigError(f"report: no run directories (with samples.jsonl) under {', '.join(paths)}")
-    same_task(runs)
-    unfinished = incomplete(runs)
-    if unfinished and not allow_incomplete:
-        run, counts = next(iter(unfinished.items()))
-        more = f" (and {len(unfinished) - 1} more)" if len(unfinished) > 1 else ""
-        raise ConfigError(f"report: {run} is not finished: {counts}{more}; rerun its command to finish it, "
-                          f"or pass --incomplete to report finished problems only, marked incomplete")
+    runs, unfinished = _read(paths, allow_incomplete)
     notes: list[str] = []
     records = load(runs, notes)
-    models = sorted({r["model"] for r in records})
     curves = summarize(records)
-    out: dict = {"runs": [str(r) for r in runs], "incomplete": unfinished, "curves": curves, "pareto": {}, "oracle": [], "predicted": [],
-                 "exchange": [], "policies": {}}
+    out: dict = {"runs": [str(r.path) for r in runs], "incomplete": unfinished, "curves": curves, "pareto": {},
+                 "oracle": [], "predicted": [], "exchange": [], "policies": {}}
     oracle_bins = {}
-    for model in models:
-        mine = [r for r in curves if r["model"] == model and r["level"] == "all" and r["selection"] not in METRICS]
+    for model in sorted({r["model"] for r in records}):
+        mine = [r for r in curves if r["model"] == model and r["level"] == "all" and not is_measure(r["selection"])]
         out["pareto"][model] = [{k: r[k] for k in ("series", "verifier", "budget", "budget_unit", "accuracy", "ci_low",
                                                    "ci_high", "flops_per_problem")} for r in pareto(mine)]
         pass1 = oracle_difficulty(records, model)
-        if len(pass1) < n_bins:
-            continue
-        oracle_bins[model] = quantile_bins(pass1, n_bins)
-        out["oracle"] += compute_optimal(records, model, oracle_bins[model], _baseline(records, model))
-        bins, cost, cuts, config = _predicted(runs, model, n_bins, probe_m)
-        if bins:
-            rows = compute_optimal(records, model, bins, _baseline(records, model), extra=cost)
-            out["predicted"] += rows
-            out["policies"][model] = _policy(records, model, bins, rows, cuts, config, probe_m)
+        if len(pass1) >= n_bins:
+            oracle_bins[model] = quantile_bins(pass1, n_bins)
+            _optimal(out, runs, records, model, oracle_bins[model], n_bins, probe_m)
     out["exchange"] = exchange(records, oracle_bins, ratios)
     out["comparisons"] = comparisons(records, curves)
-    out["calibration"] = calibration([x for run in runs for x in finished(read_samples(run))])
+    out["calibration"] = calibration([x for run in runs for x in finished(run.lines)])
     out["overoptimisation"] = overoptimisation(curves)
     out["asked"] = asked(runs, records)
     out["warnings"] = list(dict.fromkeys(warnings(out) + notes))
     return out
 
 
-def asked(runs: list[Path], records: list[dict]) -> list[dict]:
+def _read(paths: list[str], allow_incomplete: bool) -> tuple[list[LoadedRun], dict[str, str]]:
+    """The runs under `paths`, each read once, and the unfinished ones' counts; refused with one line where there
+    are none (or only shards), where their task settings differ, or where one is unfinished (unless allowed)."""
+    found = find_records(paths)
+    if not found:
+        shards = [p for p in paths if is_run_dir(Path(p)) and shard_of(read_record(p)["config"])[1] > 1]
+        if shards:
+            shard, k = shard_of(read_record(shards[0])["config"])
+            raise ConfigError(f"report: {shards[0]} is shard {shard} of {k}; merge the shards first "
+                              f"(ttc merge OUT_DIR SHARD_DIR...) and report the merged run")
+        raise ConfigError(f"report: no run directories (with samples.jsonl) under {', '.join(paths)}")
+    same_task(found)
+    runs = [LoadedRun.of(path, record) for path, record in found]
+    unfinished = incomplete(runs)
+    if unfinished and not allow_incomplete:
+        run, counts = next(iter(unfinished.items()))
+        more = f" (and {len(unfinished) - 1} more)" if len(unfinished) > 1 else ""
+        raise ConfigError(f"report: {run} is not finished: {counts}{more}; rerun its command to finish it, "
+                          f"or pass --incomplete to report finished problems only, marked incomplete")
+    return runs, unfinished
+
+
+def _optimal(out: dict, runs: list[LoadedRun], records: list[dict], model: str, bins: dict[str, int], n_bins: int,
+             probe_m: int) -> None:
+    """The compute-optimal rows of `model` by oracle difficulty (`bins`) and, where a pooled run with verifier
+    scores predicts it, by predicted difficulty, with that policy file."""
+    out["oracle"] += compute_optimal(records, model, bins, _baseline(records, model))
+    predicted, cost, cuts, config = _predicted(runs, model, n_bins, probe_m)
+    if predicted:
+        rows = compute_optimal(records, model, predicted, _baseline(records, model), extra=cost)
+        out["predicted"] += rows
+        out["policies"][model] = _policy(records, model, predicted, rows, cuts, config, probe_m)
+
+
+def asked(runs: list[LoadedRun], records: list[dict]) -> list[dict]:
     """The series each run asked for, in run order (model, series, verifier): its own strategy's curve, or the
     rule its config's selection names off its pool (`asked_rows`). A run whose pool equals an earlier run's
     point for point was kept once (collect): its rule is then the earlier, untagged series of that name."""
@@ -116,11 +132,10 @@ def asked(runs: list[Path], records: list[dict]) -> list[dict]:
     for r in records:
         by_run.setdefault(r["run"], []).append(r)
     for run in runs:
-        record = read_record(run)
-        selection = record["config"].get("strategy", {}).get("selection")
-        rows = asked_rows(by_run.get(str(run), []), selection)
+        selection = run.config.get("strategy", {}).get("selection")
+        rows = asked_rows(by_run.get(str(run.path), []), selection)
         if not rows:
-            model = record.get("meta", {}).get("generator")
+            model = run.record.get("meta", {}).get("generator")
             pooled = [r for r in records if r["model"] == model and r["strategy"] == POOL_STRATEGY
                       and " (" not in r["series"]]
             rows = asked_rows(pooled, selection)[:1]
@@ -131,11 +146,12 @@ def asked(runs: list[Path], records: list[dict]) -> list[dict]:
     return out
 
 
-def same_task(runs: list[Path]) -> None:
-    """Refuse runs of different task settings in one report: their curves are not comparable."""
+def same_task(runs: list[tuple[Path, dict]]) -> None:
+    """Refuse runs (directory, run.json record) of different task settings in one report: their curves are not
+    comparable."""
     tasks = {}
-    for run in runs:
-        task = read_record(run)["config"].get("task", {})
+    for run, record in runs:
+        task = record["config"].get("task", {})
         tasks.setdefault(repr(sorted(task.items())), (run, task))
     if len(tasks) > 1:
         (r1, t1), (r2, t2) = list(tasks.values())[:2]
@@ -152,7 +168,7 @@ def comparisons(records: list[dict], curves: list[dict], seed: int = 0) -> list[
         by.setdefault((r["model"], r["series"], r["verifier"], r["budget"], r["budget_unit"]), {})[r["problem_id"]] = r["accuracy"]
     out = []
     for row in curves:
-        if row["level"] != "all" or row["selection"] in METRICS:
+        if row["level"] != "all" or is_measure(row["selection"]):
             continue
         base_series = _baseline(records, row["model"])
         if row["series"] == base_series:
@@ -213,7 +229,7 @@ def _policy(records, model, bins, rows, cuts, config, m) -> dict:
             entry = budgets.setdefault(r["budget_flops"], {"budget_flops": r["budget_flops"],
                                                            "baseline": r["baseline"], "bins": {}})
             entry["bins"][r["difficulty"]] = {"arm": r["chosen"], "strategy": configs[r["chosen"]]}
-    probe_cfg = {**config["strategy"], "n": m, "selection": "first"}
+    probe_cfg = {**config["strategy"], "n": m, "selection": SAMPLE.arm}  # the probe samples as `sample` does
     return {"model": model, "difficulty": "predicted", "probe": {"m": m, "thresholds": cuts, "strategy": probe_cfg},
             "verifier": config.get("verifier"), "generator": config.get("generator"),
             "budgets": [budgets[k] for k in sorted(budgets)]}

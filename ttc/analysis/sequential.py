@@ -13,9 +13,10 @@ import sys
 from collections import defaultdict
 
 from ttc.contracts.rundir import read_samples
+from ttc.contracts.samples import SampleLine
 
 
-def by_attempt(lines: list[dict]) -> list[dict]:
+def by_attempt(lines: list[SampleLine]) -> list[dict]:
     """Rows (difficulty, attempt, n, accuracy, right_to_wrong, wrong_to_right) over all chains."""
     chains: dict[tuple, dict[int, bool]] = defaultdict(dict)
     for x in lines:

@@ -15,11 +15,12 @@ from __future__ import annotations
 from typing import Sequence
 
 from ttc.contracts.rules import answer_key, candidate_key
+from ttc.contracts.vocab import UTILITIES, Utility
 
-UTILITIES = ("answer", "edit", "chrf", "exec")
+__all__ = ["UTILITIES", "mbr_pick", "utility_matrix"]
 
 
-def utility_matrix(texts: Sequence[str], answers: Sequence[str | None], utility: str,
+def utility_matrix(texts: Sequence[str], answers: Sequence[str | None], utility: Utility,
                    behaviours: Sequence[str] | None = None) -> list[list[float]]:
     """U[i][j] for every pair of candidates (the diagonal is unused); "exec" needs `behaviours`."""
     n = len(texts)

@@ -6,7 +6,10 @@ Plain data only; knows nothing about models, configs or files.
 from __future__ import annotations
 
 from dataclasses import Field, astuple, dataclass, field, fields
-from typing import Iterable, Sequence
+from typing import Iterable, Literal, Sequence
+
+from ttc.contracts.info import CandidateInfo
+from ttc.contracts.vocab import CURVES, SYNTAXES, BudgetUnit, CurveKind, FinishReason, Syntax
 
 
 PUBLIC_METADATA = ("difficulty", "choices", "entry_point", "subject", "line")
@@ -45,14 +48,14 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     confidence_k: int = 0  # > 0: also report each token's confidence over the top-k (DeepConf), where supported
     regex: str | None = None  # constrained decoding: the text must match this regular expression in full
-    syntax: str | None = None  # "python" | "python_fenced": end a sample once its program cannot be valid
+    syntax: Syntax | None = None  # end a sample once its program cannot be valid
 
     def __post_init__(self) -> None:
         checks = {"confidence_k": (self.confidence_k >= 0, ">= 0 (0: off)"),
             "temperature": (self.temperature >= 0, ">= 0"), "top_k": (self.top_k >= 0, ">= 0 (0: off)"),
             "top_p": (0 < self.top_p <= 1, "in (0, 1]"), "min_p": (0 <= self.min_p < 1, "in [0, 1)"),
             "epsilon": (0 <= self.epsilon < 1, "in [0, 1)"), "max_tokens": (self.max_tokens > 0, ">= 1"),
-            "syntax": (self.syntax in (None, "python", "python_fenced"), "null, python or python_fenced"),
+            "syntax": (self.syntax in (None, *SYNTAXES), f"null, {', '.join(SYNTAXES[:-1])} or {SYNTAXES[-1]}"),
             "regex": (self.regex is None or bool(self.regex), "a non-empty regular expression or null"),
         }
         bad = [(name, valid) for name, (ok, valid) in checks.items() if not ok]
@@ -76,7 +79,7 @@ class Completion:
     cached_tokens: int
     generated_tokens: int
     logprob: float
-    finish_reason: str
+    finish_reason: FinishReason
     flops: float
     prompt_flops: float = 0.0
     token_logprobs: tuple[float, ...] = field(default=(), repr=False)
@@ -117,7 +120,7 @@ class Verdict:
     cached_tokens: int = 0  # the judge's tokens reused from an earlier call (not in tokens or flops)
 
 
-CEILINGS = {"samples": 1 << 16, "beams": 1 << 10, "thinking_tokens": 1 << 20, "simulations": 1 << 12,
+CEILINGS: dict[BudgetUnit, int] = {"samples": 1 << 16, "beams": 1 << 10, "thinking_tokens": 1 << 20, "simulations": 1 << 12,
             "branches": 1 << 10}  # per problem
 
 
@@ -130,7 +133,7 @@ class Budget:
     otherwise grow memory until the machine gives out."""
 
     amount: int
-    unit: str = "samples"
+    unit: BudgetUnit = "samples"
 
     def __post_init__(self) -> None:
         if self.amount < 1:
@@ -169,13 +172,14 @@ class Ledger:
 
 # How `joined` combines a field of its parts, for every field of Completion that is not a number (numbers are
 # costs and add up). A new field that is neither makes `joined` raise, so it cannot be dropped unnoticed.
-_JOIN_RULES = {"index": "given", "text": "given", "seed": "first", "finish_reason": "last", "stop_reason": "last",
+Join = Literal["given", "first", "last", "concat", "sum"]
+_JOIN_RULES: dict[str, Join] = {"index": "given", "text": "given", "seed": "first", "finish_reason": "last", "stop_reason": "last",
                "token_logprobs": "concat", "token_confidence": "concat"}
 _COMBINE = {"sum": sum, "first": lambda xs: xs[0], "last": lambda xs: xs[-1],
             "concat": lambda xs: tuple(x for t in xs for x in t)}
 
 
-def _join_rule(f: Field) -> str:
+def _join_rule(f: Field) -> Join:
     """How `joined` combines field `f`: its rule in _JOIN_RULES, else "sum" for an int or float field."""
     if f.name in _JOIN_RULES:
         return _JOIN_RULES[f.name]
@@ -226,16 +230,14 @@ class Candidate:
     """A completion with its verdict (if any verifier ran), its extracted answer, and strategy facts.
 
     `info` holds per-candidate facts a strategy wants on the record (thinking tokens, "Wait" insertions,
-    chain and attempt numbers); it is written as-is into the sample line.
+    chain and attempt numbers: the keys of ttc.contracts.info.CandidateInfo); it is written as-is into the
+    sample line.
     """
 
     completion: Completion
     answer: str | None
     verdict: Verdict | None = None
-    info: dict = field(default_factory=dict, compare=False, hash=False)
-
-
-CURVES = ("pooled", "chains", "fixed")  # how the analysis reads a result's candidates (see contracts.samples)
+    info: CandidateInfo = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,7 @@ class ProblemResult:
     selected: int
     ledger: Ledger
     budget: Budget
-    curve: str = "fixed"
+    curve: CurveKind = "fixed"
 
     def __post_init__(self) -> None:
         if self.curve not in CURVES:

@@ -12,7 +12,10 @@ import math
 from collections import defaultdict
 from typing import Sequence
 
-SELECTIONS = ("verifier", "logprob_sum", "logprob_mean", "majority", "weighted_vote", "first")
+from ttc.contracts.vocab import AGGREGATES, SELECTIONS, Aggregate, RevisionSelection, Selection
+
+__all__ = ["AGGREGATES", "SELECTIONS", "aggregate", "answer_key", "argmax", "attempt_seed", "bin_of", "candidate_key",
+           "choose_attempt", "critique_seed", "sample_seed", "select", "vote"]
 
 
 def _unit(*parts: object) -> float:
@@ -63,7 +66,7 @@ def vote(answers: Sequence[str | None], weights: Sequence[float], seed: int, pro
     return max(totals, key=lambda a: (totals[a], answer_key(seed, problem_id, a)))
 
 
-def select(rule: str, answers: Sequence[str | None], scores: Sequence[float], logprobs: Sequence[float],
+def select(rule: Selection, answers: Sequence[str | None], scores: Sequence[float], logprobs: Sequence[float],
            lengths: Sequence[int], seed: int, problem_id: str) -> int:
     """Index of the selected candidate under `rule`; votes pick the best-keyed candidate of the winner."""
     keys = [candidate_key(seed, problem_id, i) for i in range(len(answers))]
@@ -89,7 +92,7 @@ def attempt_seed(seed: int, problem_id: str, chain: int, attempt: int) -> int:
     return sample_seed(seed, problem_id, chain * 1_000_003 + attempt)
 
 
-def choose_attempt(selection: str, answers: Sequence[str | None], scores: Sequence[float], lasts: Sequence[int],
+def choose_attempt(selection: RevisionSelection, answers: Sequence[str | None], scores: Sequence[float], lasts: Sequence[int],
                    seed: int, problem_id: str) -> int:
     """Index of the chosen revision attempt (attempts listed chain by chain; `lasts` are each chain's last):
     "last" votes over the chains' last attempts; any other rule is `select` over all attempts."""
@@ -110,10 +113,7 @@ def bin_of(score: float, cuts: Sequence[float]) -> int:
     return 1 + sum(score < t for t in cuts)
 
 
-AGGREGATES = ("last", "min", "prod", "mean")
-
-
-def aggregate(scores: Sequence[float], how: str) -> float:
+def aggregate(scores: Sequence[float], how: Aggregate) -> float:
     """One score from per-step scores: the last step's, the minimum, the product or the mean."""
     if how == "last":
         return scores[-1]

@@ -129,9 +129,14 @@ def finished(lines: list[SampleLine]) -> list[SampleLine]:
 def progress(run_dir: str | Path) -> tuple[int, int | None, int]:
     """(finished problems, problems the run is for (None if unrecorded), problems with a partial block)."""
     lines = read_samples(run_dir)
+    return tally(lines, read_record(run_dir))
+
+
+def tally(lines: list[SampleLine], record: dict) -> tuple[int, int | None, int]:
+    """`progress` of a run already read: its lines and its run.json record."""
     done = {x["problem_id"] for x in finished(lines)}
     partial = {x["problem_id"] for x in lines} - done
-    return len(done), read_record(run_dir).get("problems"), len(partial)
+    return len(done), record.get("problems"), len(partial)
 
 
 def _checked(line: object, path: Path, n: int) -> SampleLine:

@@ -14,13 +14,15 @@ Knows nothing about files; `ttc.contracts.rundir` reads and validates lines agai
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
+from ttc.contracts.info import CandidateInfo
 from ttc.contracts.records import Completion, Problem, ProblemResult
+from ttc.contracts.vocab import BudgetUnit, CurveKind, FinishReason
 
 
-class SampleLine(TypedDict):
-    """One line of `samples.jsonl`; the run identity fields come from the run loop's `meta`."""
+class RunMeta(TypedDict):
+    """The run's identity, on every line: the run loop's `meta` (which may add the run's `selection`)."""
 
     task: str
     task_version: str
@@ -30,30 +32,36 @@ class SampleLine(TypedDict):
     verifier: str
     run_seed: int
     problem_index: int
+
+
+class SampleLine(RunMeta):
+    """One line of `samples.jsonl`: the run identity, then the problem, the candidate and its costs (the
+    Completion's fields, as `sample_lines` copies them), the verdict, the strategy's `info` and the ledger."""
+
     problem_id: str
     difficulty: int | None
     candidate: int
     n_candidates: int
     selected: bool
     budget: int
-    budget_unit: str
-    curve: str
+    budget_unit: BudgetUnit
+    curve: CurveKind
     seed: int
     text: str
     answer: str | None
     correct: bool
-    prompt_tokens: int
+    prompt_tokens: int  # the whole prompt, its cached part included
     cached_tokens: int
     generated_tokens: int
-    logprob: float
-    finish_reason: str
+    logprob: float  # rounded to 6 decimals
+    finish_reason: FinishReason
     flops: float
     prompt_flops: float
     verifier_score: float | None
     verifier_tokens: int
     verifier_flops: float
     step_scores: list[float] | None
-    info: dict[str, Any]
+    info: CandidateInfo
     ledger: dict[str, float]
     selection: NotRequired[str | None]  # the strategy's selection rule (run config), None where it has none
     prompt: NotRequired[str]  # the task's prompt, as the strategy was given it
@@ -62,8 +70,7 @@ class SampleLine(TypedDict):
     speculation: NotRequired[dict[str, float]]
 
 
-META_FIELDS = ("task", "task_version", "grader_version", "strategy", "generator", "verifier", "run_seed",
-               "problem_index")
+META_FIELDS = tuple(RunMeta.__annotations__)
 OPTIONAL = ("selection", "prompt", "reference", "speculation")  # absent from lines written before they were recorded
 REQUIRED = tuple(k for k in SampleLine.__annotations__ if k not in OPTIONAL)
 
@@ -103,7 +110,7 @@ def speculation(c: Completion) -> dict[str, float]:
 LEGACY_POOLED = ("best_of_n", "majority", "sample")
 
 
-def legacy_curve(line: dict) -> str:
+def legacy_curve(line: dict) -> CurveKind:
     """The curve kind of a line written before lines carried one (strategy names decided it then)."""
     if line.get("strategy") in LEGACY_POOLED and line.get("budget_unit") == "samples":
         return "pooled"

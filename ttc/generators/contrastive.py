@@ -3,7 +3,7 @@
 At each step, over the expert's plausible set V = {t : p_e(t) >= alpha max p_e}, a token's score is
 log p_e(t) - log p_a(t); tokens outside V score -inf. Greedy (temperature 0) takes the best score (the record's logprob is the expert's of the tokens chosen); with a
 temperature the scores are the logits of a seeded draw (the same truncations and per-sample seeds as the HF
-generator, ttc.generators.sampling). Expert and amateur must share a tokenizer (the bundled family does).
+generator, ttc.generators.hf.sampling). Expert and amateur must share a tokenizer (the bundled family does).
 alpha = 1 keeps only the expert's argmax: expert greedy decoding exactly.
 Every row is prefilled on its own in both models (no shared prefix cache); FLOPs are both models' forwards,
 counted from each model's card. Knows nothing about tasks or strategies.
@@ -15,16 +15,16 @@ from typing import Sequence
 
 import torch
 
-from ttc.contracts.cards import ModelCard
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.records import Completion, SamplingParams, Scored
+from ttc.contracts.records import Completion, SamplingParams
 from ttc.generators.constraints import refuse
 from ttc.generators.hf import HFGenerator
-from ttc.generators.hf_cache import RESERVE, growing
-from ttc.generators.sampling import choose
+from ttc.generators.hf.cache import RESERVE, growing
+from ttc.generators.hf.sampling import choose
+from ttc.generators.paired import PairedGenerator
 
 
-class ContrastiveGenerator:
+class ContrastiveGenerator(PairedGenerator):
     """An expert decoded against an amateur; see the module docstring."""
 
     def __init__(self, expert: str = "tiny-4m", amateur: str = "tiny-0.3m", alpha: float = 0.1,
@@ -33,19 +33,9 @@ class ContrastiveGenerator:
             raise ConfigError(f"generator.alpha={alpha} must be in (0, 1]")
         self.expert = HFGenerator(expert, device=device, max_batch_rows=max_batch_rows)
         self.amateur = HFGenerator(amateur, device=device, max_batch_rows=max_batch_rows)
-        if self.expert.tokenizer.get_vocab() != self.amateur.tokenizer.get_vocab():
-            raise ConfigError(f"generator.amateur={amateur} does not share the tokenizer of generator.expert={expert}")
-        self.alpha, self.max_rows, self.device = float(alpha), int(max_batch_rows), torch.device(device)
-        self.card: ModelCard = self.expert.card
-        self.name = name or f"{self.expert.name}-cd-{self.amateur.name}"
-
-    def encode(self, text: str, special: bool = True) -> list[int]:
-        """Token ids of a text (the shared tokenizer)."""
-        return self.expert.encode(text, special)
-
-    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
-        """Generator.score: the expert's log-probability (contrastive scores are not probabilities)."""
-        return self.expert.score(prompts, continuations)
+        super().__init__(self.expert, self.amateur, ("expert", "amateur"), (expert, amateur), "cd", name,
+                         max_batch_rows, device)
+        self.alpha = float(alpha)
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str], params: SamplingParams,
@@ -63,8 +53,8 @@ class ContrastiveGenerator:
 
     def _chunk(self, prompts: list[str], params: SamplingParams, seeds: list[int]) -> list[dict]:
         encoded = [self.encode(p) for p in prompts]
-        e_logits, e_cache, mask = self.expert._prefill(encoded)
-        a_logits, a_cache, _ = self.amateur._prefill(encoded)
+        e_logits, e_cache, mask = self.expert.prefill(encoded)
+        a_logits, a_cache, _ = self.amateur.prefill(encoded)
         pos = torch.tensor([len(e) for e in encoded], device=self.device)
         n, eos = len(encoded), self.expert.eos
         tokens: list[list[int]] = [[] for _ in range(n)]
@@ -72,7 +62,7 @@ class ContrastiveGenerator:
         finish: list[str | None] = [None] * n
         seed_t = torch.tensor(seeds, dtype=torch.int64, device=self.device)
         max_new = min(params.max_tokens, self.card.context - mask.shape[1])
-        growing(e_cache, min(max_new, RESERVE))  # both caches append in place (ttc.generators.hf_cache)
+        growing(e_cache, min(max_new, RESERVE))  # both caches append in place (ttc.generators.hf.cache)
         growing(a_cache, min(max_new, RESERVE))
         for step in range(max_new):
             scores, lp_e = self._scores(e_logits, a_logits)
@@ -112,13 +102,11 @@ class ContrastiveGenerator:
 
     def _completion(self, encoded: list[int], toks: list[int], finish: str | None, seed: int,
                     params: SamplingParams) -> dict:
-        body = toks[:-1] if toks and toks[-1] == self.expert.eos else toks
-        text = self.expert.tokenizer.decode(body, skip_special_tokens=True)
-        hits = [(text.index(s), s) for s in params.stop if s in text]
+        text, stop_reason = self.expert.text_of(toks, params.stop)
         plen = len(encoded)
         e_prompt, e_flops = self.expert.card.generation_flops(plen, 0, len(toks))
         a_prompt, a_flops = self.amateur.card.generation_flops(plen, 0, len(toks))
-        return {"seed": seed, "text": text[: min(hits)[0]] if hits else text, "prompt_tokens": plen, "cached_tokens": 0,
+        return {"seed": seed, "text": text, "prompt_tokens": plen, "cached_tokens": 0,
                 "generated_tokens": len(toks), "logprob": 0.0, "finish_reason": finish or "length",
                 "flops": e_flops + a_flops, "prompt_flops": e_prompt + a_prompt,
-                "stop_reason": min(hits)[1] if hits else None}
+                "stop_reason": stop_reason}

@@ -24,13 +24,13 @@ from typing import Sequence
 
 import torch
 
-from ttc.contracts.cards import ModelCard
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.records import Completion, SamplingParams, Scored
+from ttc.contracts.records import Completion, SamplingParams
 from ttc.generators.constraints import refuse
 from ttc.generators.hf import HFGenerator
-from ttc.generators.hf_cache import RESERVE, growing
-from ttc.generators.sampling import gumbel_draw, truncate, uniforms
+from ttc.generators.hf.cache import RESERVE, growing
+from ttc.generators.hf.sampling import gumbel_draw, truncate, uniforms
+from ttc.generators.paired import PairedGenerator
 
 _DRAFT, _ACCEPT, _RESIDUAL = 0, 1, 2  # purposes of a token index's random numbers
 
@@ -52,7 +52,7 @@ class _Row:
     padding_flops: float = 0.0
 
 
-class SpeculativeGenerator:
+class SpeculativeGenerator(PairedGenerator):
     """A target model decoded with a draft model's proposals; see the module docstring."""
 
     def __init__(self, target: str = "tiny-4m", draft: str = "tiny-0.3m", k: int = 4, device: str = "cpu",
@@ -63,19 +63,9 @@ class SpeculativeGenerator:
         self.target = HFGenerator(target, device=device, dtype=dtype, max_batch_rows=max_batch_rows, revision=revision)
         self.draft = HFGenerator(draft, device=device, dtype=dtype, max_batch_rows=max_batch_rows,
                                  revision=draft_revision)
-        if self.target.tokenizer.get_vocab() != self.draft.tokenizer.get_vocab():
-            raise ConfigError(f"generator.draft={draft} does not share the tokenizer of generator.target={target}")
-        self.k, self.max_rows, self.device = int(k), int(max_batch_rows), torch.device(device)
-        self.card: ModelCard = self.target.card
-        self.name = name or f"{self.target.name}-sd-{self.draft.name}"
-
-    def encode(self, text: str, special: bool = True) -> list[int]:
-        """Token ids of a text (the shared tokenizer)."""
-        return self.target.encode(text, special)
-
-    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
-        """Generator.score: the target's log-probability (speculation changes how it decodes, not its model)."""
-        return self.target.score(prompts, continuations)
+        super().__init__(self.target, self.draft, ("target", "draft"), (target, draft), "sd", name, max_batch_rows,
+                         device)
+        self.k = int(k)
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str], params: SamplingParams,
@@ -99,8 +89,8 @@ class SpeculativeGenerator:
 
     def _chunk(self, encoded: list[list[int]], params: SamplingParams, seeds: list[list[int]]) -> list[list[Completion]]:
         heads = [e[:-1] for e in encoded]  # the last prompt token is each row's first pending token
-        _, t_cache, mask = self.target._prefill(heads)
-        _, d_cache, _ = self.draft._prefill(heads)
+        _, t_cache, mask = self.target.prefill(heads)
+        _, d_cache, _ = self.draft.prefill(heads)
         rows = [_Row(p, int(s), [], []) for p, ss in enumerate(seeds) for s in ss]
         idx = torch.tensor([r.prompt for r in rows], device=self.device)
         t_cache.batch_select_indices(idx)
@@ -109,7 +99,7 @@ class SpeculativeGenerator:
         last = torch.tensor([encoded[r.prompt][-1] for r in rows], device=self.device)
         pos = torch.tensor([len(encoded[r.prompt]) - 1 for r in rows], device=self.device)
         max_new = min(params.max_tokens, self.card.context - max(len(e) for e in encoded) - self.k)
-        growing(t_cache, min(max_new, RESERVE) + self.k + 1)  # both caches append in place (ttc.generators.hf_cache)
+        growing(t_cache, min(max_new, RESERVE) + self.k + 1)  # both caches append in place (ttc.generators.hf.cache)
         growing(d_cache, min(max_new, RESERVE) + self.k + 1)
         if max_new < 1:
             raise ConfigError(f"a prompt of {max(len(e) for e in encoded)} tokens leaves no room for k={self.k} "
@@ -188,7 +178,7 @@ class SpeculativeGenerator:
             for t, lp in zip(new, lps):
                 row.tokens.append(t)
                 row.logprobs.append(lp)
-                if t == self.target.eos or (params.stop and self.target._hit_stop(row.tokens, params.stop)):
+                if t == self.target.eos or (params.stop and self.target.hit_stop(row.tokens, params.stop)):
                     row.finish = "stop"
                 elif len(row.tokens) >= max_new:
                     row.finish = "length"
@@ -211,9 +201,7 @@ class SpeculativeGenerator:
         width = max(len(e) for e in encoded) - 1
         for row in rows:
             toks, j, plen = row.tokens, len(out[row.prompt]), len(encoded[row.prompt])
-            body = toks[:-1] if toks and toks[-1] == self.target.eos else toks
-            text = self.target.tokenizer.decode(body, skip_special_tokens=True)
-            hits = [(text.index(s), s) for s in params.stop if s in text]
+            text, stop_reason = self.target.text_of(toks, params.stop)
             prefill_t = self.target.card.span_flops(0, plen - 1, logits=1) if j == 0 else 0.0
             prefill_d = self.draft.card.span_flops(0, plen - 1, logits=1) if j == 0 else 0.0
             padding = row.padding_flops
@@ -221,11 +209,11 @@ class SpeculativeGenerator:
                 padding += sum(c.span_flops(0, width, logits=1) for c in (self.target.card, self.draft.card))
                 padding -= prefill_t + prefill_d
             out[row.prompt].append(Completion(
-                index=j, seed=row.seed, text=text[: min(hits)[0]] if hits else text, prompt_tokens=plen,
+                index=j, seed=row.seed, text=text, prompt_tokens=plen,
                 cached_tokens=0 if j == 0 else plen - 1, generated_tokens=len(toks), logprob=float(sum(row.logprobs)),
                 finish_reason=row.finish or "length", flops=prefill_t + prefill_d + row.target_flops + row.draft_flops,
                 prompt_flops=prefill_t + prefill_d, token_logprobs=tuple(row.logprobs),
-                stop_reason=min(hits)[1] if hits else None, padding_flops=padding, drafted_tokens=row.drafted,
+                stop_reason=stop_reason, padding_flops=padding, drafted_tokens=row.drafted,
                 accepted_tokens=row.accepted, draft_flops=prefill_d + row.draft_flops,
                 target_forwards=row.rounds + (1 if j == 0 else 0)))
         return out

@@ -24,13 +24,18 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from ttc.contracts.errors import ConfigError, bad_choice
-from ttc.harness import side
 from ttc.harness.resolvers import register
+from ttc.harness.side import IN_PROCESS, Side, SideWorker, warm
 
 register()  # ${model_dir:NAME} in configs
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = ("task", "generator", "strategy", "verifier", "logger", "experiment")
+# The command's side worker while `main` runs Hydra (InProcess otherwise). Hydra calls the job (`_app`) and the
+# sweep's summary (`SweepSummary`, built from the config) with no argument of ours: they read it here, and hand
+# it on to the run (run.execute) as an argument. A launcher that runs jobs in other processes sends this as
+# InProcess (SideWorker pickles so).
+_side: Side = IN_PROCESS
 
 
 def check_choices(argv: list[str]) -> None:
@@ -66,8 +71,8 @@ def short_sweep_names(argv: list[str]) -> list[str]:
     return [*argv, f"hydra.job.config.override_dirname.exclude_keys=[{keep}]"]
 
 
-def fail(err: Exception | str) -> None:
-    """Print one error line and exit with status 2."""
+def fail(err: Exception | str, side: Side = IN_PROCESS) -> None:
+    """Stop `side` at once, print one error line and exit with status 2."""
     side.stop(now=True)
     print(f"ttc: error: {err}", file=sys.stderr)
     sys.exit(2)
@@ -83,16 +88,16 @@ def _app(cfg: DictConfig) -> None:
     group = Path(hc.sweep.dir).name if hc.mode == RunMode.MULTIRUN else None
     try:
         execute(cfg, Path(hc.runtime.output_dir), group=group,
-                sweep_dir=Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None)
+                sweep_dir=Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None, side=_side)
     except ConfigError as err:
         _forget(Path(hc.runtime.output_dir), hc.job.name)
-        fail(err)
+        fail(err, _side)
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES):
             raise
         fail(f"cannot write {err.filename or hc.runtime.output_dir} ({err.strerror}); what was written is kept: "
              f"free space or make it writable and rerun the same command to resume (or copy the run directory "
-             f"elsewhere and point hydra.run.dir there)")
+             f"elsewhere and point hydra.run.dir there)", _side)
 
 
 HYDRA_FILES = {".hydra", "multirun.yaml"}
@@ -123,48 +128,73 @@ def _forget(run_dir: Path, job: str) -> None:
 
 
 def main(beside: bool = False) -> None:
-    """The `ttc` entry point: `merge`, `report`, or a Hydra run or sweep. `beside`: draw and mirror to W&B in a
-    side worker (ttc/harness/side.py); only where the main module re-imports safely (a spawned worker imports it)."""
+    """The `ttc` entry point: `merge`, `grade`, `processbench`, `report`, or a Hydra run or sweep. `beside`: start
+    a side worker (ttc.harness.side.SideWorker) that checks the command line, draws and mirrors to W&B, handed to
+    the run; only where the main module re-imports safely (a spawned worker imports it)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    argv, side = sys.argv[1:], IN_PROCESS
     try:
-        if sys.argv[1:2] == ["merge"]:
-            return merge_command(sys.argv[2:])
-        if sys.argv[1:2] == ["grade"]:
-            from ttc.harness.grade import grade_command
-
-            check_choices(sys.argv[2:])
-            return grade_command(sys.argv[2:], CONF_DIR)
-        if sys.argv[1:2] == ["processbench"]:
-            from ttc.harness.processbench import processbench_command
-
-            check_choices(sys.argv[2:])
-            processbench_command(sys.argv[2:], CONF_DIR)
+        if _subcommand(argv):
             return
-        if sys.argv[1:2] == ["report"]:
-            from ttc.analysis.report import main as report
-
-            return report(sys.argv[2:])
-        check_choices(sys.argv[1:])
-        checking = None
-        if not any(a.startswith("--") and a != "--multirun" for a in sys.argv[1:]):  # --help, --cfg: Hydra's own
-            from ttc.harness.precheck import precheck
-
-            if beside:  # the side worker checks while this process imports transformers (ttc/harness/side.py)
-                side.start()
-                checking = side.call(precheck, sys.argv[1:], CONF_DIR)
-            else:
-                precheck(sys.argv[1:], CONF_DIR)
-        from transformers.utils import logging as hf_logging
-
-        if checking is not None:
-            checking.result()
-            side.call(side.warm)  # after the checks, so a refused command leaves the worker idle and quick to end
+        check_choices(argv)
+        hydras = any(a.startswith("--") and a != "--multirun" for a in argv)  # --help, --cfg: Hydra's own
+        side = SideWorker() if beside and not hydras else IN_PROCESS
+        _prepare(argv, side, check=not hydras)
     except ConfigError as err:
-        fail(err)
+        fail(err, side)
+    sys.argv = short_sweep_names(sys.argv)
+    _hydra(side)
+
+
+def _subcommand(argv: list[str]) -> bool:
+    """Run the subcommand argv names (`merge`, `grade`, `processbench`, `report`): True; else False (Hydra's)."""
+    if argv[:1] == ["merge"]:
+        merge_command(argv[1:])
+    elif argv[:1] == ["grade"]:
+        from ttc.harness.grade import grade_command
+
+        check_choices(argv[1:])
+        grade_command(argv[1:], CONF_DIR)
+    elif argv[:1] == ["processbench"]:
+        from ttc.harness.processbench import processbench_command
+
+        check_choices(argv[1:])
+        processbench_command(argv[1:], CONF_DIR)
+    elif argv[:1] == ["report"]:
+        from ttc.analysis.report import main as report
+
+        report(argv[1:])
+    else:
+        return False
+    return True
+
+
+def _prepare(argv: list[str], side: Side, check: bool) -> None:
+    """The command line's checks (`check`): in an active side worker while this process imports transformers,
+    else here first; then the worker warms up, and transformers' own bars and warnings are turned off."""
+    checking = None
+    if check:
+        from ttc.harness.precheck import precheck
+
+        if side.active():  # the worker checks while this process imports transformers
+            checking = side.call(precheck, argv, CONF_DIR)
+        else:
+            precheck(argv, CONF_DIR)
+    from transformers.utils import logging as hf_logging
+
+    if checking is not None:
+        checking.result()
+        side.call(warm)  # after the checks, so a refused command leaves the worker idle and quick to end
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
-    sys.argv = short_sweep_names(sys.argv)
+
+
+def _hydra(side: Side) -> None:
+    """Hydra's run or sweep with `side` handed to its jobs and its summary; `side` is stopped on every way out:
+    after its queued work when all went well, at once on an error or Ctrl-C."""
+    global _side
+    _side = side
     try:
         _app()
     except KeyboardInterrupt:
@@ -174,6 +204,8 @@ def main(beside: bool = False) -> None:
     except SystemExit as exit_:
         side.stop(now=exit_.code not in (None, 0))
         raise
+    finally:
+        _side = IN_PROCESS
     side.stop()
 
 
@@ -210,7 +242,7 @@ class SweepSummary(Callback):
         if not rows:
             return
         write_atomic(sweep / "curves.csv", to_csv(rows))
-        side.call(write_png, sweep / "curves.png", rows, str(sweep)).result()
+        _side.call(write_png, sweep / "curves.png", rows, str(sweep)).result()
         print(format_table(rows, asked=asked))
         print(f"sweep directory: {sweep}")
         if list((sweep / "wandb").glob("offline-run-*")):

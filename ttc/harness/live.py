@@ -2,8 +2,9 @@
 never a failed run: the first W&B error becomes one warning line and the mirror goes quiet (the run directory
 is the record; rerunning the same command mirrors a finished run again).
 
-Where the `ttc` command runs a side worker (ttc.harness.side), the W&B run lives there (`SideRun`): W&B's
-import, its service's start and its logging happen in that process, in order, while this one generates."""
+Where the run is handed a running side worker (ttc.harness.side.SideWorker, given by the `ttc` command), the
+W&B run lives there (`SideRun`): W&B's import, its service's start and its logging happen in that process, in
+order, while this one generates."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ttc.contracts.rundir import write_atomic
-from ttc.harness import side
+from ttc.harness.side import IN_PROCESS, Pending, Side
 
 MARKER = "logged.json"
 
@@ -33,14 +34,16 @@ def _warn(run_dir: Path, err: Exception) -> None:
 
 
 class Mirror:
-    """Safe calls into a live W&B run; inert when there is no logger, the run was mirrored, or W&B failed."""
+    """Safe calls into a live W&B run; inert when there is no logger, the run was mirrored, or W&B failed. With
+    an active `side` worker the W&B run lives in that worker (`SideRun`), else in this process."""
 
-    def __init__(self, logger: Any, run_dir: Path, config: dict, group: str | None, where: Path | None) -> None:
+    def __init__(self, logger: Any, run_dir: Path, config: dict, group: str | None, where: Path | None,
+                 side: Side = IN_PROCESS) -> None:
         self.run_dir, self.handle, self.fresh, self.right, self.flops, self.tokens = run_dir, None, 0, 0, 0.0, 0
         self.done, self.total, self.where = 0, 0, where
         if isinstance(logger, LiveLogger) and not (run_dir / MARKER).exists():
             try:
-                self.handle = (SideRun(logger, run_dir, config, group, where) if side.active()
+                self.handle = (SideRun(side, logger, run_dir, config, group, where) if side.active()
                                else logger.start(run_dir, config, group, where))
             except Exception as err:  # W&B is a mirror: its faults must not cost the results
                 _warn(run_dir, err)
@@ -123,10 +126,11 @@ class SideRun:
     error among them is raised by the next call (and `Mirror` turns it into its one warning line). `finish`
     waits for everything queued and returns where the run went."""
 
-    def __init__(self, logger: LiveLogger, run_dir: Path, config: dict, group: str | None,
+    def __init__(self, side: Side, logger: LiveLogger, run_dir: Path, config: dict, group: str | None,
                  where: Path | None) -> None:
+        self.side = side
         self.mode: str | None = None
-        self.pending: list[side.Pending] = [side.call(_start, logger, run_dir, config, group, where)]
+        self.pending: list[Pending] = [side.call(_start, logger, run_dir, config, group, where)]
 
     def _raise(self, wait: bool = False) -> None:
         for future in self.pending:
@@ -137,16 +141,16 @@ class SideRun:
     def progress(self, *args: Any) -> None:
         """Queue one live point (see LiveRun.progress)."""
         self._raise()
-        self.pending.append(side.call(_progress, *args))
+        self.pending.append(self.side.call(_progress, *args))
 
     def finish(self, run_dir: Path, config: dict, rows: list[dict], samples: list[dict]) -> str | None:
         """Queue the final tables (only selected samples travel: the problems table shows those) and wait."""
-        ending = side.call(_finish, run_dir, config, rows, [s for s in samples if s.get("selected")])
+        ending = self.side.call(_finish, run_dir, config, rows, [s for s in samples if s.get("selected")])
         self._raise(wait=True)
         where, self.mode = ending.result()
         return where
 
     def abandon(self) -> None:
         """Close the W&B run of a run that stopped early, and wait for it."""
-        self.pending.append(side.call(_abandon))
+        self.pending.append(self.side.call(_abandon))
         self._raise(wait=True)

@@ -5,21 +5,23 @@ at every further ~10% and at least every 30 s, never a `\\r` redraw. Both show p
 a batch), tokens generated so far and an ETA from the rate since this process started (resumed problems do
 not make it look fast).
 
-`CallProgress` wraps the run's generator: it advances the bar after every generator call (a search round, a
-revision step, a sampling call) and, for a generator that reports inside a call (`Ticking`: the HF engine
-every few decode steps), as sequences finish and tokens come. A batch's share of the bar moves by the calls
-made (the current one by its reported share) over the calls the previous batches needed on average (the first
-batch, with no such estimate, moves only inside reporting calls, counting the calls so far plus the current
-one: exact for one-call strategies, optimistic for a search's first batch), never past 95% of the batch before it is done, so the
-bar's rate, and with it the ETA, follows the work actually done. The wrapper forwards everything else to the
-generator, so the capability Protocols (`isinstance(g, BeamSearcher)`, ...) answer as for the generator.
+`CallProgress` is the run's hook on its generator, not a stand-in for it: the strategy is handed the generator
+itself (every capability check answers as for the generator because it is the generator). While the run
+`watch`es it, the generator reports to the hook: after every `generate` call (a search round, a revision step,
+a sampling call) and, for a generator that reports inside a call (`Ticking`: the HF engine every few decode
+steps, through its own `listen`), as sequences finish and tokens come. A batch's share of the bar moves by the
+calls made (the current one by its reported share) over the calls the previous batches needed on average (the
+first batch, with no such estimate, moves only inside reporting calls, counting the calls so far plus the
+current one: exact for one-call strategies, optimistic for a search's first batch), never past 95% of the
+batch before it is done, so the bar's rate, and with it the ETA, follows the work actually done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from typing import Any, Sequence, TextIO
+from typing import Any, Iterator, Sequence, TextIO
 
 from tqdm import tqdm
 
@@ -91,26 +93,53 @@ class RunBar:
 
 
 class CallProgress:
-    """A generator that moves `bar` (a RunBar, or anything with `n`, `tokens` and `refresh`) after each call
-    and, for a Ticking generator, inside calls."""
+    """The run's progress hook: moves `bar` (a RunBar, or anything with `n`, `tokens` and `refresh`) after each
+    generator call (`called`) and, inside calls, as a Ticking generator reports (`tick`); `begin` and `end`
+    frame each batch. `watch(generator)` has the generator report to it for the length of a block."""
 
-    def __init__(self, generator: Any, bar: Any) -> None:
-        self._inner, self._bar = generator, bar
+    def __init__(self, bar: Any) -> None:
+        self._bar = bar
         self._calls, self._batches, self._calls_total = 0, 0, 0
         self._base, self._size = 0.0, 0
-        for name in dir(generator):  # instance attributes, so that Protocol checks see them on any Python
-            if not name.startswith("_") and name not in ("generate", "begin", "end", "listen"):
-                setattr(self, name, getattr(generator, name))
-        if isinstance(generator, Ticking):
-            generator.listen(self._inside)
+        self._ticking = False  # tokens come from the generator's reports (Ticking), not from each call's output
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._inner, name)
+    @contextlib.contextmanager
+    def watch(self, generator: Any) -> Iterator[None]:
+        """Within the block, `generator` reports to this hook: through its own listener where it is Ticking,
+        and at the end of each `generate` call (the instance's `generate` is wrapped for the block, then put
+        back; the generator stays the object the strategy is given). A generator whose attributes cannot be set
+        moves the bar only at the end of each batch (and inside calls, where Ticking)."""
+        self._ticking = isinstance(generator, Ticking)
+        wrapped = self._wrap(generator)
+        if self._ticking:
+            generator.listen(self.tick)
+        try:
+            yield
+        finally:
+            if self._ticking:
+                generator.listen(None)
+            if wrapped:
+                del generator.generate  # the class's method again
 
-    def listen(self, fn: Any) -> None:
-        """Ticking, as the generator: the run's bar is the listener; another one is not taken."""
+    def _wrap(self, generator: Any) -> bool:
+        """Wrap the instance's `generate` so that each call ends with `called`; False where it cannot be done
+        (no instance dict, or an instance `generate` already there)."""
+        inner = generator.generate
+
+        def generate(prompts: Sequence[str], params: SamplingParams,
+                     seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
+            out = inner(prompts, params, seeds)
+            self.called(out)
+            return out
+
+        own = getattr(generator, "__dict__", None)
+        if own is None or "generate" in own:
+            return False
+        try:
+            generator.generate = generate
+        except (AttributeError, TypeError):
+            return False
+        return True
 
     def begin(self, done: int, size: int) -> None:
         """A batch of `size` problems starts with `done` problems finished."""
@@ -122,17 +151,16 @@ class CallProgress:
         self._calls_total += self._calls
         self._set(float(done))
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams,
-                 seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
-        """Generator.generate, then a tick."""
-        out = self._inner.generate(prompts, params, seeds)
+    def called(self, out: Sequence[Sequence[Completion]]) -> None:
+        """A generate call returned `out`: one more call of this batch (its tokens counted here unless the
+        generator reported them as it went)."""
         self._calls += 1
-        if not isinstance(self._inner, Ticking):
-            self._inside(sum(c.generated_tokens for row in out for c in row), 0.0)
+        if not self._ticking:
+            self.tick(sum(c.generated_tokens for row in out for c in row), 0.0)
         self._move(0.0)
-        return out
 
-    def _inside(self, tokens: int, share: float) -> None:
+    def tick(self, tokens: int, share: float) -> None:
+        """The Ticking listener: `tokens` more generated, `share` of the current call done."""
         self._bar.tokens += tokens
         self._move(share)
 

@@ -19,7 +19,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from ttc.analysis.outputs import asked_rows, format_table, write_curves, write_png
+from ttc.analysis.outputs import asked_rows, derive_curves, format_table, write_png
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Encoding, Generator, Reachable, Strategy,
@@ -30,10 +30,10 @@ from ttc.contracts.samples import sample_lines
 from ttc.harness.fingerprint import model_fingerprints
 from ttc.harness.live import Mirror
 from ttc.harness.lock import RunLock
-from ttc.harness import side
 from ttc.harness.progress import CallProgress, RunBar
 from ttc.harness.provenance import now, provenance
 from ttc.harness.shards import check_shard, shard_batches
+from ttc.harness.side import IN_PROCESS, Side
 from ttc.harness.store import RunStore
 
 
@@ -87,11 +87,13 @@ def shard_fields(cfg: DictConfig) -> tuple[int, int]:
 
 
 def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | None = None,
-            sweep_dir: Path | None = None) -> list[dict]:
+            sweep_dir: Path | None = None, side: Side = IN_PROCESS) -> list[dict]:
     """Run (or resume) one task x generator x strategy x verifier (or one shard of it) into `run_dir`;
     return curve rows. A shard whose problems are all on disk is finished without loading any model. The
     run directory is locked for the whole call: a second writer is refused at once, naming the first. In a
-    sweep (`sweep_dir`), W&B's offline files go under the sweep so that one `wandb sync` uploads it."""
+    sweep (`sweep_dir`), W&B's offline files go under the sweep so that one `wandb sync` uploads it. `side`
+    draws curves.png and holds the W&B run: the `ttc` command's side worker (ttc.harness.side.SideWorker), or
+    by default none (InProcess: here and now)."""
     if cfg.batch_size < 1:
         raise ConfigError(f"batch_size={cfg.batch_size} must be at least 1")
     strategy = build(cfg.strategy, "strategy")  # its budget is checked before the run directory is touched
@@ -104,7 +106,7 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
         print(f"ttc: strategy.selection={configured} with verifier=none: selecting by {strategy.applied_rule(verified)} "
               f"(set strategy.selection=... to choose another rule)", file=sys.stderr)
     with RunLock(run_dir):
-        return _execute(cfg, strategy, Path(run_dir), quiet, group, sweep_dir)
+        return _execute(cfg, strategy, Path(run_dir), quiet, _Beside(group, sweep_dir, side))
 
 
 def check_context(generator: Generator, problems: Sequence[Problem], task: str) -> None:
@@ -132,16 +134,77 @@ def _check_fit(strategy: Strategy, problems: Sequence[Problem]) -> None:
                           f"generates, so use task.mode=generate (or strategy=label_scoring)")
 
 
-def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, group: str | None,
-             sweep_dir: Path | None) -> list[dict]:
-    shard, num_shards = shard_fields(cfg)
+@dataclasses.dataclass(frozen=True)
+class _Beside:
+    """What a run hands its W&B mirror and its drawing: the sweep's group and directory (W&B writes its files
+    under WHERE/wandb), and the side worker."""
+
+    group: str | None
+    where: Path | None
+    side: Side
+
+    def mirror(self, opened: _Opened) -> Mirror:
+        """The run's W&B mirror (inert without a logger, or when the run was mirrored)."""
+        return Mirror(opened.logger, opened.store.root, opened.config, self.group, self.where, self.side)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Opened:
+    """A run opened in its run directory: the task and its problems (`index`: id -> position), this shard's
+    batches and their problem ids (`mine`), the resolved config, the store, what it recorded before (`old`)
+    and the problems on disk (`done`)."""
+
+    cfg: DictConfig
+    strategy: Strategy
+    task: Task
+    problems: list[Problem]
+    index: dict[str, int]
+    shard: tuple[int, int]
+    batches: list[list[Problem]]
+    mine: set[str]
+    config: dict
+    store: RunStore
+    models: dict[str, str]
+    old: dict | None
+    done: set[str]
+    logger: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class _Loaded:
+    """The run's models: its generator, the verifier the strategy reads, the meta fields of every sample line
+    and the generator's model card (for FLOPs)."""
+
+    generator: Generator
+    verifier: Verifier | None
+    meta: dict
+    card: Any
+
+
+def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, beside: _Beside) -> list[dict]:
+    run = _open(cfg, strategy, run_dir)
+    if run.old is not None and run.mine <= run.done:
+        if not quiet:
+            print(f"ttc: nothing left to do: all {len(run.mine)} problems of {run_dir} are on disk; curves rewritten "
+                  f"from samples.jsonl", file=sys.stderr)
+        return _finish(run, pretraining_flops(run.old.get("card")), quiet, beside.mirror(run), beside.side)
+    loaded = _load(run)
+    live = _batches(run, loaded, beside, quiet)
+    card = loaded.card
+    return _finish(run, card.pretraining_flops if card is not None else None, quiet, live, beside.side)
+
+
+def _open(cfg: DictConfig, strategy: Strategy, run_dir: Path) -> _Opened:
+    """The task's problems (checked against the strategy) and this shard's batches; the run directory's record
+    of this run, if any (another run's is refused), and the problems on disk (a torn end cut off)."""
+    shard = shard_fields(cfg)
     task = build(cfg.task, "task")
     problems = task.problems()
     if not problems:
         raise ConfigError("task: the task has no problems; check task.path / task.levels")
     _check_fit(strategy, problems)
     index = {p.id: i for i, p in enumerate(problems)}
-    batches = shard_batches(problems, cfg.batch_size, shard, num_shards)
+    batches = shard_batches(problems, cfg.batch_size, *shard)
     mine = {p.id for b in batches for p in b}
     config = OmegaConf.to_container(cfg, resolve=True)
     store = RunStore(run_dir)
@@ -149,72 +212,88 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, gr
     old = store.recorded(config, models)
     done = store.resume()
     logger = build(cfg.logger, "logger") if cfg.get("logger") else None
-    where = sweep_dir  # W&B writes its files under WHERE/wandb
-    if old is not None and mine <= done:
-        if not quiet:
-            print(f"ttc: nothing left to do: all {len(mine)} problems of {run_dir} are on disk; curves rewritten "
-                  f"from samples.jsonl", file=sys.stderr)
-        return _finish(run_dir, store, pretraining_flops(old.get("card")), quiet, config,
-                       Mirror(logger, run_dir, config, group, where))
+    return _Opened(cfg, strategy, task, problems, index, shard, batches, mine, config, store, models, old, done,
+                   logger)
+
+
+def _load(run: _Opened) -> _Loaded:
+    """Build the generator (checked: reachable, the prompts fit its context) and the verifier the strategy
+    reads, and bind the run directory to this run (run.json: config, meta, card, models, provenance)."""
+    cfg, strategy = run.cfg, run.strategy
     generator = build(cfg.generator, "generator")
     if isinstance(generator, Reachable):
         generator.check()
-    check_context(generator, problems, task.name)
+    check_context(generator, run.problems, run.task.name)
     verifier = build_verifier(cfg, generator, strategy)
     card = generator.card if isinstance(generator, Carded) else None
     meta = {
-        "task": task.name, "task_version": task.version, "grader_version": task.grader_version,
+        "task": run.task.name, "task_version": run.task.version, "grader_version": run.task.grader_version,
         "strategy": strategy.name, "generator": generator.name, "run_seed": int(cfg.seed),
         "verifier": verifier.name if verifier is not None else "none",
         "selection": strategy.applied_rule(verifier is not None) if isinstance(strategy, SelectionRule)
                      else cfg.strategy.get("selection"),
     }
-    store.bind(config, {"meta": meta, "card": dataclasses.asdict(card) if card is not None else None, "models": models,
-                        "problems": len(mine), "provenance": provenance()})
-    bar = RunBar(len(mine), len(done & mine), f"{strategy.name}" + (
+    run.store.bind(run.config, {"meta": meta, "card": dataclasses.asdict(card) if card is not None else None,
+                                "models": run.models, "problems": len(run.mine), "provenance": provenance()})
+    return _Loaded(generator, verifier, meta, card)
+
+
+def _batches(run: _Opened, loaded: _Loaded, beside: _Beside, quiet: bool) -> Mirror:
+    """Every batch of this shard not yet on disk, in order, mirrored to W&B as it goes (the mirror is returned,
+    open); the bar moves within a batch, call by call. On an error or Ctrl-C the bar is erased and the W&B run
+    abandoned (what was appended stays: a rerun resumes)."""
+    shard, num_shards = run.shard
+    bar = RunBar(len(run.mine), len(run.done & run.mine), f"{run.strategy.name}" + (
         f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""), disable=quiet)
-    live = Mirror(logger, run_dir, config, group, where)
-    ticking = CallProgress(generator, bar)  # the bar moves within a batch, call by call
+    live = beside.mirror(run)
+    progress = CallProgress(bar)  # the generator reports to it, call by call
     try:
-        for batch in batches:
-            if all(p.id in done for p in batch):
-                continue
-            started, t0 = now(), time.perf_counter()
-            finished = len(done & mine) + live.fresh
-            ticking.begin(finished, sum(p.id not in done for p in batch))
-            results = timed_run(strategy, batch, ticking, verifier, task.extract, int(cfg.seed))
-            for problem, result, correct in zip(batch, results, grades(task, batch, results, done)):
-                if problem.id in done:
-                    continue
-                lines = sample_lines(problem, result, correct, {**meta, "problem_index": index[problem.id]})
-                store.append(lines)
-                finished += 1
-                live.count(lines, finished, len(mine))
-            ticking.end(finished)
-            live.push()
-            store.timing({"started": started, "wall_s": round(time.perf_counter() - t0, 3), "pid": os.getpid(),
-                          "problems": [p.id for p in batch]})
+        with progress.watch(loaded.generator):
+            for batch in run.batches:
+                if not all(p.id in run.done for p in batch):
+                    _batch(run, batch, loaded, live, progress)
     except BaseException:
         bar.close(leave=False)  # an error's one line starts on a clean line, not after the bar
         live.abandon()
         raise
     bar.close()
-    return _finish(run_dir, store, card.pretraining_flops if card is not None else None, quiet, config, live)
+    return live
 
 
-def _finish(run_dir: Path, store: RunStore, pretrain: float | None, quiet: bool, config: dict,
-            live: Mirror) -> list[dict]:
+def _batch(run: _Opened, batch: list[Problem], loaded: _Loaded, live: Mirror, progress: CallProgress) -> None:
+    """One batch: the strategy's run, the grades, each unfinished problem's lines appended, the timing."""
+    started, t0 = now(), time.perf_counter()
+    finished = len(run.done & run.mine) + live.fresh
+    progress.begin(finished, sum(p.id not in run.done for p in batch))
+    results = timed_run(run.strategy, batch, loaded.generator, loaded.verifier, run.task.extract, int(run.cfg.seed))
+    for problem, result, correct in zip(batch, results, grades(run.task, batch, results, run.done)):
+        if problem.id in run.done:
+            continue
+        lines = sample_lines(problem, result, correct, {**loaded.meta, "problem_index": run.index[problem.id]})
+        run.store.append(lines)
+        finished += 1
+        live.count(lines, finished, len(run.mine))
+    progress.end(finished)
+    live.push()
+    run.store.timing({"started": started, "wall_s": round(time.perf_counter() - t0, 3), "pid": os.getpid(),
+                      "problems": [p.id for p in batch]})
+
+
+def _finish(run: _Opened, pretrain: float | None, quiet: bool, live: Mirror, side: Side) -> list[dict]:
+    """Derive the curves from every line on disk (curves.png drawn by `side`), close the W&B mirror with the
+    final tables, print the table."""
+    store, config = run.store, run.config
     samples = store.samples()
     store.finished(now())
-    drawing: list[side.Pending] = []  # curves.png, drawn by the side worker while this process goes on
-    rows = write_curves(run_dir, samples, pretrain, draw=lambda *args: drawing.append(side.call(write_png, *args)))
+    curves = derive_curves(samples, pretrain)
+    drawing = store.write_curves(curves, lambda *args: side.call(write_png, *args))  # drawn while this goes on
+    rows = curves.rows
     offline = live.finish(config, rows, samples)  # mirrored once (a marker): live, or in one go when nothing was left
     if not quiet:
         rule = samples[0].get("selection") if samples else config["strategy"].get("selection")  # the rule applied
         print(format_table(rows, asked=asked_rows(rows, rule)))
-        print(f"run directory: {run_dir}")
+        print(f"run directory: {store.root}")
         if offline and live.where is None:  # a sweep prints one command for all its runs
             print(f"W&B (offline): upload with: wandb sync {offline}")
-    for pending in drawing:
-        pending.result()
+    drawing.result()
     return rows

@@ -96,12 +96,12 @@ def merge(out_dir: str | Path, shard_dirs: Sequence[str | Path]) -> Path:
 
 def _write_merged(out: RunStore, base: dict, records: list[dict], dirs: list[Path], lines: list[dict]) -> Path:
     """Bind the merged run directory and write its lines and curves (under its lock)."""
-    from ttc.analysis.outputs import write_curves  # plotting imports only when merging
+    from ttc.analysis.outputs import derive_curves, write_png  # plotting imports only when merging
 
     head = {key: records[0][key] for key in ("meta", "card") if key in records[0]}
     out.bind(base, {**head, "problems": sum(r.get("problems", 0) for r in records),
                     "merged_from": sorted(str(d.resolve()) for d in dirs)})
     blob = "".join(json.dumps(x, sort_keys=True) + "\n" for x in lines)
     write_atomic(out.root / SAMPLES, blob)
-    write_curves(out.root, lines, pretraining_flops(records[0].get("card")))
+    out.write_curves(derive_curves(lines, pretraining_flops(records[0].get("card"))), write_png)
     return out.root

@@ -2,20 +2,21 @@
 
 The run's own process loads the model and generates. The checks compose the config twice (~0.25 s), drawing
 needs matplotlib (~0.5 s to import, ~0.2 s to draw a figure) and W&B its import, its service's start and its
-final tables (~1.5 s); none of them changes a number of the run. The `ttc` command starts one worker process
-(`start()`) first thing; the worker checks the command line while the run imports transformers, then imports
+final tables (~1.5 s); none of them changes a number of the run. The `ttc` command starts one `SideWorker`
+first thing and hands it to the run (`run.execute(..., side=...)`) and, through the run, to the W&B mirror
+(ttc.harness.live); the worker checks the command line while the run imports transformers, then imports
 matplotlib while the run loads its model, and runs what it is given in the order given. With a core to spare
 (the generator's threads leave one, or a GPU generates) this work costs the run almost no wall-clock time; its
 CPU time is unchanged. Without a worker (library callers of `run.execute`, tests, launchers that run jobs in
-other processes) `call` runs the function at once, in this process, with the same result. A worker that dies
-is replaced by in-process calls from then on.
+other processes) the run is given `InProcess`, whose `call` runs the function at once, in this process, with
+the same result. A worker that dies is replaced by in-process calls from then on.
 
 The worker's life is explicit on every path (no pool, no exit handler that joins it): it is a daemonic spawned
 process fed through one pipe and answering through another. `stop()` sends it an end mark behind the queued
 work and waits for it to exit (bounded); `stop(now=True)` (errors, Ctrl-C) kills it. Its pipes are its only
 link: when the run dies its task pipe reports end-of-file, when it dies its answer pipe does, so neither side
 ever waits on the other for work that cannot come. It uses no semaphores, so nothing is left for
-multiprocessing's resource tracker to warn about.
+multiprocessing's resource tracker to warn about. This module holds no state: the worker is the object.
 
 Knows nothing of W&B or of the checks: it runs module-level functions with picklable arguments (of drawing it
 knows only the warm-up figure).
@@ -31,7 +32,7 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 STOP_WAIT_S = 120.0  # the longest `stop()` waits for queued work (W&B's final tables) before killing the worker
 
@@ -111,9 +112,6 @@ class _Worker:
         self._fail_all()
 
 
-_worker: _Worker | None = None
-
-
 def _serve(tasks: Connection, answers: Connection) -> None:
     """The worker's loop: run each call in order and answer it; exit at the end mark or when the run is gone."""
     _quiet()
@@ -167,18 +165,6 @@ def warm() -> None:
           for b in (1, 2)], title="warm-up")
 
 
-def start() -> None:
-    """Start the worker (once)."""
-    global _worker
-    if _worker is None:
-        _worker = _Worker()
-
-
-def active() -> bool:
-    """Whether a worker is running (calls go to it)."""
-    return _worker is not None and not _worker.dead
-
-
 @dataclass(frozen=True)
 class Pending:
     """One call given to `call`: its future, and the call itself, run here should the worker die under it."""
@@ -199,29 +185,76 @@ class Pending:
             return self.fn(*self.args)
 
 
-def call(fn: Callable[..., Any], *args: Any) -> Pending:
-    """`fn(*args)` in the worker, queued behind earlier calls; with no worker (or a dead one), run here and now
-    (an error of `fn` is raised by `result()` either way)."""
-    if active():
+class Side(Protocol):
+    """Where the run's side work goes: a `SideWorker`, or `InProcess` (the run's own process, at once)."""
+
+    def active(self) -> bool:
+        """Whether calls go to a second process."""
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Pending:
+        """`fn(*args)`, queued behind earlier calls; its value (or error) from `result()`."""
+
+    def stop(self, now: bool = False) -> None:
+        """End whatever runs beside the run (after its queued work, or with `now` at once)."""
+
+
+class InProcess:
+    """No side worker (library callers of `run.execute`, tests, a job a launcher runs in another process): each
+    call runs at once, in this process; `stop` has nothing to end."""
+
+    def active(self) -> bool:
+        """Never: calls run here."""
+        return False
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Pending:
+        """`fn(*args)` here and now (an error of `fn` is raised by `result()`)."""
+        done: Future = Future()
         try:
-            return Pending(_worker.submit(fn, args), fn, args)
-        except (WorkerDied, pickle.PicklingError, AttributeError, TypeError):
-            pass
-    done: Future = Future()
-    try:
-        done.set_result(fn(*args))
-    except Exception as err:
-        done.set_exception(err)
-    return Pending(done, fn, args)
+            done.set_result(fn(*args))
+        except Exception as err:
+            done.set_exception(err)
+        return Pending(done, fn, args)
+
+    def stop(self, now: bool = False) -> None:
+        """Nothing to end."""
 
 
-def stop(now: bool = False) -> None:
-    """End the worker once its queued work is done (waiting at most STOP_WAIT_S), or with `now` (an error path,
-    Ctrl-C) at once, killing it mid-call, so that the exit never waits on the worker. Safe to call twice."""
-    global _worker
-    worker, _worker = _worker, None
-    if worker is not None:
-        worker.stop(now)
+IN_PROCESS = InProcess()  # holds nothing: one serves every caller
+
+
+class SideWorker(InProcess):
+    """The `ttc` command's worker process, started at construction; a dead or stopped one runs calls here."""
+
+    def __init__(self) -> None:
+        self._worker: _Worker | None = _Worker()
+
+    def active(self) -> bool:
+        """Whether the worker is running (calls go to it)."""
+        return self._worker is not None and not self._worker.dead
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Pending:
+        """`fn(*args)` in the worker, queued behind earlier calls; with the worker stopped or dead, run here and
+        now (an error of `fn` is raised by `result()` either way)."""
+        worker = self._worker
+        if worker is not None and not worker.dead:
+            try:
+                return Pending(worker.submit(fn, args), fn, args)
+            except (WorkerDied, pickle.PicklingError, AttributeError, TypeError):
+                pass
+        return super().call(fn, *args)
+
+    def stop(self, now: bool = False) -> None:
+        """End the worker once its queued work is done (waiting at most STOP_WAIT_S), or with `now` (an error
+        path, Ctrl-C) at once, killing it mid-call, so that the exit never waits on the worker. Safe to call
+        twice; later calls run here."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop(now)
+
+    def __reduce__(self) -> tuple:
+        """The worker belongs to the process that started it: a copy sent to another process (a launcher's job,
+        pickled with its arguments) runs its calls there, in process."""
+        return InProcess, ()
 
 
 def _quit() -> None:

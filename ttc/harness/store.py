@@ -12,10 +12,14 @@ import json
 import os
 from functools import reduce
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.rundir import RECORD, SAMPLES, read_record, read_samples, scan_samples, write_atomic
 from ttc.contracts.samples import SampleLine
+
+if TYPE_CHECKING:
+    from ttc.analysis.outputs import Curves, Draw
 
 VOLATILE = ("wall_s",)  # fields that legitimately differ between an interrupted and an uninterrupted run
 
@@ -88,6 +92,12 @@ class RunStore:
             fh.write(blob)
             fh.flush()
             os.fsync(fh.fileno())
+
+    def write_curves(self, curves: Curves, draw: Draw) -> Any:
+        """Write curves.csv (whole, by rename), then hand `draw` the path of curves.png, the rows and the title
+        (ttc.analysis.outputs.write_png, here or in the side worker); returns what `draw` returns."""
+        write_atomic(self.root / "curves.csv", curves.csv)
+        return draw(self.root / "curves.png", curves.rows, curves.title)
 
     def samples(self) -> list[SampleLine]:
         """Every line on disk, checked against the schema."""

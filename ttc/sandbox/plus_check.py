@@ -59,8 +59,7 @@ def _evalplus_function(relative, name):
     import importlib.util
     import os
 
-    root = importlib.util.find_spec("evalplus").submodule_search_locations[0]
-    path = os.path.join(root, relative)
+    path = os.path.join(importlib.util.find_spec("evalplus").submodule_search_locations[0], relative)
     with open(path) as fh:
         tree = ast.parse(fh.read(), path)
     node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
@@ -96,7 +95,7 @@ def _phase(task, code, phase, inputs, expected, ref_time):
     def child(write):
         sys.modules["_ttc_result_guard"].ran = lambda: write(b"E")
         unsafe_execute(task["dataset"], task["entry"], guarded, inputs, expected, limits, task["atol"], True,
-                       _Value(write, {0: b"S", 1: b"X"}), _Details(write), _Value(write, {}))
+                       _Shared(write, {0: b"S", 1: b"X"}), _Shared(write), _Shared(write))
 
     _install_result_guard()
     events = _forked(child, deadline)
@@ -128,28 +127,17 @@ def _phase(task, code, phase, inputs, expected, ref_time):
     return {**failure, "cause": _probe(task, guarded, inputs[index], limits[index])}
 
 
-class _Value:
-    """A stand-in for untrusted_check's shared `Value`: an assignment with a mark is written to the parent's pipe."""
+class _Shared:
+    """A stand-in for untrusted_check's shared memory, written to the parent's pipe: as a `Value`, an assignment
+    with a mark (`marks`: value -> byte); as the `Array` of per-input results, each result (T or F)."""
 
-    def __init__(self, write, marks):
-        self._write, self._marks, self._value = write, marks, 3
+    def __init__(self, write, marks=None):
+        self.__dict__.update(_write=write, _marks=marks or {}, value=3)
 
-    @property
-    def value(self):
-        return self._value
-
-    @value.setter
-    def value(self, new):
-        self._value = new
-        if new in self._marks:
+    def __setattr__(self, name, new):
+        self.__dict__[name] = new
+        if name == "value" and new in self._marks:
             self._write(self._marks[new])
-
-
-class _Details:
-    """A stand-in for untrusted_check's shared `Array` of per-input results, written to the parent's pipe."""
-
-    def __init__(self, write):
-        self._write = write
 
     def __setitem__(self, index, passed):
         self._write(b"T" if passed else b"F")
@@ -228,11 +216,9 @@ def _install_result_guard():
     import sys
     import types
 
-    if "_ttc_result_guard" in sys.modules:
-        return
     module = types.ModuleType("_ttc_result_guard")
     module.wrap, module.ran = _wrap, lambda: None
-    sys.modules["_ttc_result_guard"] = module
+    sys.modules.setdefault("_ttc_result_guard", module)  # once: a second call keeps the first
 
 
 def _wrap(scope, entry):
@@ -270,8 +256,7 @@ def _own_equality(value, budget=100_000):
         if code is not None and code.co_filename == "<string>":
             return type(item).__name__
         if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend([*item.keys(), *item.values()])
         elif isinstance(item, (list, tuple, set, frozenset)):
             stack.extend(item)
     return None

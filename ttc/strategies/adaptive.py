@@ -18,6 +18,7 @@ from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import Extractor, Generator, Strategy, Verifier
 from ttc.contracts.records import Budget, Problem, ProblemResult
 from ttc.contracts.rules import bin_of
+from ttc.strategies.common import require_verifier
 
 
 class Adaptive:
@@ -42,8 +43,7 @@ class Adaptive:
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
-        if verifier is None:
-            raise ConfigError(self.verifier_need())
+        require_verifier(self, verifier)
         probes = self.probe.run(problems, generator, verifier, extract, seed)
         levels = [bin_of(sum(c.verdict.score for c in r.candidates) / len(r.candidates), self.cuts) for r in probes]
         chosen = [self.arm_for(level) for level in levels]

@@ -22,10 +22,11 @@ from scipy.stats import beta
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
-from ttc.contracts.records import Budget, Candidate, Completion, Problem, ProblemResult, SamplingParams, ledger_of
+from ttc.contracts.records import Candidate, Completion, Problem, ProblemResult, SamplingParams, ledger_of
 from ttc.contracts.rules import sample_seed, select
+from ttc.contracts.vocab import STOP_RULES
+from ttc.strategies.common import budget_of
 
-RULES = ("supermajority", "beta")
 
 
 def decided(answers: Sequence[str | None], rule: str, threshold: float) -> bool:
@@ -45,12 +46,9 @@ class AdaptiveConsistency:
     def __init__(self, n: int = 16, batch: int = 4, rule: str = "beta", threshold: float = 0.95,
                  temperature: float = 0.8, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0,
                  max_tokens: int = 160, stop: Sequence[str] = (), name: str | None = None) -> None:
-        if rule not in RULES:
-            raise bad_choice("strategy.rule", rule, RULES)
-        try:
-            self.budget = Budget(int(n), "samples")
-        except ValueError as err:
-            raise ConfigError(f"strategy.n={n}: {err}") from None
+        if rule not in STOP_RULES:
+            raise bad_choice("strategy.rule", rule, STOP_RULES)
+        self.budget = budget_of(n, "n", "samples")
         if not 1 <= batch <= n:
             raise ConfigError(f"strategy.batch={batch} must be in 1..strategy.n={n}")
         if not 0.5 < threshold <= 1.0:

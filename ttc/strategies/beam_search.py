@@ -10,8 +10,8 @@ from typing import Sequence
 
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import BeamSearcher, Extractor, Generator, Verifier
-from ttc.strategies.common import verify_pools
-from ttc.contracts.records import Budget, Candidate, Problem, ProblemResult, ledger_of
+from ttc.strategies.common import budget_of, verify_pools
+from ttc.contracts.records import Candidate, Problem, ProblemResult, ledger_of
 from ttc.contracts.rules import argmax, candidate_key
 
 
@@ -21,10 +21,7 @@ class BeamSearch:
     name = "beam_search"
 
     def __init__(self, width: int = 4, length_penalty: float = 1.0, max_tokens: int = 160) -> None:
-        try:
-            self.budget = Budget(int(width), "beams")
-        except ValueError as err:
-            raise ConfigError(f"strategy.width: {err}") from None
+        self.budget = budget_of(width, "width", "beams", message="strategy.{field}: {err}")
         self.length_penalty, self.max_tokens = float(length_penalty), int(max_tokens)
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,

@@ -19,32 +19,27 @@ from typing import Sequence
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
-from ttc.strategies.common import verify_pools
-from ttc.contracts.records import Budget, Candidate, Problem, ProblemResult, SamplingParams, ledger_of
-from ttc.contracts.mbr import UTILITIES, mbr_pick, utility_matrix
+from ttc.strategies.common import budget_of, needs_verifier, require_verifier, verify_pools
+from ttc.contracts.records import Candidate, Problem, ProblemResult, SamplingParams, ledger_of
+from ttc.contracts.mbr import mbr_pick, utility_matrix
 from ttc.contracts.clusters import submissions
 from ttc.contracts.protocols import Behaviours
-from ttc.contracts.rules import SELECTIONS, candidate_key, sample_seed, select
+from ttc.contracts.rules import candidate_key, sample_seed, select
+from ttc.contracts.selections import NEEDS_BEHAVIOURS, NEEDS_VERIFIER, UNVERIFIED
+from ttc.contracts.vocab import MBR_SELECTIONS, POOL_SELECTIONS, PoolSelection
 
-NEEDS_VERIFIER = ("verifier", "weighted_vote", "filter_cluster", "mbr_exec")
-MBR = tuple(f"mbr_{u}" for u in UTILITIES)  # minimum Bayes risk under a utility (ttc.contracts.mbr)
-CLUSTER = "filter_cluster"  # AlphaCode: public-test filter, behaviour clusters (ttc.contracts.clusters)
-UNVERIFIED = {"verifier": "majority"}  # a rule's stand-in when the run has no verifier: the vote reads no scores
 
 
 class BestOfN:
     """Sample `n` completions per problem in one batched call and select one by `selection`."""
 
-    def __init__(self, n: int, selection: str = "majority", temperature: float = 0.8, top_k: int = 0,
+    def __init__(self, n: int, selection: PoolSelection = "majority", temperature: float = 0.8, top_k: int = 0,
                  top_p: float = 1.0, min_p: float = 0.0, epsilon: float = 0.0, max_tokens: int = 160,
                  name: str | None = None, stop: Sequence[str] = (), reject: bool = False,
                  regex: str | None = None, syntax: str | None = None) -> None:
-        if selection not in SELECTIONS + MBR + (CLUSTER,):
-            raise bad_choice("strategy.selection", selection, SELECTIONS + MBR + (CLUSTER,))
-        try:
-            self.budget = Budget(int(n), "samples")
-        except ValueError as err:
-            raise ConfigError(f"strategy.n={n}: {err}") from None
+        if selection not in POOL_SELECTIONS:
+            raise bad_choice("strategy.selection", selection, POOL_SELECTIONS)
+        self.budget = budget_of(n, "n", "samples")
         try:
             self.params = SamplingParams(temperature, top_k, top_p, min_p, epsilon, max_tokens, tuple(stop),
                                          regex=regex or None, syntax=syntax or None)
@@ -66,23 +61,21 @@ class BestOfN:
     def verifier_need(self) -> str | None:
         """VerifierNeed (ttc.contracts.protocols): the rules that need a verifier and have no stand-in need one."""
         if self.applied_rule(verified=False) in NEEDS_VERIFIER:
-            return (f"strategy.selection={self.selection} needs a verifier; set verifier=... "
-                    f"or use selection=majority/logprob_sum/logprob_mean")
+            return needs_verifier(f"strategy.selection={self.selection}", instead="majority/logprob_sum/logprob_mean")
         return None
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
-        if verifier is None and self.verifier_need():
-            raise ConfigError(self.verifier_need())
-        if self.selection in (CLUSTER, "mbr_exec") and not isinstance(verifier, Behaviours):
+        require_verifier(self, verifier)
+        if self.selection in NEEDS_BEHAVIOURS and not isinstance(verifier, Behaviours):
             raise ConfigError(f"strategy.selection={self.selection} needs a verifier that runs programs on "
                               f"generated inputs: verifier=unit_tests")
         seeds = [[sample_seed(seed, p.id, i) for i in range(self.budget.amount)] for p in problems]
         pools = generator.generate([p.prompt for p in problems], self.params, seeds)
         verdicts = verify_pools(verifier, problems, pools)
         behaviour = (verifier.behaviours([p.prompt for p in problems], [[c.text for c in pool] for pool in pools])
-                     if self.selection in (CLUSTER, "mbr_exec") else [None] * len(pools))
+                     if self.selection in NEEDS_BEHAVIOURS else [None] * len(pools))
         results = []
         for problem, pool, vs, sigs in zip(problems, pools, verdicts, behaviour):
             answers = [extract(c.text) for c in pool]
@@ -111,7 +104,7 @@ class BestOfN:
     def _choose(self, rule: str, pool, answers, vs, kept: list[int], seed: int, problem_id: str) -> int:
         """The candidate `rule` selects among `kept` (all of them unless rejection set some aside), by index in
         the whole pool, so that tie-breaks are the analysis's."""
-        if rule in MBR:
+        if rule in MBR_SELECTIONS:
             u = utility_matrix([c.text for c in pool], answers, rule.removeprefix("mbr_"))
             return mbr_pick(kept, u, answers, seed, problem_id)
         out = set(range(len(pool))) - set(kept)

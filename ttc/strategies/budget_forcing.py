@@ -19,8 +19,8 @@ from typing import Sequence
 
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import Extractor, Generator, Verifier
-from ttc.contracts.records import Budget, Candidate, Completion, Problem, ProblemResult, SamplingParams, joined, ledger_of
-from ttc.strategies.common import verify_pools
+from ttc.contracts.records import Candidate, Completion, Problem, ProblemResult, SamplingParams, joined, ledger_of
+from ttc.strategies.common import budget_of, verify_pools
 from ttc.contracts.rules import sample_seed, select
 
 
@@ -50,9 +50,9 @@ class BudgetForcing:
                               f"must be at least 0")
         if min_thinking > max_thinking:
             raise ConfigError(f"strategy.min_thinking={min_thinking} exceeds strategy.max_thinking={max_thinking}")
+        self.budget = budget_of(max_thinking, "max_thinking", "thinking_tokens", message="strategy.{err}")
+        self.n = budget_of(n, "n", "samples", message="strategy.{err}").amount
         try:
-            self.budget = Budget(int(max_thinking), "thinking_tokens")
-            self.n = Budget(int(n), "samples").amount
             self.params = SamplingParams(temperature=temperature, max_tokens=1, stop=(think_close,))
         except ValueError as err:
             raise ConfigError(f"strategy.{str(err).removeprefix('sampling.')}") from None

@@ -18,10 +18,11 @@ from typing import Sequence
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import AnswerMargins, Extractor, Generator, TopTokens, Verifier
-from ttc.contracts.records import Budget, Candidate, Ledger, Problem, ProblemResult, SamplingParams, ledger_of
+from ttc.contracts.records import Candidate, Ledger, Problem, ProblemResult, SamplingParams, ledger_of
 from ttc.contracts.rules import candidate_key, vote
+from ttc.contracts.vocab import COT_SELECTIONS, CotSelection
+from ttc.strategies.common import budget_of
 
-SELECTIONS = ("max", "aggregate")
 
 
 def answer_span(text: str, answer: str | None) -> tuple[int, int] | None:
@@ -35,14 +36,11 @@ def answer_span(text: str, answer: str | None) -> tuple[int, int] | None:
 class CoTDecoding:
     """Top-k first-token branching with greedy continuations, chosen by answer confidence."""
 
-    def __init__(self, k: int = 10, selection: str = "max", max_tokens: int = 160, stop: Sequence[str] = (),
+    def __init__(self, k: int = 10, selection: CotSelection = "max", max_tokens: int = 160, stop: Sequence[str] = (),
                  name: str | None = None) -> None:
-        if selection not in SELECTIONS:
-            raise bad_choice("strategy.selection", selection, SELECTIONS)
-        try:
-            self.budget = Budget(int(k), "branches")
-        except ValueError as err:
-            raise ConfigError(f"strategy.k={k}: {err}") from None
+        if selection not in COT_SELECTIONS:
+            raise bad_choice("strategy.selection", selection, COT_SELECTIONS)
+        self.budget = budget_of(k, "k", "branches")
         self.k, self.selection = int(k), selection
         self.params = SamplingParams(temperature=0.0, max_tokens=max_tokens, stop=tuple(stop))
         self.name = name or "cot_decoding"

@@ -24,11 +24,12 @@ import numpy as np
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
-from ttc.contracts.records import Budget, Candidate, Completion, Problem, ProblemResult, SamplingParams, ledger_of
+from ttc.contracts.records import Candidate, Completion, Problem, ProblemResult, SamplingParams, ledger_of
+from ttc.contracts.info import CandidateInfo
 from ttc.contracts.rules import sample_seed, vote
+from ttc.contracts.vocab import CONFIDENCE_MEASURES, CONFIDENCE_MODES
+from ttc.strategies.common import budget_of
 
-MODES = ("offline", "online")
-MEASURES = ("lowest", "tail")
 
 
 def group_confidence(conf: Sequence[float], window: int) -> np.ndarray:
@@ -65,17 +66,14 @@ class DeepConf:
                  measure: str = "lowest", confidence_k: int = 5, temperature: float = 0.8, top_k: int = 0,
                  top_p: float = 1.0, min_p: float = 0.0, max_tokens: int = 160, stop: Sequence[str] = (),
                  name: str | None = None) -> None:
-        if mode not in MODES:
-            raise bad_choice("strategy.mode", mode, MODES)
-        if measure not in MEASURES:
-            raise bad_choice("strategy.measure", measure, MEASURES)
+        if mode not in CONFIDENCE_MODES:
+            raise bad_choice("strategy.mode", mode, CONFIDENCE_MODES)
+        if measure not in CONFIDENCE_MEASURES:
+            raise bad_choice("strategy.measure", measure, CONFIDENCE_MEASURES)
         if mode == "online" and measure == "tail":
             raise ConfigError("strategy.measure=tail cannot stop traces online (it is known only at a trace's end); "
                               "use measure=lowest with mode=online")
-        try:
-            self.budget = Budget(int(n), "samples")
-        except ValueError as err:
-            raise ConfigError(f"strategy.n={n}: {err}") from None
+        self.budget = budget_of(n, "n", "samples")
         if not 0 < keep <= 1 or window < 1 or not 1 <= warmup <= n or confidence_k < 1:
             raise ConfigError(f"strategy.keep={keep} must be in (0, 1], strategy.window={window} >= 1, "
                               f"strategy.warmup={warmup} in 1..n and strategy.confidence_k={confidence_k} >= 1")
@@ -105,7 +103,7 @@ class DeepConf:
     def _one(self, problem: Problem, pool: list[Completion], extract: Extractor, seed: int) -> ProblemResult:
         conf = [trace_confidence(c.token_confidence, self.window, self.measure) for c in pool]
         answers = [extract(c.text) for c in pool]
-        info: list[dict] = [{"confidence": round(x, 6)} for x in conf]
+        info: list[CandidateInfo] = [{"confidence": round(x, 6)} for x in conf]
         if self.mode == "offline":
             cut = float(np.quantile(conf, 1 - self.keep)) if self.keep < 1 else -np.inf
             votes = [x >= cut for x in conf]

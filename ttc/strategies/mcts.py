@@ -26,13 +26,13 @@ from typing import Sequence
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
-from ttc.strategies.common import reusing_prefixes
-from ttc.contracts.records import Budget, Candidate, Completion, Ledger, Problem, ProblemResult, SamplingParams, \
-    Verdict, joined, ledger_of, verifier_cost
+from ttc.contracts.records import Completion, Ledger, Problem, ProblemResult, SamplingParams, Verdict
 from ttc.contracts.rules import sample_seed
-from ttc.strategies.step_search import step_score
+from ttc.contracts.vocab import MCTS_SELECTIONS, MctsSelection
+from ttc.strategies.common import budget_of, guided_search
+from ttc.strategies.steps import (Ask, Path, candidates, expand_round, generate, guided_need, is_complete,
+                                  step_score, verify_round)
 
-SELECTIONS = ("visits", "value")
 
 
 @dataclasses.dataclass(eq=False)
@@ -49,6 +49,11 @@ class Node:
     value: float = 0.0
     rollouts: list[int] = dataclasses.field(default_factory=list)  # candidates whose path passes here
     valued: tuple[int, float] | None = None  # a complete node's (candidate, value), once valued
+
+    @property
+    def path(self) -> Path:
+        """The partial solution this node holds, as a step search's path."""
+        return Path(self.text, tuple(self.parts))
 
     @property
     def q(self) -> float:
@@ -94,15 +99,12 @@ def most_visited(root: Node) -> Node:
 class MCTS:
     """PUCT tree search with verifier priors, rollouts and back-propagation; see the module docstring."""
 
-    def __init__(self, simulations: int = 16, expand: int = 3, c_puct: float = 1.0, selection: str = "visits",
+    def __init__(self, simulations: int = 16, expand: int = 3, c_puct: float = 1.0, selection: MctsSelection = "visits",
                  temperature: float = 0.8, step_delim: str = "\n", step_tokens: int = 40, rollout_tokens: int = 200,
                  name: str | None = None) -> None:
-        if selection not in SELECTIONS:
-            raise bad_choice("strategy.selection", selection, SELECTIONS)
-        try:
-            self.budget = Budget(int(simulations), "simulations")
-        except ValueError as err:
-            raise ConfigError(f"strategy.simulations={simulations}: {err}") from None
+        if selection not in MCTS_SELECTIONS:
+            raise bad_choice("strategy.selection", selection, MCTS_SELECTIONS)
+        self.budget = budget_of(simulations, "simulations", "simulations")
         if expand < 1 or c_puct < 0:
             raise ConfigError(f"strategy.expand={expand} must be >= 1 and strategy.c_puct={c_puct} >= 0")
         self.sims, self.expand, self.c, self.selection, self.delim = int(simulations), int(expand), float(c_puct), \
@@ -113,14 +115,12 @@ class MCTS:
 
     def verifier_need(self) -> str:
         """VerifierNeed (ttc.contracts.protocols): priors and values come from a verifier."""
-        return f"strategy={self.name} is guided by a verifier: set verifier=... (a PRM or an ORM)"
+        return guided_need(self.name, "a PRM or an ORM")
 
-    @reusing_prefixes
+    @guided_search
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every rollout per problem, the chosen one and the ledger."""
-        if verifier is None:
-            raise ConfigError(self.verifier_need())
         roots = [Node("", []) for _ in problems]
         cands: list[list[tuple[str, list[Completion], Verdict]]] = [[] for _ in problems]
         ledgers = [Ledger() for _ in problems]
@@ -133,20 +133,18 @@ class MCTS:
         return [self._result(p, root, cs, led, extract) for p, root, cs, led in zip(problems, roots, cands, ledgers)]
 
     def _expand(self, problems, generator, verifier, leaves, grow, extract, seed, it, ledgers) -> None:
-        prompts = [problems[i].prompt + leaves[i].text for i in grow]
-        seeds = [[sample_seed(seed, problems[i].id, it * 2**20 + k) for k in range(self.expand)] for i in grow]
-        outs = generator.generate(prompts, self.params, seeds) if grow else []
-        for i, row in zip(grow, outs):
-            ledgers[i] = ledgers[i] + ledger_of(list(row))
-            for c in row:
-                text = leaves[i].text + c.text + (self.delim if c.stop_reason == self.delim else "")
-                leaves[i].children.append(Node(text, leaves[i].parts + [c], parent=leaves[i],
-                                               complete=extract(text) is not None or not text.endswith(self.delim)))
+        """Each growing leaf gets `expand` sampled children (one generator call), valued for their priors (one
+        verifier call)."""
+        asks = [Ask(i, leaves[i].path, [sample_seed(seed, problems[i].id, it * 2**20 + k) for k in range(self.expand)])
+                for i in grow]
+        new = expand_round(problems, generator, self.params, asks, self.delim, ledgers)
+        for i in grow:
+            leaves[i].children += [Node(p.text, list(p.parts), parent=leaves[i],
+                                        complete=is_complete(p.text, extract, self.delim)) for p in new[i]]
         scored = [i for i in grow if leaves[i].children]
-        verdicts = verifier.verify([problems[i].prompt for i in scored],
-                                   [[ch.text for ch in leaves[i].children] for i in scored]) if scored else []
+        verdicts = verify_round(verifier, problems, scored, [[ch.text for ch in leaves[i].children] for i in scored],
+                                ledgers)
         for i, vs in zip(scored, verdicts):
-            ledgers[i] = ledgers[i] + verifier_cost(vs)
             for ch, v in zip(leaves[i].children, vs):
                 ch.prior = step_score(v)
 
@@ -155,15 +153,12 @@ class MCTS:
         candidate and value are reused: a terminal state's value does not change)."""
         fresh = [i for i, node in enumerate(picks) if node.valued is None]
         roll = [i for i in fresh if not picks[i].complete]
-        outs = generator.generate([problems[i].prompt + picks[i].text for i in roll], self.rollout,
-                                  [[0]] * len(roll)) if roll else []
+        rows = generate(problems, generator, self.rollout, [Ask(i, picks[i].path, [0]) for i in roll], ledgers)
         texts = {i: (picks[i].text, picks[i].parts) for i in fresh}
-        for i, row in zip(roll, outs):
-            ledgers[i] = ledgers[i] + ledger_of([row[0]])
+        for i, row in zip(roll, rows):
             texts[i] = (picks[i].text + row[0].text, picks[i].parts + [row[0]])
-        verdicts = verifier.verify([problems[i].prompt for i in fresh], [[texts[i][0]] for i in fresh]) if fresh else []
+        verdicts = verify_round(verifier, problems, fresh, [[texts[i][0]] for i in fresh], ledgers)
         for i, [v] in zip(fresh, verdicts):
-            ledgers[i] = ledgers[i] + verifier_cost([v])
             cands[i].append((texts[i][0], texts[i][1], v))
             if picks[i].complete:
                 picks[i].valued = (len(cands[i]) - 1, v.score)
@@ -179,6 +174,6 @@ class MCTS:
         else:
             pool = list(range(len(cands)))
         chosen = max(pool, key=lambda k: (cands[k][2].score, -k))
-        out = tuple(Candidate(joined(parts, text, k), extract(text), v, {"simulation": k})
-                    for k, (text, parts, v) in enumerate(cands))
+        paths = [Path(text, tuple(parts), verdict=v) for text, parts, v in cands]
+        out = candidates(paths, [extract(p.text) for p in paths], lambda k, p: {"simulation": k})
         return ProblemResult(problem.id, out, chosen, ledger, self.budget)

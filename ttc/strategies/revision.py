@@ -20,10 +20,12 @@ from typing import Sequence
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
-from ttc.contracts.records import Budget, Candidate, Completion, Problem, ProblemResult, SamplingParams, Verdict, ledger_of
+from ttc.contracts.records import Candidate, Completion, Problem, ProblemResult, SamplingParams, Verdict, ledger_of
 from ttc.contracts.rules import attempt_seed, choose_attempt
+from ttc.contracts.selections import NEEDS_VERIFIER
+from ttc.contracts.vocab import REVISION_SELECTIONS, RevisionSelection
+from ttc.strategies.common import budget_of, needs_verifier, require_verifier
 
-SELECTIONS = ("verifier", "majority", "weighted_vote", "last")
 
 
 @dataclasses.dataclass
@@ -40,22 +42,19 @@ class _Chain:
 class Revision:
     """`parallel` chains of `n // parallel` attempts each; see the module docstring."""
 
-    def __init__(self, n: int = 8, parallel: int = 1, window: int = 1, selection: str = "majority",
+    def __init__(self, n: int = 8, parallel: int = 1, window: int = 1, selection: RevisionSelection = "majority",
                  stop_at: float | None = None, critique: bool = False, strip_suffix: str = "A:\n",
                  template: str = "{prompt}{attempts}Corrected attempt:\n",
                  attempt_template: str = "Previous attempt:\n{text}{critique}",
                  critique_template: str = "Check: {verdict}\n", temperature: float = 0.8, max_tokens: int = 160,
                  name: str | None = None) -> None:
-        if selection not in SELECTIONS:
-            raise bad_choice("strategy.selection", selection, SELECTIONS)
+        if selection not in REVISION_SELECTIONS:
+            raise bad_choice("strategy.selection", selection, REVISION_SELECTIONS)
         if parallel < 1 or n % parallel:
             raise ConfigError(f"strategy.parallel={parallel} must divide strategy.n={n} (chains of equal length)")
         if window < 1:
             raise ConfigError(f"strategy.window={window} must be at least 1")
-        try:
-            self.budget = Budget(int(n), "samples")
-        except ValueError as err:
-            raise ConfigError(f"strategy.n={n}: {err}") from None
+        self.budget = budget_of(n, "n", "samples")
         try:
             self.params = SamplingParams(temperature=temperature, max_tokens=max_tokens)
         except ValueError as err:
@@ -68,16 +67,15 @@ class Revision:
 
     def verifier_need(self) -> str | None:
         """VerifierNeed (ttc.contracts.protocols): verifier selection, stop_at and critique need one."""
-        if self.selection in ("verifier", "weighted_vote") or self.stop_at is not None or self.critique:
-            return (f"strategy=revision with selection={self.selection}, stop_at or critique needs a "
-                    f"verifier; set verifier=... or use selection=majority/last")
+        if self.selection in NEEDS_VERIFIER or self.stop_at is not None or self.critique:
+            return needs_verifier(f"strategy=revision with selection={self.selection}, stop_at or critique",
+                                  instead="majority/last")
         return None
 
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every candidate per problem, the selected one and the ledger."""
-        if verifier is None and self.verifier_need():
-            raise ConfigError(self.verifier_need())
+        require_verifier(self, verifier)
         chains = [_Chain(i, c) for i in range(len(problems)) for c in range(self.parallel)]
         for step in range(self.length):
             live = [ch for ch in chains if not ch.done]

@@ -20,6 +20,7 @@ until it is extended again).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Sequence
 
@@ -27,14 +28,13 @@ import numpy as np
 
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
-from ttc.strategies.common import reusing_prefixes
-from ttc.contracts.records import (Budget, Candidate, Ledger, Problem, ProblemResult, SamplingParams, joined,
-                                   ledger_of, verifier_cost)
-from ttc.contracts.rules import sample_seed, select
-from ttc.strategies.step_search import _Path, step_score
+from ttc.contracts.records import Budget, Ledger, Problem, ProblemResult, SamplingParams
+from ttc.contracts.rules import sample_seed
+from ttc.contracts.vocab import RESAMPLINGS, SEARCH_SELECTIONS, Resampling, SearchSelection
+from ttc.strategies.common import budget_of, guided_search
+from ttc.strategies.steps import (Ask, Path, expand_round, always_guided, is_complete, partition, result, score_round,
+                                  step_info)
 
-SELECTIONS = ("verifier", "weighted_vote", "majority")
-RESAMPLING = ("multinomial", "systematic")
 
 
 def allocate(scores: Sequence[float], total: int, temperature: float) -> list[int]:
@@ -71,149 +71,123 @@ def logit(score: float) -> float:
     return math.log(s / (1 - s))
 
 
-class _Tree:
-    """What REBASE and particle filtering share: the step parameters, expansion, scoring and results."""
-
-    def __init__(self, n: int, max_steps: int, selection: str, temperature: float, step_delim: str,
-                 step_tokens: int) -> None:
-        if selection not in SELECTIONS:
-            raise bad_choice("strategy.selection", selection, SELECTIONS)
-        try:
-            self.budget = Budget(int(n), "samples")
-        except ValueError as err:
-            raise ConfigError(f"strategy.n={n}: {err}") from None
-        if max_steps < 1:
-            raise ConfigError(f"strategy.max_steps={max_steps} must be at least 1")
-        self.n, self.max_steps, self.selection, self.delim = int(n), int(max_steps), selection, step_delim
-        self.params = SamplingParams(temperature=temperature, max_tokens=step_tokens, stop=(step_delim,))
-
-    def verifier_need(self) -> str:
-        """VerifierNeed (ttc.contracts.protocols): this search is always guided by a verifier."""
-        return (f"strategy={self.name} is guided by a verifier: set verifier=... (a PRM, or "
-                f"self_critique with steps=true)")
-
-    def _expand(self, problems, generator, plans, seed, step, ledgers) -> list[list[_Path]]:
-        """plans[i]: (path, children, slot) per node; one generator call for all of them."""
-        prompts, seeds, owners = [], [], []
-        for i, (p, plan) in enumerate(zip(problems, plans)):
-            for path, children, slot in plan:
-                if children:
-                    prompts.append(p.prompt + path.text)
-                    seeds.append([sample_seed(seed, p.id, (step * 2**20 + slot) * 2**20 + k) for k in range(children)])
-                    owners.append((i, path))
-        outs = generator.generate(prompts, self.params, seeds) if prompts else []
-        new: list[list[_Path]] = [[] for _ in problems]
-        for (i, path), row in zip(owners, outs):
-            ledgers[i] = ledgers[i] + ledger_of(list(row))
-            for c in row:
-                text = path.text + c.text + (self.delim if c.stop_reason == self.delim else "")
-                new[i].append(_Path(text, path.parts + [c], path.tree))
-        return new
-
-    def _score(self, problems, verifier, new, ledgers) -> None:
-        verdicts = verifier.verify([p.prompt for p in problems], [[c.text for c in cands] for cands in new])
-        for i, (cands, vs) in enumerate(zip(new, verdicts)):
-            ledgers[i] = ledgers[i] + verifier_cost(vs)
-            for c, v in zip(cands, vs):
-                c.score, c.verdict = step_score(v), v
-
-    def _complete(self, path: _Path, extract: Extractor) -> bool:
-        return extract(path.text) is not None or not path.text.endswith(self.delim)
-
-    def _result(self, problem, paths, ledger, extract, seed, info) -> ProblemResult:
-        if not paths:
-            raise ConfigError(f"strategy={self.name}: no candidate for problem {problem.id}")
-        answers = [extract(p.text) for p in paths]
-        scores = [p.verdict.score if p.verdict else 0.0 for p in paths]
-        chosen = select(self.selection, answers, scores, [0.0] * len(paths), [1] * len(paths), seed, problem.id)
-        cands = tuple(Candidate(joined(p.parts, p.text, k), a, p.verdict,
-                                {"steps": len(p.parts), "step_score": round(p.score, 6), **info})
-                      for k, (p, a) in enumerate(zip(paths, answers)))
-        return ProblemResult(problem.id, cands, chosen, ledger, self.budget)
+def tree_seeds(seed: int, problem_id: str, step: int, slot: int, children: int) -> list[int]:
+    """The seeds of the `children` samples that extend node `slot` of a problem in round `step`."""
+    return [sample_seed(seed, problem_id, (step * 2**20 + slot) * 2**20 + k) for k in range(children)]
 
 
-class Rebase(_Tree):
+@dataclasses.dataclass(frozen=True)
+class TreeSettings:
+    """What REBASE and particle filtering are both set with: the budget, how a step is sampled (it stops at
+    `delim`), the most rounds and the selection rule."""
+
+    budget: Budget
+    params: SamplingParams
+    delim: str
+    max_steps: int
+    selection: SearchSelection
+
+
+def tree_settings(n: int, max_steps: int, selection: SearchSelection, temperature: float, step_delim: str,
+                  step_tokens: int) -> TreeSettings:
+    """The settings, checked; ConfigError names the first bad one."""
+    if selection not in SEARCH_SELECTIONS:
+        raise bad_choice("strategy.selection", selection, SEARCH_SELECTIONS)
+    budget = budget_of(n, "n", "samples")
+    if max_steps < 1:
+        raise ConfigError(f"strategy.max_steps={max_steps} must be at least 1")
+    return TreeSettings(budget, SamplingParams(temperature=temperature, max_tokens=step_tokens, stop=(step_delim,)),
+                        step_delim, int(max_steps), selection)
+
+
+class Rebase:
     """REBASE tree search; see the module docstring."""
 
+    verifier_need = always_guided
+
     def __init__(self, n: int = 16, reward_temperature: float = 0.2, max_steps: int = 10,
-                 selection: str = "weighted_vote", temperature: float = 0.8, step_delim: str = "\n",
+                 selection: SearchSelection = "weighted_vote", temperature: float = 0.8, step_delim: str = "\n",
                  step_tokens: int = 40, name: str | None = None) -> None:
-        super().__init__(n, max_steps, selection, temperature, step_delim, step_tokens)
+        self.settings = tree_settings(n, max_steps, selection, temperature, step_delim, step_tokens)
+        self.budget = self.settings.budget
         if reward_temperature <= 0:
             raise ConfigError(f"strategy.reward_temperature={reward_temperature} must be positive")
         self.reward_temperature = float(reward_temperature)
         self.name = name or "rebase"
 
-    @reusing_prefixes
+    @guided_search
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): every completed solution per problem and the ledger."""
-        if verifier is None:
-            raise ConfigError(self.verifier_need())
-        plans = [[(_Path("", [], 0), self.n, 0)] for _ in problems]
-        done: list[list[_Path]] = [[] for _ in problems]
+        plans = [[(Path(), self.budget.amount, 0)] for _ in problems]  # (node, children, slot) per node to expand
+        done: list[list[Path]] = [[] for _ in problems]
         ledgers = [Ledger() for _ in problems]
-        for step in range(self.max_steps):
+        n, s = self.budget.amount, self.settings
+        for step in range(s.max_steps):
             if not any(plans):
                 break
-            new = self._expand(problems, generator, plans, seed, step, ledgers)
-            self._score(problems, verifier, new, ledgers)
-            for i, cands in enumerate(new):
-                live = []
-                for c in cands:
-                    (done[i] if self._complete(c, extract) else live).append(c)
-                left = self.n - len(done[i])
-                last = step == self.max_steps - 1
+            asks = [Ask(i, path, tree_seeds(seed, p.id, step, slot, k))
+                    for i, (p, plan) in enumerate(zip(problems, plans)) for path, k, slot in plan if k]
+            new = expand_round(problems, generator, s.params, asks, s.delim, ledgers)
+            for i, cands in enumerate(score_round(verifier, problems, new, ledgers)):
+                complete, live = partition(cands, extract, s.delim)
+                done[i] += complete
+                left = n - len(done[i])
+                last = step == s.max_steps - 1
                 if last or left <= 0:
                     done[i] += live if last else []
                     plans[i] = []
                     continue
                 counts = allocate([c.score for c in live], left, self.reward_temperature)
                 plans[i] = [(c, k, j) for j, (c, k) in enumerate(zip(live, counts)) if k]
-        return [self._result(p, paths, led, extract, seed, {}) for p, paths, led in zip(problems, done, ledgers)]
+        return [result(p, paths, led, extract, seed, name=self.name, budget=self.budget, rule=s.selection,
+                       info=lambda k, path: step_info(path)) for p, paths, led in zip(problems, done, ledgers)]
 
 
-class ParticleFilter(_Tree):
+class ParticleFilter:
     """Particle filtering over reasoning steps; see the module docstring."""
 
-    def __init__(self, n: int = 16, weight_temperature: float = 1.0, resampling: str = "systematic",
-                 max_steps: int = 10, selection: str = "verifier", temperature: float = 0.8, step_delim: str = "\n",
+    verifier_need = always_guided
+
+    def __init__(self, n: int = 16, weight_temperature: float = 1.0, resampling: Resampling = "systematic",
+                 max_steps: int = 10, selection: SearchSelection = "verifier", temperature: float = 0.8, step_delim: str = "\n",
                  step_tokens: int = 40, name: str | None = None) -> None:
-        super().__init__(n, max_steps, selection, temperature, step_delim, step_tokens)
-        if resampling not in RESAMPLING:
-            raise bad_choice("strategy.resampling", resampling, RESAMPLING)
+        self.settings = tree_settings(n, max_steps, selection, temperature, step_delim, step_tokens)
+        self.budget = self.settings.budget
+        if resampling not in RESAMPLINGS:
+            raise bad_choice("strategy.resampling", resampling, RESAMPLINGS)
         if weight_temperature <= 0:
             raise ConfigError(f"strategy.weight_temperature={weight_temperature} must be positive")
         self.weight_temperature, self.resampling = float(weight_temperature), resampling
         self.name = name or "particle_filter"
 
-    @reusing_prefixes
+    @guided_search
     def run(self, problems: Sequence[Problem], generator: Generator, verifier: Verifier | None,
             extract: Extractor, seed: int) -> list[ProblemResult]:
         """Strategy.run (ttc.contracts.protocols): the n final particles per problem and the ledger."""
-        if verifier is None:
-            raise ConfigError(self.verifier_need())
-        particles = [[_Path("", [], 0)] * self.n for _ in problems]
-        complete = [[False] * self.n for _ in problems]
+        n, s = self.budget.amount, self.settings
+        particles = [[Path()] * n for _ in problems]
+        complete = [[False] * n for _ in problems]
         ledgers = [Ledger() for _ in problems]
-        for step in range(self.max_steps):
+        for step in range(s.max_steps):
             if all(all(c) for c in complete):
                 break
-            plans = [[(p, 1, j) for j, (p, ok) in enumerate(zip(ps, cs)) if not ok]
-                     for ps, cs in zip(particles, complete)]
-            new = self._expand(problems, generator, plans, seed, step, ledgers)
-            self._score(problems, verifier, new, ledgers)
-            for i, (prob, fresh) in enumerate(zip(problems, new)):
+            asks = [Ask(i, path, tree_seeds(seed, p.id, step, j, 1))
+                    for i, (p, ps, cs) in enumerate(zip(problems, particles, complete))
+                    for j, (path, ok) in enumerate(zip(ps, cs)) if not ok]
+            new = expand_round(problems, generator, s.params, asks, s.delim, ledgers)
+            for i, (prob, fresh) in enumerate(zip(problems, score_round(verifier, problems, new, ledgers))):
                 if not fresh:  # every particle complete: nothing moved, so nothing is resampled (batch-independent)
                     continue
                 slots = [j for j, ok in enumerate(complete[i]) if not ok]
                 for j, c in zip(slots, fresh):
                     particles[i][j] = c
-                    complete[i][j] = self._complete(c, extract) or step == self.max_steps - 1
+                    complete[i][j] = is_complete(c.text, extract, s.delim) or step == s.max_steps - 1
                 weights = [logit(p.score) / self.weight_temperature for p in particles[i]]
                 rng = np.random.default_rng(sample_seed(seed, prob.id, 10**9 + step))
-                picks = resample(weights, self.n, self.resampling, rng)
+                picks = resample(weights, n, self.resampling, rng)
                 particles[i] = [particles[i][k] for k in picks]
                 complete[i] = [complete[i][k] for k in picks]
-        return [self._result(p, ps, led, extract, seed, {"resampling": self.resampling})
+        return [result(p, ps, led, extract, seed, name=self.name, budget=self.budget, rule=s.selection,
+                       info=lambda k, path: {**step_info(path), "resampling": self.resampling})
                 for p, ps, led in zip(problems, particles, ledgers)]

@@ -1,4 +1,4 @@
-"""Cross-call prefix reuse for the HF generator: the KV of every sequence read by the last calls, found again by
+"""Cross-call prefix reuse for the HF engine: the KV of every sequence read by the last calls, found again by
 its token prefix, so a step search's next round reads only what is new (its newest step and the verdict cue).
 
 Scope: only inside `HFGenerator.prefix_caching()` (a strategy's run: ttc.strategies.common.prefix_caching), so a
@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
+
+from ttc.generators.hf.model import HFModel
+from ttc.generators.hf.tail import Tail, feed_tail
 
 _P, _M = 1_000_003, (1 << 61) - 1  # polynomial rolling hash of token prefixes
 SHARED_MIN = 16  # a prefix shared within one call is read on its own first when it saves at least this many
@@ -70,27 +73,42 @@ class PrefixStore:
             self.current[h] = (entry, j)
 
 
-def prefill_reusing(gen, encoded: list[list[int]], tail=None,
+def prefill_any(lm: HFModel, store: PrefixStore | None, encoded: list[list[int]], tail: Tail | None = None):
+    """(logits, cache, mask, tokens reused per row): with reuse from `store` (inside prefix_caching()), else
+    `lm.prefill`; with a `tail` (ttc.generators.hf.tail.Tail) its tokens ride in the same forward."""
+    if store is None:
+        return (*lm.prefill(encoded, tail), [0] * len(encoded))
+    return prefill_reusing(lm, store, encoded, tail)
+
+
+def prefill_reusing(lm: HFModel, store: PrefixStore, encoded: list[list[int]], tail: Tail | None = None,
                     share: bool = True) -> tuple[torch.Tensor, DynamicCache, torch.Tensor, list[int]]:
-    """`HFGenerator._prefill` with reuse from `gen._store`: (last logits, cache, mask, tokens reused per row); every
+    """`HFModel.prefill` with reuse from `store`: (last logits, cache, mask, tokens reused per row); every
     row's whole KV (never the tail's) is stored afterwards for the next calls."""
-    store: PrefixStore = gen._store
     before = [store.lookup(e)[1] for e in encoded]
     shared, payers = _shared_prefixes(encoded, before) if share else ([], set())
     if shared:  # prefixes several rows share, unseen before this call: read once, then reused like any entry
-        prefill_reusing(gen, shared, share=False)
+        prefill_reusing(lm, store, shared, share=False)
     hits = [store.lookup(e) for e in encoded]
     reused = [j for _, j in hits]
     booked = [before[i] if i in payers else j for i, j in enumerate(reused)]  # each shared read paid once
     if not any(reused):
-        logits, cache, mask = gen._prefill(encoded, tail)
+        logits, cache, mask = lm.prefill(encoded, tail)
         _store_rows(store, encoded, cache, mask.shape[1], [0] * len(encoded), [mask.shape[1]] * len(encoded))
         return logits, cache, mask, booked
+    return (*_read_after_past(lm, store, encoded, hits, tail), booked)
+
+
+def _read_after_past(lm: HFModel, store: PrefixStore, encoded: list[list[int]], hits: list[tuple[_Entry | None, int]],
+                     tail: Tail | None) -> tuple[torch.Tensor, DynamicCache, torch.Tensor]:
+    """One forward of each row's fresh tokens after its reused past (copied out of the entries `hits`), laid out
+    [padding | past | padding | fresh]; (logits, cache, mask), every row's KV stored for the next calls."""
+    reused = [j for _, j in hits]
     past_w = max(reused)
     fresh = [len(e) - j for e, j in zip(encoded, reused)]
     new_w = max(fresh)
     rows = len(encoded)
-    ids = torch.full((rows, new_w), gen.pad, dtype=torch.long)
+    ids = torch.full((rows, new_w), lm.pad, dtype=torch.long)
     mask = torch.zeros((rows, past_w + new_w), dtype=torch.long)
     pos = torch.zeros((rows, new_w), dtype=torch.long)
     for i, (e, j, f) in enumerate(zip(encoded, reused, fresh)):
@@ -98,7 +116,21 @@ def prefill_reusing(gen, encoded: list[list[int]], tail=None,
         mask[i, past_w - j: past_w] = 1
         mask[i, past_w + new_w - f:] = 1
         pos[i, new_w - f:] = torch.arange(j, j + f)
-    cache = DynamicCache()
+    cache = _gather_past(hits, past_w)
+    mask, ids, pos = mask.to(lm.device), ids.to(lm.device), pos.to(lm.device)
+    if tail is not None:
+        logits, cache = feed_tail(lm.model, ids, mask, pos, [len(e) for e in encoded], tail, cache)
+    else:
+        out = lm.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
+                       logits_to_keep=1)
+        logits, cache = out.logits[:, -1].float(), out.past_key_values
+    _store_rows(store, encoded, cache, past_w + new_w, [past_w - j for j in reused], [new_w - f for f in fresh], past_w)
+    return logits, cache, mask
+
+
+def _gather_past(hits: list[tuple[_Entry | None, int]], past_w: int) -> DynamicCache:
+    """A cache of each row's reused past, right-aligned in `past_w` positions (zeros before it)."""
+    rows, cache = len(hits), DynamicCache()
     template = next(entry for entry, j in hits if j).source
     for layer, (k0, v0) in enumerate(template):
         keys = k0.new_zeros((rows, k0.shape[1], past_w, k0.shape[3]))
@@ -114,17 +146,7 @@ def prefill_reusing(gen, encoded: list[list[int]], tail=None,
                 if not left:
                     break
         cache.update(keys, values, layer)
-    mask, ids, pos = mask.to(gen.device), ids.to(gen.device), pos.to(gen.device)
-    if tail is not None:
-        from ttc.generators.hf_branches import feed_tail
-
-        logits, cache = feed_tail(gen, ids, mask, pos, [len(e) for e in encoded], tail, cache)
-    else:
-        out = gen.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
-                        logits_to_keep=1)
-        logits, cache = out.logits[:, -1].float(), out.past_key_values
-    _store_rows(store, encoded, cache, past_w + new_w, [past_w - j for j in reused], [new_w - f for f in fresh], past_w)
-    return logits, cache, mask, booked
+    return cache
 
 
 def _shared_prefixes(encoded: list[list[int]], before: list[int]) -> tuple[list[list[int]], set[int]]:
