@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ttc.analysis.intervals import difference
-from ttc.analysis.optimal import _choose, arms_table, fold_of
+from ttc.analysis.optimal import choose_arm, arms_table, fold_of
 
 RATIOS = (0.16, 0.79, 22.0)
 
@@ -53,7 +53,7 @@ def _compare(arms, greedy, bins, pids, budget, folds, head) -> list[dict]:
     picks: dict[str, str] = {}
     for f in range(folds):
         train = [p for p in pids if fold_of(p, folds) != f]
-        label = _choose(arms, train, budget, {}) if budget > 0 else None
+        label = choose_arm(arms, train, budget, {}) if budget > 0 else None
         for p in (p for p in pids if fold_of(p, folds) == f):
             if label is not None:
                 small_acc[p], picks[p] = arms[label][p]["accuracy"], label

@@ -76,7 +76,7 @@ def arms_table(records: list[dict], model: str, problems: set[str]) -> dict[str,
     return {label: rows for label, rows in table.items() if set(rows) >= problems}
 
 
-def _choose(arms: dict[str, dict[str, dict]], pids: list[str], budget: float | str, extra: dict[str, float]) -> str | None:
+def choose_arm(arms: dict[str, dict[str, dict]], pids: list[str], budget: float | str, extra: dict[str, float]) -> str | None:
     """The most accurate arm on `pids` whose mean cost (plus `extra`) is within `budget`: FLOPs, or the label
     of the baseline arm whose mean cost on the same problems is the budget (equal compute where it is spent)."""
     if isinstance(budget, str):
@@ -122,7 +122,7 @@ def compute_optimal(records: list[dict], model: str, bins: dict[str, int], basel
                 train = [p for p in pids if fold_of(p, folds) != f]
                 test = [p for p in pids if fold_of(p, folds) == f]
                 # no training problem in this bin's fold: nothing to choose on, so the baseline stands
-                label = _choose(arms, train, base_label, extra) if train else base_label
+                label = choose_arm(arms, train, base_label, extra) if train else base_label
                 if label is None or not test:
                     continue
                 picks.append(label)
@@ -131,11 +131,11 @@ def compute_optimal(records: list[dict], model: str, bins: dict[str, int], basel
                     base[p] = arms[base_label][p]["accuracy"]
             if picks:  # a bin where no arm fits (a probe dearer than the budget) gets no row; "all" says n=0
                 rows.append(_row(model, baseline, base_label, budget, str(b), pids, adaptive, base,
-                                 _choose(arms, pids, base_label, extra), picks))
+                                 choose_arm(arms, pids, base_label, extra), picks))
         everyone = list(bins)
         for f in range(folds):  # the best single fixed arm, chosen the same held-out way without bins
             train = [p for p in everyone if fold_of(p, folds) != f]
-            label = _choose(arms, train, base_label, extra)
+            label = choose_arm(arms, train, base_label, extra)
             for p in (p for p in everyone if fold_of(p, folds) == f and label):
                 fixed[p] = arms[label][p]["accuracy"]
         row = _row(model, baseline, base_label, budget, "all", everyone, adaptive, base, None, [])

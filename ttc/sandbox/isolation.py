@@ -33,7 +33,7 @@ def _system_binds() -> list[str]:
     return args
 
 
-def _bwrap_argv(bwrap: str, python: str, tmp_mb: int = 64) -> tuple[str, ...]:
+def bwrap_argv(bwrap: str, python: str, tmp_mb: int = 64) -> tuple[str, ...]:
     """Own PID, network, mount, IPC, UTS and user namespaces; no network at all; the system read-only; a
     private, size-bounded /tmp as the working directory; the namespace dies with its parent."""
     args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
@@ -46,5 +46,6 @@ def _bwrap_argv(bwrap: str, python: str, tmp_mb: int = 64) -> tuple[str, ...]:
     return tuple(args)
 
 
-def _setenv(env: dict[str, str]) -> list[str]:
+def setenv(env: dict[str, str]) -> list[str]:
+    """bubblewrap arguments that set `env` inside the sandbox."""
     return [x for key, value in env.items() for x in ("--setenv", key, value)]

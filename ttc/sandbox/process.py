@@ -50,7 +50,7 @@ from functools import lru_cache
 from typing import Sequence
 
 from ttc.sandbox import environment
-from ttc.sandbox.isolation import Isolation, SandboxUnavailable, _bwrap_argv, _setenv
+from ttc.sandbox.isolation import Isolation, SandboxUnavailable, bwrap_argv, setenv
 from ttc.sandbox.runner import GUARD, MARK, RUNNER
 
 __all__ = ["GUARD", "MARK", "RUNNER", "Isolation", "Limits", "Outcome", "SandboxUnavailable", "interpreter",
@@ -123,7 +123,7 @@ def isolation() -> Isolation:
         return Isolation(None, "bubblewrap (bwrap) is not installed to isolate them (apt-get install bubblewrap; "
                                "make test installs it)")
     python, drop = interpreter()
-    argv = [*_bwrap_argv(bwrap, python), *_setenv(ENV), python, "-I", "-c", "pass"]
+    argv = [*bwrap_argv(bwrap, python), *setenv(ENV), python, "-I", "-c", "pass"]
     try:
         probe = subprocess.run(argv, env=dict(ENV), capture_output=True, timeout=30, preexec_fn=_limit(Limits(), program_uid() if drop else None))
         failure = probe.stderr.decode(errors="replace").strip().splitlines()[-1:] if probe.returncode else None
@@ -131,7 +131,7 @@ def isolation() -> Isolation:
         failure = [str(err)]
     if failure is not None:
         return Isolation(None, f"bubblewrap cannot create namespaces here ({failure[0] if failure else 'no reason'})")
-    return Isolation(_bwrap_argv(bwrap, python))
+    return Isolation(bwrap_argv(bwrap, python))
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def run_program(source: str, limits: Limits = Limits()) -> Outcome:
         code = f"GUARD = {GUARD!r}\n{RUNNER}"
         head = secret + b" " + str(write_end).encode() + (b"\n" if limits.guard else b" noguard\n")
         if wrap.argv is not None:  # the program sees a private /tmp as its working directory, nothing of ours
-            argv = [*wrap.argv, *_setenv(_env(limits, "/tmp")), python, "-I", "-c", code, MARK]
+            argv = [*wrap.argv, *setenv(_env(limits, "/tmp")), python, "-I", "-c", code, MARK]
             env = dict(ENV)
         else:
             argv, env = [python, "-I", "-c", code, MARK], _env(limits, workdir)
