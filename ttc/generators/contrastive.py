@@ -16,16 +16,17 @@ from typing import Sequence
 import torch
 
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.records import Completion, SamplingParams
+from ttc.contracts.records import Completion, SamplingParams, Scored
 from ttc.generators.constraints import refuse
 from ttc.generators.hf import HFGenerator
 from ttc.generators.hf.cache import RESERVE, growing
 from ttc.generators.hf.sampling import choose
-from ttc.generators.paired import PairedGenerator
+from ttc.generators.paired import pair_name
 
 
-class ContrastiveGenerator(PairedGenerator):
-    """An expert decoded against an amateur; see the module docstring."""
+class ContrastiveGenerator:
+    """An expert decoded against an amateur; see the module docstring. `card`, `encode` and `score` are the
+    expert's."""
 
     def __init__(self, expert: str = "tiny-4m", amateur: str = "tiny-0.3m", alpha: float = 0.1,
                  device: str = "cpu", max_batch_rows: int = 64, name: str | None = None) -> None:
@@ -33,8 +34,8 @@ class ContrastiveGenerator(PairedGenerator):
             raise ConfigError(f"generator.alpha={alpha} must be in (0, 1]")
         self.expert = HFGenerator(expert, device=device, max_batch_rows=max_batch_rows)
         self.amateur = HFGenerator(amateur, device=device, max_batch_rows=max_batch_rows)
-        super().__init__(self.expert, self.amateur, ("expert", "amateur"), (expert, amateur), "cd", name,
-                         max_batch_rows, device)
+        self.name = pair_name(self.expert, self.amateur, ("expert", "amateur"), (expert, amateur), "cd", name)
+        self.card, self.max_rows, self.device = self.expert.card, int(max_batch_rows), torch.device(device)
         self.alpha = float(alpha)
 
     @torch.inference_mode()
@@ -50,6 +51,14 @@ class ContrastiveGenerator(PairedGenerator):
                                                        [s for _, _, s in chunk])):
                 out[i].append(Completion(index=j, **c))
         return out
+
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
+        """Generator.score: the expert's log-probability (contrastive scores are not probabilities)."""
+        return self.expert.score(prompts, continuations)
+
+    def encode(self, text: str, special: bool = True) -> list[int]:
+        """Token ids of a text (the shared tokenizer)."""
+        return self.expert.encode(text, special)
 
     def _chunk(self, prompts: list[str], params: SamplingParams, seeds: list[int]) -> list[dict]:
         encoded = [self.encode(p) for p in prompts]

@@ -25,12 +25,12 @@ from typing import Sequence
 import torch
 
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.records import Completion, SamplingParams
+from ttc.contracts.records import Completion, SamplingParams, Scored
 from ttc.generators.constraints import refuse
 from ttc.generators.hf import HFGenerator
 from ttc.generators.hf.cache import RESERVE, growing
 from ttc.generators.hf.sampling import gumbel_draw, truncate, uniforms
-from ttc.generators.paired import PairedGenerator
+from ttc.generators.paired import pair_name
 
 _DRAFT, _ACCEPT, _RESIDUAL = 0, 1, 2  # purposes of a token index's random numbers
 
@@ -52,8 +52,9 @@ class _Row:
     padding_flops: float = 0.0
 
 
-class SpeculativeGenerator(PairedGenerator):
-    """A target model decoded with a draft model's proposals; see the module docstring."""
+class SpeculativeGenerator:
+    """A target model decoded with a draft model's proposals; see the module docstring. `card`, `encode` and
+    `score` are the target's."""
 
     def __init__(self, target: str = "tiny-4m", draft: str = "tiny-0.3m", k: int = 4, device: str = "cpu",
                  dtype: str = "float32", max_batch_rows: int = 64, name: str | None = None,
@@ -63,9 +64,17 @@ class SpeculativeGenerator(PairedGenerator):
         self.target = HFGenerator(target, device=device, dtype=dtype, max_batch_rows=max_batch_rows, revision=revision)
         self.draft = HFGenerator(draft, device=device, dtype=dtype, max_batch_rows=max_batch_rows,
                                  revision=draft_revision)
-        super().__init__(self.target, self.draft, ("target", "draft"), (target, draft), "sd", name, max_batch_rows,
-                         device)
+        self.name = pair_name(self.target, self.draft, ("target", "draft"), (target, draft), "sd", name)
+        self.card, self.max_rows, self.device = self.target.card, int(max_batch_rows), torch.device(device)
         self.k = int(k)
+
+    def encode(self, text: str, special: bool = True) -> list[int]:
+        """Token ids of a text (the shared tokenizer)."""
+        return self.target.encode(text, special)
+
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
+        """Generator.score: the target's log-probability (speculation changes how it decodes, not its model)."""
+        return self.target.score(prompts, continuations)
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str], params: SamplingParams,

@@ -1,5 +1,7 @@
 """HF transformers generator: batched sampling with a shared-prefill KV cache, scoring, branch scoring, CoT reads
-and beam search, on one HFModel (ttc.generators.hf.model: load, encode, prefill, stop detection, card).
+and beam search, on one HFModel it holds as `lm` (ttc.generators.hf.model: load, encode, prefill, stop detection,
+card); the model's public surface is also the generator's (attributes copied at construction, methods and batch
+bounds delegating to `lm`).
 
 Each prompt is prefilled once; its cache is then copied to its n sample rows, so samples 2..n count
 their prompt as cached tokens. Prompts are batched together (left padding); rows that finish are pruned
@@ -26,14 +28,47 @@ from ttc.generators.hf.model import HFModel, follow_up
 from ttc.generators.hf.prefix import PrefixStore, prefill_any
 from ttc.generators.hf.reads import answer_margins, score, top_tokens
 from ttc.generators.hf.records import Rows
+from ttc.generators.hf.tail import Tail
 
 
-class HFGenerator(HFModel):
-    """A local causal LM run with HF transformers on CPU or GPU (its loading: HFModel)."""
+def _lm_bound(attr: str, doc: str) -> property:
+    """A batch bound of the generator's HFModel `lm`, read and set there (every forward built on `lm` obeys it)."""
+    return property(lambda self: getattr(self.lm, attr), lambda self, value: setattr(self.lm, attr, value), doc=doc)
 
-    _store: PrefixStore | None = None  # a PrefixStore inside prefix_caching() only
-    _listener: Callable[[int, float], None] | None = None  # Ticking: progress inside a call
-    _call: tuple[int, int, int] = (0, 1, 0)  # (rows of this call's finished chunks, rows of the call, tokens reported)
+
+class HFGenerator:
+    """A local causal LM run with HF transformers on CPU or GPU: decoding, scoring and reads over the HFModel `lm`
+    (the arguments are HFModel's); `name`, `card`, `tokenizer`, `model`, `device`, `eos` and `pad` are the model's."""
+
+    def __init__(self, model: str, name: str | None = None, device: str = "cpu", dtype: str = "float32",
+                 max_batch_rows: int = 256, threads: int | None = None, revision: str | None = None,
+                 card: dict | None = None, max_batch_tokens: int = 4096) -> None:
+        self.lm = HFModel(model, name, device, dtype, max_batch_rows, threads, revision, card, max_batch_tokens)
+        self.name, self.card, self.tokenizer, self.model = self.lm.name, self.lm.card, self.lm.tokenizer, self.lm.model
+        self.device, self.eos, self.pad = self.lm.device, self.lm.eos, self.lm.pad
+        self._store: PrefixStore | None = None  # a PrefixStore inside prefix_caching() only
+        self._listener: Callable[[int, float], None] | None = None  # Ticking: progress inside a call
+        self._call = (0, 1, 0)  # (rows of this call's finished chunks, rows of the call, tokens reported)
+
+    # ---- the model's surface (HFModel) ----------------------------------------------------------
+    max_rows = _lm_bound("max_rows", "Rows per forward at most (HFModel.max_rows).")
+    max_tokens = _lm_bound("max_tokens", "Tokens per forward of a read at most (HFModel.max_tokens).")
+
+    def encode(self, text: str, special: bool = True) -> list[int]:
+        """Token ids of a text (HFModel.encode)."""
+        return self.lm.encode(text, special)
+
+    def prefill(self, encoded: list[list[int]], tail: Tail | None = None):
+        """Read left-padded prompts in one forward (HFModel.prefill)."""
+        return self.lm.prefill(encoded, tail)
+
+    def hit_stop(self, tokens: list[int], stops: tuple[str, ...]) -> bool:
+        """Whether the text now contains a stop string (HFModel.hit_stop)."""
+        return self.lm.hit_stop(tokens, stops)
+
+    def text_of(self, tokens: list[int], stops: tuple[str, ...] = ()) -> tuple[str, str | None]:
+        """A decoded row's (text, stop string it was cut at) (HFModel.text_of)."""
+        return self.lm.text_of(tokens, stops)
 
     @contextlib.contextmanager
     def prefix_caching(self) -> Iterator[None]:
@@ -89,31 +124,31 @@ class HFGenerator(HFModel):
 
     def _generate_chunk(self, encoded: list[list[int]], params: SamplingParams,
                         seeds: list[list[int]], texts: list[str]) -> list[list[Completion]]:
-        return decode(self, prefill_any(self, self._store, encoded), encoded, params, seeds, texts,
+        return decode(self.lm, prefill_any(self.lm, self._store, encoded), encoded, params, seeds, texts,
                       self._tell if self._listener is not None else None)
 
     # ---- scoring ------------------------------------------------------------------------------------
     def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
         """log p(continuation | prompt), batched with right padding; see ttc.generators.hf.reads."""
-        return score(self, prompts, continuations)
+        return score(self.lm, prompts, continuations)
 
     def score_branches(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[Scored]]:
         """BranchScorer (ttc.contracts.protocols): each prompt is read once (its KV cache kept), and every
         option is fed from that cache; see ttc.generators.hf.branches."""
-        return score_branches(self, self._store, prompts, options)
+        return score_branches(self.lm, self._store, prompts, options)
 
     # ---- CoT decoding (ttc.generators.hf.reads) -----------------------------------------------------
     def top_tokens(self, prompts: Sequence[str], k: int) -> tuple[list[list[tuple[str, float]]], list[tuple[int, float]]]:
         """TopTokens (ttc.contracts.protocols): each prompt's k most likely next tokens, from one prefill."""
-        return top_tokens(self, prompts, k)
+        return top_tokens(self.lm, prompts, k)
 
     def answer_margins(self, prompts: Sequence[str], texts: Sequence[str],
                        spans: Sequence[tuple[int, int]]) -> list[tuple[float, int, float]]:
         """AnswerMargins (ttc.contracts.protocols): mean p(top1) - p(top2) over the span's tokens."""
-        return answer_margins(self, prompts, texts, spans)
+        return answer_margins(self.lm, prompts, texts, spans)
 
     # ---- beam search ----------------------------------------------------------------------------
     def beam_search(self, prompts: Sequence[str], width: int, max_tokens: int,
                     length_penalty: float = 1.0) -> list[list[Completion]]:
         """Token-level beam search; see ttc.generators.hf.beam."""
-        return beam_search(self, prompts, width, max_tokens, length_penalty)
+        return beam_search(self.lm, prompts, width, max_tokens, length_penalty)
