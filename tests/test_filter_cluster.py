@@ -3,6 +3,7 @@ inputs (programs that agree on the public example but not elsewhere are told apa
 
 import pytest
 
+from ttc.analysis.collect import arm_of
 from ttc.analysis.curves import per_problem
 from ttc.contracts.clusters import submissions
 from ttc.verifiers.unit_tests import UnitTestVerifier, generated_inputs
@@ -51,6 +52,11 @@ def test_one_and_ten_at_k_come_from_one_pool():
     assert rows[("filter_cluster", 6)] == 0.0 and rows[("filter_cluster_10", 6)] == 1.0
     assert rows[("filter_cluster_10", 1)] == pytest.approx(1 / 6)  # one sample: submitted if it is the right one
     assert rows[("oracle_pass_at_n", 6)] == 1.0
+    # 1@k is runnable as best-of-k with filter_cluster; 10@k submits ten programs: no one-answer arm reproduces it
+    records = {(r["series"], r["budget"]): r for r in per_problem(pool)}
+    run_cfg = {"name": "best_of_n", "n": 6, "selection": "filter_cluster"}
+    assert arm_of(records[("filter_cluster", 4)], run_cfg) == {**run_cfg, "n": 4}
+    assert arm_of(records[("filter_cluster_10", 4)], run_cfg) is None
 
 
 def test_mbr_under_execution_agreement_picks_the_largest_behaviour(verifier):

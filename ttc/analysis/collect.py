@@ -66,10 +66,13 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def arm_of(record: dict, strategy_cfg: dict) -> dict | None:
-    """The strategy config that reproduces `record` (None for measures): a pooled series' arm as the selections
-    table names it (ttc.contracts.selections), else the run's own config."""
+    """The strategy config that reproduces `record` (None for measures and for pooled series with no arm in the
+    selections table, ttc.contracts.selections): a pooled series' arm as the table names it, else the run's own
+    config."""
     rule, budget = rule_of(record["series"]), int(record["budget"])
-    if record["curve"] == "pooled" and rule is not None and rule.arm is not None:
+    if record["curve"] == "pooled" and rule is not None and rule.arm is None:
+        return None  # a measure, or a series no one-answer arm reproduces (filter and cluster's 10@k)
+    if record["curve"] == "pooled" and rule is not None:
         arm = {**strategy_cfg, "n": budget, "selection": rule.arm}
         if rule.arm_reject is not None:
             arm["reject"] = rule.arm_reject
