@@ -1,10 +1,12 @@
 """Every estimator against brute-force enumeration of all k-subsets of small pools."""
 
 import itertools
+import math
 import random
 
 import pytest
 
+from estimator_reference import best_of_k as reference_best_of_k, majority_at_k as reference_majority_at_k
 from ttc.analysis import estimators as est
 from ttc.contracts.rules import answer_key, candidate_key, select, vote
 
@@ -53,6 +55,40 @@ def test_majority_exact_matches_enumeration_of_the_vote_rule():
             assert exact == pytest.approx(brute, abs=1e-12), (answers, k)
 
 
+def _random_pool(rng, n):
+    """A pool of n answers of one of five shapes: ties, abstentions, one answer, all distinct, or skewed."""
+    shape = rng.choice(["ties", "abstain", "one", "distinct", "skewed"])
+    if shape == "one":
+        return ["7"] * n
+    if shape == "distinct":
+        return [str(i) for i in range(n)]
+    labels = [str(i) for i in range(rng.randint(2, max(2, n // 3)))]
+    weights = [1.0] * len(labels) if shape == "ties" else [1.0 / (i + 1) ** 1.5 for i in range(len(labels))]
+    gap = 0.4 if shape == "abstain" else 0.03
+    return [None if rng.random() < gap else rng.choices(labels, weights)[0] for _ in range(n)]
+
+
+def test_majority_and_best_of_k_equal_the_big_integer_reference_on_random_pools():
+    rng = random.Random(11)
+    for trial in range(60):
+        n = rng.choice([1, 2, 5, 17, 40, 90, 200])
+        answers = _random_pool(rng, n)
+        named = sorted({a for a in answers if a is not None}) or ["0"]
+        rights = set(rng.sample(named, min(len(named), rng.choice([1, 1, 2]))))
+        ranks = [a in rights for a in answers]
+        rng.shuffle(ranks)
+        ks = sorted({k for k in (1, 2, n // 3, n // 2, n - 1, n) if 1 <= k <= n})
+        for k in ks:
+            def key(a, t=trial):
+                return answer_key(t, "p", a)
+            want, got = reference_majority_at_k(answers, rights.__contains__, key, k), est.majority_at_k(
+                answers, rights.__contains__, key, k)
+            want_best, got_best = reference_best_of_k(ranks, k), est.best_of_k(ranks, k)
+            assert abs(got - want) < 1e-9 and abs(got_best - want_best) < 1e-9, (trial, n, k)
+            if math.comb(n, k) <= est.SNAP_LIMIT:  # the exact ratio, bit for bit
+                assert (got, got_best) == (want, want_best), (trial, n, k)
+
+
 def test_majority_handles_large_pools_fast_and_stays_a_probability():
     answers = [str(i % 7) for i in range(64)] + [None] * 8
     val = est.majority_at_k(answers, lambda a: a == "3", lambda a: answer_key(0, "x", a), 32)
@@ -84,3 +120,11 @@ def test_select_on_the_full_pool_agrees_with_the_estimators_at_k_equals_n():
         maj = select("majority", answers, scores, [0.0] * n, [1] * n, 5, pid)
         exact = est.majority_at_k(answers, lambda a: a == "2", lambda a: answer_key(5, pid, a), n)
         assert float(answers[maj] == "2") == exact
+
+
+@pytest.mark.parametrize("c", [1, 7, 255, 10_000])
+@pytest.mark.parametrize("p", [1e-4, 0.1, 0.5, 1023 / 1024, 1.0])
+def test_binomial_pmf_equals_scipy(c, p):
+    from scipy.stats import binom
+    import numpy as np
+    assert np.max(np.abs(est.binomial_pmf(c, p) - binom.pmf(np.arange(c + 1), c, p))) < 1e-13

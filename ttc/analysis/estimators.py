@@ -7,20 +7,35 @@ random k-subset of the pool of whether the rule applied to that subset is right:
 - best-of-k by a score (verifier argmax, model probability), ranks r = 0..N-1 by (score, tie key) desc:
       sum_r right_r * C(N-1-r, k-1) / C(N, k)       (rank r is the subset's best iff it is drawn and
                                                       the other k-1 come from the N-1-r below it)
-- majority@k with seeded tie-break, exactly: for each right answer a and count m >= 1 of it in the subset,
-      C(c_a, m) * [z^(k-m)] prod_{b != a} sum_{x <= t_b} C(c_b, x) z^x  / C(N, k),
-  with t_b = m if a beats b on ties (higher answer key) else m-1; abstentions (no answer) are unbounded.
+  with the weights as one running product (w_0 = k/N, w_{r+1} = w_r (N-r-k)/(N-1-r)): no big integers.
+- majority@k with seeded tie-break, exactly: answer a wins a subset holding m of its c_a copies iff every other
+  answer b has at most t_b of its copies there (t_b = m if a beats b on ties, a higher answer key, else m-1;
+  abstentions are unbounded). A uniform k-subset is each candidate drawn independently with p = k/N, given that
+  k are drawn, so
+      majority@k = sum_{right a} sum_m Bin(c_a, p)(m) * P(others sum to k-m, each X_b <= t_b) / Bin(N, p)(k),
+  with X_b ~ Bin(c_b, p) independent: every term a probability in [0, 1], so floating point neither overflows
+  nor cancels at N = 10,000 (the big-integer polynomial products this replaces took 16-30 s at N = 1,024).
+  The answers whose bound cannot bind (c_b <= t_b) sum into one binomial; the others are convolved, truncated.
+  Terms and truncations of probability below NEGLIGIBLE (1e-17) are dropped: the result is within ~1e-11 of
+  the exact rational value (tests/estimator_reference.py keeps the big-integer versions to check against);
+  where C(N, k) <= 2^40 the count of winning subsets is recovered whole, so the value is the exact ratio,
+  rounded once, bit for bit what the big-integer version gave (best-of-k likewise).
 - weighted vote@k: exact by enumeration when C(N, k) is small, else seeded resampling with its standard error.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections import Counter
-import math
 from math import comb, sqrt
 from typing import Callable, Sequence
+
+import numpy as np
+
+NEGLIGIBLE = 1e-17  # a term or a bound of less probability is dropped (see majority@k above)
+SNAP_LIMIT = 2**40  # up to this many k-subsets, a result is the exact count over C(N, k) (see _snapped)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -40,7 +55,9 @@ def g_pass_at_k(n: int, c: int, k: int, tau: float) -> float:
 def best_of_k(right_by_rank: Sequence[bool], k: int) -> float:
     """Expected rightness of the top-ranked member of a random k-subset; index 0 is the best rank."""
     n = len(right_by_rank)
-    return sum(comb(n - 1 - r, k - 1) for r, ok in enumerate(right_by_rank) if ok) / comb(n, k)
+    r = np.arange(n - k, dtype=float)
+    weights = (k / n) * np.concatenate(([1.0], np.cumprod((n - r - k) / (n - 1 - r))))
+    return _snapped(float(weights @ np.asarray(right_by_rank[: n - k + 1], dtype=float)), n, k)
 
 
 def majority_at_k(answers: Sequence[str | None], right: Callable[[str], bool],
@@ -48,30 +65,76 @@ def majority_at_k(answers: Sequence[str | None], right: Callable[[str], bool],
     """Exact expected rightness of a majority vote over a random k-subset (None answers abstain)."""
     n = len(answers)
     counts = Counter(a for a in answers if a is not None)
-    abstain = sum(1 for a in answers if a is None)
-    total = 0
+    draws = _Draws(k / n)
+    total = 0.0
     for a, ca in counts.items():
-        if not right(a):
+        if right(a):
+            ka = key(a)
+            others = [(cb, ka > key(b)) for b, cb in counts.items() if b != a]
+            total += _wins(draws, ca, others, n - sum(counts.values()), k)
+    return _snapped(float(total / draws.pmf(n)[k]), n, k)
+
+
+def _snapped(value: float, n: int, k: int) -> float:
+    """`value`, a count of winning k-subsets over C(n, k), as that exact ratio (correctly rounded) where C(n, k)
+    is at most SNAP_LIMIT: the count is then recovered whole (its error is below 0.01 of a subset)."""
+    subsets = comb(n, k)
+    return round(value * subsets) / subsets if subsets <= SNAP_LIMIT else value
+
+
+class _Draws:
+    """Binomial(c, p) probabilities of how many of c candidates are drawn, per c, computed once."""
+
+    def __init__(self, p: float) -> None:
+        self.p, self._pmf = p, {}
+
+    def pmf(self, c: int) -> np.ndarray:
+        if c not in self._pmf:
+            self._pmf[c] = binomial_pmf(c, self.p)
+        return self._pmf[c]
+
+    def at(self, c: int, x: np.ndarray) -> np.ndarray:
+        """P(x of c drawn) at each x (0 outside 0..c)."""
+        pmf = self.pmf(c)
+        inside = (x >= 0) & (x <= c)
+        return np.where(inside, pmf[np.clip(x, 0, c)], 0.0)
+
+    def binds(self, c: int, t: int) -> bool:
+        """Whether "at most t of c drawn" is a bound with any probability against it."""
+        return c > t and self.pmf(c)[t + 1:].sum() >= NEGLIGIBLE
+
+
+def binomial_pmf(c: int, p: float) -> np.ndarray:
+    """P(X = x) for x = 0..c, X ~ Binomial(c, p): from the mode outward by the ratio of neighbours, then
+    normalised (within ~1e-15 of scipy.stats.binom.pmf, whose import would cost every run ~0.8 s)."""
+    if p >= 1.0:
+        return np.eye(1, c + 1, c)[0]
+    x = np.arange(c, dtype=float)
+    ratio = (c - x) / (x + 1) * (p / (1 - p))  # P(x + 1) / P(x)
+    mode = min(int((c + 1) * p), c)
+    out = np.empty(c + 1)
+    out[mode] = 1.0
+    out[mode + 1:] = np.cumprod(ratio[mode:])
+    out[:mode] = np.cumprod(1.0 / ratio[:mode][::-1])[::-1]
+    return out / out.sum()
+
+
+def _wins(draws: _Draws, ca: int, others: list[tuple[int, bool]], abstain: int, k: int) -> float:
+    """P(answer a, c_a copies, wins and k are drawn), each candidate drawn independently (see the docstring)."""
+    total = 0.0
+    for m, pm in enumerate(draws.pmf(ca)[: k + 1]):
+        if m == 0 or pm < NEGLIGIBLE:
             continue
-        others = [(cb, key(b)) for b, cb in counts.items() if b != a]
-        ka = key(a)
-        for m in range(1, min(ca, k) + 1):
-            poly = [comb(abstain, x) for x in range(min(abstain, k - m) + 1)]
-            for cb, kb in others:
-                cap = min(cb, m if ka > kb else m - 1)
-                poly = _times(poly, [comb(cb, x) for x in range(cap + 1)], k - m)
-            if k - m < len(poly):
-                total += comb(ca, m) * poly[k - m]
-    return total / comb(n, k)
-
-
-def _times(p: list[int], q: list[int], degree: int) -> list[int]:
-    out = [0] * min(len(p) + len(q) - 1, degree + 1)
-    for i, x in enumerate(p):
-        if x and i <= degree:
-            for j, y in enumerate(q[: degree - i + 1]):
-                out[i + j] += x * y
-    return out
+        free, joint = abstain, np.ones(1)
+        for cb, wins_tie in others:
+            t = m if wins_tie else m - 1
+            if draws.binds(cb, t):
+                joint = np.convolve(joint, draws.pmf(cb)[: t + 1])[: k - m + 1]
+            else:
+                free += cb
+        rest = k - m - np.arange(len(joint))
+        total += pm * float(joint @ draws.at(free, rest))
+    return total
 
 
 def subset_rate(rule: Callable[[Sequence[int]], bool], n: int, k: int, draws: int, seed: int,

@@ -1,0 +1,73 @@
+"""Majority@k and best-of-k at research pool sizes: the floating-point estimators against the big-integer ones.
+
+    python bench/bench_estimators.py [--repeats 3] [--reference-up-to 1024]
+
+One problem's pool of N answers (D distinct, Zipf-like counts, 5% abstaining; the right answer either the
+most common one or a mid-ranked one, where every other answer competes), every power-of-two budget and N itself.
+Prints the median seconds per problem of the estimators in ttc.analysis.estimators and, up to
+--reference-up-to, of the big-integer versions they replaced (tests/estimator_reference.py), interleaved in
+each repeat, with their ratio and the largest difference between the two. One core: run it with
+OMP_NUM_THREADS=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from estimator_reference import best_of_k as ref_best, majority_at_k as ref_majority  # noqa: E402
+from ttc.analysis import estimators as est  # noqa: E402
+from ttc.contracts.rules import answer_key  # noqa: E402
+
+SIZES = [(256, 40), (256, 75), (1024, 60), (1024, 300), (10_000, 300)]
+
+
+def pool(n: int, distinct: int, seed: int) -> list[str | None]:
+    rng = random.Random(seed)
+    weights = [1.0 / (i + 1) ** 1.1 for i in range(distinct)]
+    names = [str(i) for i in range(distinct)]
+    return [None if rng.random() < 0.05 else rng.choices(names, weights)[0] for _ in range(n)]
+
+
+def curves(fns, answers: list[str | None], right: str) -> tuple[float, list[float]]:
+    """Seconds for every budget of one problem, and the values."""
+    majority, best = fns
+    n = len(answers)
+    ranks = [a == right for a in answers]
+    budgets = sorted({2 ** i for i in range(n.bit_length()) if 2 ** i < n} | {n})
+    start = time.perf_counter()
+    values = [majority(answers, right.__eq__, lambda a: answer_key(0, "p", a), k) for k in budgets]
+    values += [best(ranks, k) for k in budgets]
+    return time.perf_counter() - start, values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reference-up-to", type=int, default=1024)
+    args = parser.parse_args()
+    print(f"{'N':>6} {'D':>4} {'right':>6} {'float s':>8} {'bigint s':>9} {'ratio':>7} {'max diff':>9}")
+    for n, distinct in SIZES:
+        answers = pool(n, distinct, n + distinct)
+        for right in ("0", str(distinct // 4)):
+            fast, slow, diff = [], [], 0.0
+            for _ in range(args.repeats):
+                t, new = curves((est.majority_at_k, est.best_of_k), answers, right)
+                fast.append(t)
+                if n <= args.reference_up_to:
+                    t, old = curves((ref_majority, ref_best), answers, right)
+                    slow.append(t)
+                    diff = max(diff, max(abs(a - b) for a, b in zip(new, old)))
+            f = statistics.median(fast)
+            s = statistics.median(slow) if slow else float("nan")
+            print(f"{n:>6} {len(set(answers)):>4} {right:>6} {f:>8.3f} {s:>9.2f} {s / f:>7.0f} {diff:>9.1e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
