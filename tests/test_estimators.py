@@ -128,3 +128,21 @@ def test_binomial_pmf_equals_scipy(c, p):
     from scipy.stats import binom
     import numpy as np
     assert np.max(np.abs(est.binomial_pmf(c, p) - binom.pmf(np.arange(c + 1), c, p))) < 1e-13
+
+
+def test_weighted_vote_rate_equals_the_vote_subset_by_subset():
+    """Every subset voted at once (np.bincount) gives what ttc.contracts.rules.vote gives, subset by subset:
+    the same seeded subsets, the same totals to the bit, ties by the answer key, abstentions, no answer at all."""
+    rng = random.Random(5)
+    for trial in range(40):
+        n = rng.choice([3, 8, 30, 120])
+        answers = _random_pool(rng, n)
+        scores = [rng.choice([0.0, 0.1, 0.25, 0.5, 0.5, 0.9, 1.0]) for _ in range(n)]  # equal totals on purpose
+        named = sorted({a for a in answers if a is not None})
+        rights = set(named[:1])
+        for k in sorted({1, 2, n // 2 or 1, n}):
+            def ok(subset):
+                return vote([answers[i] for i in subset], [scores[i] for i in subset], trial, "p") in rights
+            want = est.subset_rate(ok, n, k, draws=300, seed=trial)
+            got = est.weighted_vote_rate(answers, scores, rights, lambda a: answer_key(trial, "p", a), k, 300, trial)
+            assert got == want, (trial, n, k)

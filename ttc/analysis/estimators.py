@@ -141,11 +141,47 @@ def subset_rate(rule: Callable[[Sequence[int]], bool], n: int, k: int, draws: in
                 exact_limit: int = 5000) -> tuple[float, float]:
     """Mean of `rule(subset)` over k-subsets of range(n): every subset when there are at most
     `exact_limit` (standard error 0), else `draws` seeded uniform subsets (with their standard error)."""
+    subsets, exact = k_subsets(n, k, draws, seed, exact_limit)
+    return _rate([float(rule(s)) for s in subsets], exact)
+
+
+def k_subsets(n: int, k: int, draws: int, seed: int, exact_limit: int = 5000) -> tuple[list[Sequence[int]], bool]:
+    """The k-subsets of range(n) a rate is read on: all of them when at most `exact_limit` (True), else `draws`
+    seeded uniform ones, each sorted (False)."""
     if comb(n, k) <= exact_limit:
-        vals = [float(rule(s)) for s in itertools.combinations(range(n), k)]
-        return sum(vals) / len(vals), 0.0
+        return list(itertools.combinations(range(n), k)), True
     rng = random.Random(seed)
-    vals = [float(rule(sorted(rng.sample(range(n), k)))) for _ in range(draws)]
+    return [sorted(rng.sample(range(n), k)) for _ in range(draws)], False
+
+
+def _rate(vals: list[float], exact: bool) -> tuple[float, float]:
+    """The mean of per-subset outcomes, and its standard error when the subsets were drawn."""
+    if exact:
+        return sum(vals) / len(vals), 0.0
+    draws = len(vals)
     mean = sum(vals) / draws
     var = sum((v - mean) ** 2 for v in vals) / max(draws - 1, 1)
     return mean, sqrt(var / draws)
+
+
+def weighted_vote_rate(answers: Sequence[str | None], scores: Sequence[float], right_answers: set[str],
+                       key: Callable[[str], float], k: int, draws: int, seed: int) -> tuple[float, float]:
+    """subset_rate of "the score-weighted vote (ttc.contracts.rules.vote) of a k-subset is right", every subset
+    voted at once: per-answer totals by np.bincount, which adds a subset's scores in the order the vote does."""
+    subsets, exact = k_subsets(len(answers), k, draws, seed)
+    names = sorted({a for a in answers if a is not None}, key=key)  # column j: the j-th lowest answer key
+    if not names:
+        return _rate([0.0] * len(subsets), exact)
+    column = {a: j for j, a in enumerate(names)}
+    ids = np.array([-1 if a is None else column[a] for a in answers])[np.asarray(subsets)]
+    weights = np.asarray(scores, dtype=float)[np.asarray(subsets)]
+    rows, width = len(subsets), len(names)
+    voted = ids >= 0
+    cells = (np.arange(rows)[:, None] * width + ids)[voted]
+    totals = np.bincount(cells, weights=weights[voted], minlength=rows * width).reshape(rows, width)
+    present = np.bincount(cells, minlength=rows * width).reshape(rows, width) > 0
+    totals = np.where(present, totals, -np.inf)
+    tied = present & (totals == totals.max(axis=1, keepdims=True))
+    winner = width - 1 - np.argmax(tied[:, ::-1], axis=1)  # the highest key among the largest totals
+    right = np.array([a in right_answers for a in names])
+    return _rate([float(w) for w in present.any(axis=1) & right[winner]], exact)

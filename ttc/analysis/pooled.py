@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 from ttc.analysis import estimators as est
 from ttc.contracts.clusters import submissions
 from ttc.contracts.mbr import mbr_pick, utility_matrix
-from ttc.contracts.rules import answer_key, candidate_key, vote
+from ttc.contracts.rules import answer_key, candidate_key
 from ttc.contracts.samples import SampleLine
 from ttc.contracts.selections import POOLED, Rule
 from ttc.contracts.vocab import Estimator
@@ -58,8 +58,11 @@ class Pool:
 
     def subsets(self, ok: Callable[[Sequence[int]], bool], k: int, draws: int, tag: str) -> tuple[float, float]:
         """The share of k-subsets on which `ok` holds: exact when they are few, else `draws` seeded draws."""
-        return est.subset_rate(ok, len(self.lines), k, draws=draws,
-                               seed=int(answer_key(self.seed, self.pid, tag) * 2**31))
+        return est.subset_rate(ok, len(self.lines), k, draws=draws, seed=self.subset_seed(tag))
+
+    def subset_seed(self, tag: str) -> int:
+        """The seed of the subsets a series `tag` draws for this problem."""
+        return int(answer_key(self.seed, self.pid, tag) * 2**31)
 
 
 _SCORES: dict[str, Callable[[SampleLine], float]] = {  # what a best-of-k arm ranks by
@@ -96,11 +99,8 @@ def _best_of_k(p: Pool, rule: Rule) -> Rate:
 
 def _weighted_vote(p: Pool, rule: Rule) -> Rate:
     scores = [c["verifier_score"] for c in p.lines]
-
-    def ok(subset: Sequence[int]) -> bool:
-        won = vote([p.answers[i] for i in subset], [scores[i] for i in subset], p.seed, p.pid)
-        return won in p.right_answers
-    return lambda k: p.subsets(ok, k, 2000, f"draws{k}")
+    return lambda k: est.weighted_vote_rate(p.answers, scores, p.right_answers,
+                                            lambda a: answer_key(p.seed, p.pid, a), k, 2000, p.subset_seed(f"draws{k}"))
 
 
 def _mbr(p: Pool, rule: Rule) -> Rate:
