@@ -146,3 +146,14 @@ def test_weighted_vote_rate_equals_the_vote_subset_by_subset():
             want = est.subset_rate(ok, n, k, draws=300, seed=trial)
             got = est.weighted_vote_rate(answers, scores, rights, lambda a: answer_key(trial, "p", a), k, 300, trial)
             assert got == want, (trial, n, k)
+
+
+def test_drawn_subsets_are_uniform_sorted_and_distinct_members():
+    from collections import Counter
+    subsets, exact = est.k_subsets(6, 3, 20_000, seed=1, exact_limit=0)
+    assert not exact and subsets.shape == (20_000, 3)
+    assert all(list(row) == sorted(set(row)) for row in subsets.tolist())
+    counts = Counter(map(tuple, subsets.tolist()))
+    assert len(counts) == 20  # every 3-subset of 6 drawn, each about 1,000 times
+    chi2 = sum((c - 1000) ** 2 / 1000 for c in counts.values())
+    assert chi2 < 43.8  # chi-square, 19 degrees of freedom, p = 0.001
