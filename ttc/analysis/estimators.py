@@ -85,7 +85,7 @@ class _Draws:
     """Binomial(c, p) probabilities of how many of c candidates are drawn, per c, computed once."""
 
     def __init__(self, p: float) -> None:
-        self.p, self._pmf = p, {}
+        self.p, self._pmf, self._above = p, {}, {}
 
     def pmf(self, c: int) -> np.ndarray:
         if c not in self._pmf:
@@ -99,8 +99,11 @@ class _Draws:
         return np.where(inside, pmf[np.clip(x, 0, c)], 0.0)
 
     def binds(self, c: int, t: int) -> bool:
-        """Whether "at most t of c drawn" is a bound with any probability against it."""
-        return c > t and self.pmf(c)[t + 1:].sum() >= NEGLIGIBLE
+        """Whether "at most t of c drawn" is a bound with any probability against it: P(X > t), read off the
+        upper tails of c, summed once (this is asked for every rival at every count of the right answer)."""
+        if c not in self._above:
+            self._above[c] = np.cumsum(self.pmf(c)[::-1])[::-1]  # [x]: P(X >= x)
+        return c > t and self._above[c][t + 1] >= NEGLIGIBLE
 
 
 def binomial_pmf(c: int, p: float) -> np.ndarray:
