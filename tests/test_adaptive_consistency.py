@@ -1,7 +1,6 @@
 """Adaptive self-consistency: the stopping rules, one call per round for the undecided problems, samples
 that are a prefix of best-of-N's pool, and tokens saved against majority@n on the tiny world."""
 
-import json
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -13,6 +12,7 @@ from ttc.harness.cli import CONF_DIR
 from ttc.harness.run import execute
 from ttc.strategies.adaptive_consistency import AdaptiveConsistency, decided
 from ttc.tasks.arith import extract_answer
+from ttc.contracts.rundir import read_samples
 
 
 class Voter:
@@ -61,7 +61,7 @@ def test_on_the_tiny_world_it_draws_a_prefix_of_the_majority_pool_and_saves_toke
             cfg = compose(config_name="config", overrides=["task.levels=[1,3,5]", "task.per_level=6", "verifier=none",
                                                            "logger=none", *overrides])
         rows = execute(cfg, tmp_path / name, quiet=True)
-        lines = [json.loads(x) for x in (tmp_path / name / "samples.jsonl").read_text().splitlines()]
+        lines = read_samples(tmp_path / name)
         return {r["series"]: r for r in rows if r["level"] == "all" and r["budget"] == 16}, lines
 
     pooled, pool = run("majority", ["strategy=majority", "strategy.n=16"])

@@ -11,6 +11,7 @@ from ttc.harness.run import execute
 from ttc.strategies.cot_decoding import CoTDecoding, answer_span
 from ttc.tasks.arith import extract_answer
 from ttc.tasks.arith_task import ArithTask
+from ttc.contracts.rundir import read_samples
 
 PROMPT = "Q: Ann has 5 apples. Ann gets 3 more. How many apples does Ann have?\nA:\n"
 
@@ -73,8 +74,7 @@ def test_cot_decoding_on_the_tiny_world_beside_greedy_and_self_consistency(tmp_p
     # measured here (18 problems): CoT decoding with 8 branches 0.167 at 2.1e9 FLOPs per problem, greedy 0.611 at
     # 1.3e8, majority@8 0.667 at 4.4e8: on the tiny world it hurts (other first tokens break the solution format,
     # and every branch pays its own prefill and the scoring read)
-    import json
-    lines = [json.loads(x) for x in (tmp_path / "cot" / "samples.jsonl").read_text().splitlines()]
+    lines = read_samples(tmp_path / "cot")
     chosen = [x for x in lines if x["selected"]]
     assert cot["accuracy"] == pytest.approx(sum(x["correct"] for x in chosen) / 18, abs=1e-6)
     assert all(x["info"]["margin"] == max(y["info"]["margin"] for y in lines if y["problem_id"] == x["problem_id"])

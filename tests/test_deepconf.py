@@ -2,7 +2,6 @@
 votes, an honest ledger for emulated early stopping, the HF generator's token confidence, and a tiny-world
 run against majority at the same n."""
 
-import json
 import math
 
 import numpy as np
@@ -17,6 +16,7 @@ from ttc.harness.run import execute
 from ttc.contracts.rules import vote as weighted_vote
 from ttc.strategies.deepconf import DeepConf, group_confidence, stop_point, trace_confidence
 from ttc.tasks.arith import extract_answer
+from ttc.contracts.rundir import read_samples
 
 
 def test_group_and_trace_confidence_and_the_stopping_point():
@@ -99,7 +99,7 @@ def test_deepconf_on_the_tiny_world_beside_majority(tmp_path):
     base = run("majority", ["strategy=majority"])["majority"]
     offline = run("off", ["strategy=deepconf"])["deepconf_offline"]
     online = run("on", ["strategy=deepconf", "strategy.mode=online", "strategy.keep=0.5"])["deepconf_online"]
-    lines = [json.loads(x) for x in (tmp_path / "off" / "samples.jsonl").read_text().splitlines()]
+    lines = read_samples(tmp_path / "off")
     assert np.mean([x["info"]["votes"] for x in lines]) == pytest.approx(0.9, abs=0.07)  # keep=0.9
     assert offline["gen_tokens_per_problem"] == pytest.approx(base["gen_tokens_per_problem"])  # the same 16 traces
     assert online["gen_tokens_per_problem"] < base["gen_tokens_per_problem"]

@@ -11,6 +11,7 @@ from ttc.harness.run import execute
 from ttc.contracts.rules import candidate_key, vote
 from ttc.tasks import arith
 from ttc.tasks.arith import make_problem
+from ttc.contracts.rundir import read_samples
 
 N = 4
 
@@ -22,8 +23,7 @@ def run(tmp_path_factory):
         cfg = compose(config_name="config", overrides=[
             f"strategy.n={N}", "task.per_level=3", "verifier.scorer.model=tiny-1m", "strategy.temperature=1.0"])
     execute(cfg, run_dir, quiet=True)
-    import json
-    samples = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    samples = read_samples(run_dir)
     with open(run_dir / "curves.csv") as fh:
         rows = list(csv.DictReader(fh))
     return samples, rows
@@ -90,7 +90,6 @@ def test_compute_grows_with_budget_and_matches_the_ledger_at_full_budget(run):
 @pytest.fixture(scope="module")
 def unverified(tmp_path_factory):
     """`ttc strategy=best_of_n verifier=none` on a slice: best-of-N's default rule with no verifier to read."""
-    import json
 
     run_dir = tmp_path_factory.mktemp("unverified")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -99,7 +98,7 @@ def unverified(tmp_path_factory):
             "task.per_level=3", "logger=none"])
     assert cfg.strategy.selection == "verifier"
     execute(cfg, run_dir, quiet=True)
-    return [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    return read_samples(run_dir)
 
 
 def test_best_of_n_without_a_verifier_selects_by_majority_vote(unverified):
@@ -135,7 +134,7 @@ def test_no_verifier_is_built_for_a_strategy_that_never_reads_one(tmp_path, monk
     assert cfg.verifier._target_  # the default verifier (model_prob on tiny-4m) is configured
     execute(cfg, tmp_path, quiet=True)
     assert "verifier" not in built and "generator" in built
-    lines = [json.loads(x) for x in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    lines = read_samples(tmp_path)
     assert {x["verifier"] for x in lines} == {"none"} and all(x["ledger"]["verifier_flops"] == 0 for x in lines)
     assert json.loads((tmp_path / "run.json").read_text())["meta"]["verifier"] == "none"
     assert len(lines) == 5 * (1 if strategy != "majority" else 16)  # sample draws the one sample it reports

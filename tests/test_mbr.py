@@ -2,7 +2,6 @@
 included), edit/chrF utilities pick the consensus text, rejection sets unanswered candidates aside, and both
 get whole budget curves from one pool."""
 
-import json
 import random
 
 import pytest
@@ -15,6 +14,7 @@ from ttc.harness.cli import CONF_DIR
 from ttc.harness.run import execute
 from ttc.strategies.best_of_n import BestOfN
 from ttc.tasks.arith import extract_answer
+from ttc.contracts.rundir import read_samples
 
 
 def test_mbr_with_answer_equality_is_majority_vote_tie_breaks_included():
@@ -83,7 +83,7 @@ def test_mbr_and_rejection_curves_from_one_pool(tmp_path):
     rej = _run(tmp_path, "rej", ["strategy.selection=verifier", "strategy.reject=true", "verifier=tiny_orm"])
     for k in (1, 2, 4, 8):  # setting unanswered candidates aside never picks a worse one
         assert rej["best_of_n", k]["accuracy"] >= rej["best_of_n_unfiltered", k]["accuracy"] - 1e-9
-    lines = [json.loads(x) for x in (tmp_path / "rej" / "samples.jsonl").read_text().splitlines()]
+    lines = read_samples(tmp_path / "rej")
     chosen = [x for x in lines if x["selected"]]  # at k = n the curve is the run's own choice
     assert rej["best_of_n", 8]["accuracy"] == pytest.approx(sum(x["correct"] for x in chosen) / len(chosen), abs=1e-6)
     assert all((x["answer"] is None) == x["info"]["rejected"] for x in lines)

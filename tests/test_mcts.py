@@ -1,7 +1,6 @@
 """MCTS: PUCT selection and back-propagation against a worked example, the call structure and an exact
 ledger with counting fakes, and a run from ttc with the tiny PRM."""
 
-import json
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -12,6 +11,7 @@ from ttc.harness.cli import CONF_DIR
 from ttc.harness.run import execute
 from ttc.strategies.mcts import MCTS, Node, backpropagate, most_visited, select_leaf
 from ttc.tasks.arith import extract_answer
+from ttc.contracts.rundir import read_samples
 
 
 def test_puct_and_backpropagation_on_a_worked_example():
@@ -90,5 +90,5 @@ def test_mcts_runs_from_ttc_with_the_tiny_prm(tmp_path):
     rows = execute(cfg, tmp_path / "m", quiet=True)
     [row] = [r for r in rows if r["level"] == "all"]
     assert row["series"] == "mcts" and row["budget"] == 4 and row["budget_unit"] == "simulations"
-    lines = [json.loads(x) for x in (tmp_path / "m" / "samples.jsonl").read_text().splitlines()]
+    lines = read_samples(tmp_path / "m")
     assert len(lines) == 2 * 4 and all(x["ledger"]["verifier_tokens"] > 0 for x in lines)

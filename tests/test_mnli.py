@@ -1,6 +1,5 @@
 """MNLI from ../shared/data in both modes, end to end through the run loop on a tiny model."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from ttc.harness.cli import CONF_DIR
 from ttc.contracts.errors import ConfigError
 from ttc.harness.run import execute
 from ttc.tasks.mnli import LABELS, MNLITask
+from ttc.contracts.rundir import read_samples
 
 MNLI = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnli" / "dev_matched.jsonl"
 
@@ -19,7 +19,7 @@ def _run(tmp_path, overrides):
         cfg = compose(config_name="config", overrides=[
             "task=mnli", f"task.path={MNLI}", "task.limit=12", "verifier=none", *overrides])
     rows = execute(cfg, tmp_path, quiet=True)
-    return rows, [json.loads(x) for x in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    return rows, read_samples(tmp_path)
 
 
 def test_label_scoring_picks_the_most_likely_verbaliser(tmp_path):

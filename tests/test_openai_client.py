@@ -1,6 +1,5 @@
 """The OpenAI-compatible client against a real HTTP server over the tiny model, started by the test."""
 
-import json
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -11,6 +10,7 @@ from ttc.generators.openai_client import OpenAIGenerator
 from ttc.contracts.records import SamplingParams
 from ttc.harness.run import execute
 from ttc.generators.serve import ModelServer
+from ttc.contracts.rundir import read_samples
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,6 @@ def test_a_run_through_the_server_records_usage(server, tmp_path):
             "strategy=best_of_n", "strategy.n=2", "strategy.selection=majority", "verifier=none",
             "task.per_level=1", "task.levels=[1,2]"])
     rows = execute(cfg, tmp_path, quiet=True)
-    samples = [json.loads(x) for x in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    samples = read_samples(tmp_path)
     assert len(samples) == 4 and all(s["prompt_tokens"] > 20 and s["generated_tokens"] > 0 for s in samples)
     assert {r["series"] for r in rows} >= {"majority", "oracle_pass_at_n"}

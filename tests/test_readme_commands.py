@@ -23,6 +23,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from ttc.contracts.errors import ConfigError
+from ttc.contracts.rundir import read_samples
 from ttc.contracts.protocols import VerifierNeed
 from ttc.harness.cli import CONF_DIR, check_choices
 from ttc.harness.precheck import precheck
@@ -117,7 +118,7 @@ def run_on_a_slice(command: Command, tmp: Path) -> dict:
         assert len(runs) == len(points(command, every=True)) and (tmp / kind / "curves.csv").exists()
         return {"runs": len(runs)}
     record = json.loads((tmp / kind / "run.json").read_text())
-    lines = [json.loads(x) for x in (tmp / kind / "samples.jsonl").read_text().splitlines()]
+    lines = read_samples(tmp / kind)
     assert record["problems"] == len({x["problem_id"] for x in lines}) == 1
     return record
 

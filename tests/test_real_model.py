@@ -19,6 +19,7 @@ from ttc.contracts.records import SamplingParams
 from ttc.generators import packaged
 from ttc.harness.cli import CONF_DIR
 from ttc.harness.run import execute
+from ttc.contracts.rundir import read_samples
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NAME = "smollm2-135m"
@@ -39,7 +40,7 @@ def _run(tmp_path: Path, overrides: list[str]) -> list[dict]:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["logger=none", "generator=smollm2_135m", *overrides])
     execute(cfg, tmp_path / "run", quiet=True)
-    return [json.loads(line) for line in open(tmp_path / "run" / "samples.jsonl")]
+    return read_samples(tmp_path / "run")
 
 
 def test_the_packaged_model_converts_once_with_its_card(smol, monkeypatch):

@@ -19,6 +19,7 @@ from ttc.analysis.report import build, pareto, warnings
 from ttc.harness.cli import CONF_DIR
 from ttc.contracts.errors import ConfigError
 from ttc.harness.run import execute
+from ttc.contracts.rundir import read_samples
 
 # arm -> (strategy, budget, flops, accuracy on bin 1, accuracy on bin 2)
 ARMS = {"greedy": ("greedy", 1, 10.0, 1.0, 0.0), "maj1": ("majority", 1, 10.0, 0.5, 0.5),
@@ -240,7 +241,7 @@ def test_adaptive_policy_runs_its_arms_per_predicted_bin(runs, tmp_path):
     run_dir = tmp_path / "adaptive"
     rows = _execute(run_dir, ["strategy=adaptive", f"strategy.policy={policy_file}", "verifier=self_critique"])
     assert any(r["strategy"] == "adaptive" and r["level"] == "all" for r in rows)
-    lines = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    lines = read_samples(run_dir)
     largest = policy["budgets"][-1]["bins"]
     cuts, m = policy["probe"]["thresholds"], policy["probe"]["m"]
     for pid in {x["problem_id"] for x in lines}:

@@ -11,6 +11,7 @@ import time
 import pytest
 from hydra import compose, initialize_config_dir
 
+from ttc.contracts.rundir import read_samples
 from ttc.harness.cli import CONF_DIR
 from ttc.contracts.errors import ConfigError
 from ttc.generators.models import resolve_model
@@ -27,7 +28,7 @@ def _ttc(run_dir, cwd):
 
 
 def _stable(path):
-    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    lines = read_samples(path.parent)
     for line in lines:
         for key in VOLATILE:
             line["ledger"].pop(key, None)

@@ -14,6 +14,7 @@ from ttc.tasks import arith
 from ttc.tasks.arith_corpus import corrupt
 from ttc.tasks.arith_task import ArithTask
 from ttc.verifiers.self_critique import SelfCritiqueVerifier
+from ttc.contracts.rundir import read_samples
 
 
 class Recording:
@@ -225,7 +226,6 @@ def test_self_critique_counts_what_it_reads_and_samples(small):
 
 
 def _execute(tmp_path, name, overrides):
-    import json
 
     from hydra import compose, initialize_config_dir
 
@@ -236,7 +236,7 @@ def _execute(tmp_path, name, overrides):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["task.per_level=2", "task.levels=[2,3,4]", *overrides])
     execute(cfg, tmp_path / name, quiet=True)
-    samples = [json.loads(x) for x in (tmp_path / name / "samples.jsonl").read_text().splitlines()]
+    samples = read_samples(tmp_path / name)
     return samples, read_csv(tmp_path / name / "curves.csv")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
+from ttc.contracts.rundir import read_samples
 from ttc.harness.cli import CONF_DIR
 from ttc.contracts.errors import ConfigError
 from ttc.harness.run import execute
@@ -42,7 +43,7 @@ def _run(run_dir, overrides):
 
 
 def _lines(path):
-    out = [json.loads(x) for x in Path(path).read_text().splitlines()]
+    out = read_samples(Path(path).parent)
     for line in out:
         for key in VOLATILE:
             line["ledger"].pop(key, None)

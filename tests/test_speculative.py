@@ -2,7 +2,6 @@
 target's distribution (chi-square against the exact two-token law, and the same test rejects the draft's own law);
 samples depend on their seed alone; the ledger books draft and target separately; and a `ttc` run records it."""
 
-import json
 
 import pytest
 import torch
@@ -16,6 +15,7 @@ from ttc.generators.speculative import SpeculativeGenerator
 from ttc.harness.cli import CONF_DIR
 from ttc.harness.run import execute
 from ttc.tasks.arith import make_problem, prompt
+from ttc.contracts.rundir import read_samples
 
 PROMPTS = [prompt(make_problem("test", level, i)) for level in (2, 4, 5) for i in range(3)]
 GREEDY = SamplingParams(temperature=0.0, max_tokens=80)
@@ -116,7 +116,7 @@ def test_greedy_speculation_runs_from_ttc_and_its_lines_record_the_acceptance(tm
     ours, out = run("sd", ["generator=speculative", "generator.target=tiny-1m", "generator.k=3"])
     theirs, _ = run("target", ["generator.model=tiny-1m"])
     assert ours == theirs  # the same texts, so the same grades at every level
-    lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    lines = read_samples(out)
     spec = [x["speculation"] for x in lines]
     assert all(s["drafted"] > 0 and s["acceptance_rate"] == pytest.approx(s["accepted"] / s["drafted"], abs=1e-6)
                for s in spec)

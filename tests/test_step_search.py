@@ -6,6 +6,7 @@ from ttc.contracts.errors import ConfigError
 from ttc.contracts.records import Completion, Problem, Verdict
 from ttc.strategies.step_search import StepSearch
 from ttc.tasks.arith import extract_answer
+from ttc.contracts.rundir import read_samples
 
 STEPS = 3  # the fake model writes three steps, then the answer line
 
@@ -122,7 +123,6 @@ def test_bad_settings_and_no_verifier():
 
 
 def test_prm_search_lands_in_curves_beside_best_of_n(tmp_path):
-    import json
 
     from hydra import compose, initialize_config_dir
 
@@ -133,7 +133,7 @@ def test_prm_search_lands_in_curves_beside_best_of_n(tmp_path):
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name="config", overrides=["task.levels=[3]", "task.per_level=2", *overrides])
         rows = execute(cfg, tmp_path / name, quiet=True)
-        return rows, [json.loads(x) for x in (tmp_path / name / "samples.jsonl").read_text().splitlines()]
+        return rows, read_samples(tmp_path / name)
 
     bon, _ = run("bon", ["strategy=best_of_n", "strategy.n=4", "verifier=tiny_orm"])
     assert any(r["series"] == "best_of_n" and r["verifier"] == "tiny-orm" and r["budget"] == 4 for r in bon)

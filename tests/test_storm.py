@@ -1,7 +1,6 @@
 """The long kill storm: `kill -9` at seeded random points of a run and of a shard merge, each resumed with the
 same command, ends with the files of an uninterrupted run (nothing lost, nothing counted twice)."""
 
-import json
 import os
 import random
 import signal
@@ -11,6 +10,7 @@ import time
 
 import pytest
 
+from ttc.contracts.rundir import read_samples
 from ttc.harness.store import VOLATILE
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def _storm_by_progress(args, cwd, samples, total, rng):
 
 
 def _stable(path):
-    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    lines = read_samples(path.parent)
     for line in lines:
         for key in VOLATILE:
             line["ledger"].pop(key, None)

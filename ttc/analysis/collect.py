@@ -5,7 +5,8 @@ best-of-N pool (majority@k, best-of-k by verifier, ...) become `best_of_n` with 
 fixed-budget strategies (greedy, beam search, budget forcing) are their run's own strategy config; revision
 chains read at length l are the run's config with `n = P*l`. Measures that read the grades (pass@n,
 G-Pass@k) have no arm.
-Reads run directories only (run.json and samples.jsonl, once per run: `LoadedRun`); never W&B. Which pooled
+Reads run directories only (run.json and samples.jsonl, once per run and a problem at a time: `LoadedRun`);
+never W&B. Which pooled
 series has which arm is the selections table's (ttc.contracts.selections).
 """
 
@@ -15,30 +16,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ttc.analysis.curves import per_problem
+from ttc.analysis.curves import problem_records
+from ttc.analysis.diagnostics import Scored
+from ttc.analysis.probe import probe_problem
 from ttc.contracts.cards import pretraining_flops
-from ttc.contracts.rundir import SAMPLES, finished, is_run_dir, read_record, read_samples, shard_of, tally
+from ttc.contracts.rundir import SAMPLES, SampleStream, is_run_dir, read_record, shard_of
 from ttc.contracts.samples import SampleLine
 from ttc.contracts.selections import is_measure, rule_of
 
 
 @dataclass(frozen=True)
 class LoadedRun:
-    """One run directory read once: its path, its run.json record and every line of its samples.jsonl."""
+    """One run directory read once, a problem at a time (ttc.contracts.rundir.SampleStream), keeping what the
+    report reads and not the lines: its path and run.json record, the per-problem records of its finished
+    problems (ttc.analysis.curves.problem_records), the first line, the scored candidates (calibration), each
+    problem's difficulty probe over its first `m` candidates, and its finished and partial problem counts."""
 
     path: Path
     record: dict
-    lines: list[SampleLine]
+    records: list[dict]
+    head: SampleLine | None
+    scored: Scored
+    probes: dict[str, tuple[float, float]]
+    probe_m: int
+    done: int
+    partial: int
 
     @classmethod
-    def read(cls, path: str | Path) -> "LoadedRun":
+    def read(cls, path: str | Path, m: int = 4) -> "LoadedRun":
         """Read a run directory: run.json, then samples.jsonl."""
-        return cls.of(Path(path), read_record(path))
+        return cls.of(Path(path), read_record(path), m)
 
     @classmethod
-    def of(cls, path: Path, record: dict) -> "LoadedRun":
-        """A run whose record is read already: read its samples."""
-        return cls(path, record, read_samples(path))
+    def of(cls, path: Path, record: dict, m: int = 4) -> "LoadedRun":
+        """A run whose record is read already: one pass over its samples."""
+        stream, records, scored, probes = SampleStream(path), [], Scored(), {}
+        head = None
+        for pool in stream:
+            head = head or pool[0]
+            records += problem_records(pool)
+            scored.add(pool)
+            probed = probe_problem(pool, m)
+            if probed is not None:
+                probes[pool[0]["problem_id"]] = probed
+        return cls(Path(path), record, records, head, scored, probes, m, len(stream.done), len(stream.partial))
 
     @property
     def config(self) -> dict:
@@ -154,7 +175,7 @@ def load(runs: Iterable[LoadedRun | str | Path], notes: list[str] | None = None)
     for loaded in runs:
         loaded = loaded if isinstance(loaded, LoadedRun) else LoadedRun.read(loaded)
         run, record, config = loaded.path, loaded.record, loaded.config
-        rows = [{**r, "arm": arm_of(r, config.get("strategy", {}))} for r in per_problem(finished(loaded.lines))]
+        rows = [{**r, "arm": arm_of(r, config.get("strategy", {}))} for r in loaded.records]
         kept = series.take(str(run), config, rows, key=lambda r: (r["model"], r["series"], r["verifier"],
                                                                   r["budget_unit"]),
                            point=lambda r: (r["budget"], r["problem_id"]), value=lambda r: (r["accuracy"], r["flops"]))
@@ -169,7 +190,7 @@ def incomplete(runs: Iterable[LoadedRun]) -> dict[str, str]:
     """run -> "k/N problems finished (p partial)" for every run that is not finished."""
     out = {}
     for run in runs:
-        done, want, partial = tally(run.lines, run.record)
+        done, want, partial = run.done, run.record.get("problems"), run.partial
         if partial or (want is not None and done < want):
             out[str(run.path)] = f"{done}/{want if want is not None else '?'} problems finished ({partial} partial)"
     return out

@@ -28,7 +28,8 @@ COLUMNS = ["model", "series", "strategy", "selection", "verifier", "budget", "bu
            "accuracy", "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem",
            "thinking_tokens_per_problem", "flops_per_problem", "pretrain_flops"]
 METRICS = MEASURES  # selections that read the grades: measures, never arms (ttc.contracts.selections)
-__all__ = ["COLUMNS", "METRICS", "POOL_STRATEGY", "budgets", "per_problem", "series_label", "summarize"]
+__all__ = ["COLUMNS", "METRICS", "POOL_STRATEGY", "budgets", "per_problem", "problem_records", "series_label",
+           "summarize"]
 
 
 def budgets(n: int) -> list[int]:
@@ -56,23 +57,25 @@ def _cost(pool: list[SampleLine], k: int, uses_verifier: bool) -> tuple[float, f
 
 
 def per_problem(lines: list[SampleLine]) -> list[dict]:
-    """One record per (problem, strategy rule, budget): accuracy, its MC error, tokens and FLOPs."""
+    """One record per (problem, strategy rule, budget) of sample lines in any order (`problem_records` of each
+    problem's lines)."""
     pools: dict[str, list[SampleLine]] = defaultdict(list)
     for line in lines:
         pools[line["problem_id"]].append(line)
-    out = []
-    for pid, pool in pools.items():
-        pool.sort(key=lambda c: c["candidate"])
-        head = pool[0]
-        base = {"problem_id": pid, "difficulty": head["difficulty"], "model": head.get("generator", ""),
-                "curve": head.get("curve") or legacy_curve(head)}
-        if base["curve"] == "pooled":
-            out.extend(_pooled_records(pool, base))
-        elif base["curve"] == "chains":
-            out.extend(_chain_records(pool, base))
-        else:
-            out.append(_fixed_record(pool, base))
-    return out
+    return [r for pool in pools.values() for r in problem_records(sorted(pool, key=lambda c: c["candidate"]))]
+
+
+def problem_records(pool: list[SampleLine]) -> list[dict]:
+    """One problem's records (accuracy, its MC error, tokens and FLOPs per strategy rule and budget), from its
+    lines sorted by candidate."""
+    head = pool[0]
+    base = {"problem_id": head["problem_id"], "difficulty": head["difficulty"], "model": head.get("generator", ""),
+            "curve": head.get("curve") or legacy_curve(head)}
+    if base["curve"] == "pooled":
+        return _pooled_records(pool, base)
+    if base["curve"] == "chains":
+        return _chain_records(pool, base)
+    return [_fixed_record(pool, base)]
 
 
 def _pooled_records(pool: list[SampleLine], base: dict) -> list[dict]:

@@ -13,6 +13,7 @@ Reads sample lines (ttc.contracts.samples.SampleLine) and curve rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Iterable
 
 import numpy as np
 from scipy.stats import mannwhitneyu
@@ -51,27 +52,54 @@ def _level_order(level) -> tuple:
     return (level is None, not isinstance(level, (int, float)), level if isinstance(level, (int, float)) else str(level))
 
 
-def calibration(lines: list[SampleLine]) -> list[dict]:
+def calibration(lines: Iterable[SampleLine]) -> list[dict]:
     """One row per (model, verifier) over the candidates a verifier scored: ECE, AUROC overall and per level,
     the reliability bins. Scores outside [0, 1] (log-probabilities) get AUROC only."""
-    groups: dict[tuple, list[SampleLine]] = defaultdict(list)
-    for x in lines:
-        if x.get("verifier_score") is not None and x.get("verifier", "none") != "none":
-            groups[(x["generator"], x["verifier"])].append(x)
-    out = []
-    for (model, verifier), xs in sorted(groups.items()):
-        scores, right = [x["verifier_score"] for x in xs], [bool(x["correct"]) for x in xs]
-        levels: dict = defaultdict(list)
-        for x in xs:
-            levels[x["difficulty"]].append(x)
-        per_level = {str(k): auroc([x["verifier_score"] for x in v], [bool(x["correct"]) for x in v])
-                     for k, v in sorted(levels.items(), key=lambda kv: _level_order(kv[0]))}
-        bounded = all(0.0 <= s <= 1.0 for s in scores)
-        bins, ece = reliability(scores, right) if bounded else ([], None)
-        out.append({"model": model, "verifier": verifier, "n_candidates": len(xs), "share_right": round(
-            float(np.mean(right)), 6), "auroc": auroc(scores, right), "ece": ece, "auroc_by_level": per_level,
-            "bins": bins})
-    return out
+    return Scored().add(lines).rows()
+
+
+class Scored:
+    """The candidates a verifier scored, gathered a problem at a time (`add`) so a run need not be held whole:
+    per (model, verifier), each candidate's score, grade and difficulty level; `rows` is `calibration`'s table."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str, str], tuple[list[float], list[bool], list]] = defaultdict(lambda: ([], [], []))
+
+    @classmethod
+    def joined(cls, parts: Iterable["Scored"]) -> "Scored":
+        """The candidates of several gatherings (runs), in order."""
+        out = cls()
+        for part in parts:
+            for key, columns in part.groups.items():
+                for mine, theirs in zip(out.groups[key], columns):
+                    mine += theirs
+        return out
+
+    def add(self, lines: Iterable[SampleLine]) -> "Scored":
+        """Gather the scored candidates among `lines`."""
+        for x in lines:
+            if x.get("verifier_score") is not None and x.get("verifier", "none") != "none":
+                scores, right, levels = self.groups[(x["generator"], x["verifier"])]
+                scores.append(x["verifier_score"])
+                right.append(bool(x["correct"]))
+                levels.append(x["difficulty"])
+        return self
+
+    def rows(self) -> list[dict]:
+        """`calibration`'s rows of what was gathered."""
+        out = []
+        for (model, verifier), (scores, right, levels) in sorted(self.groups.items()):
+            by_level: dict = defaultdict(lambda: ([], []))
+            for score, ok, level in zip(scores, right, levels):
+                by_level[level][0].append(score)
+                by_level[level][1].append(ok)
+            per_level = {str(k): auroc(*v) for k, v in sorted(by_level.items(), key=lambda kv: _level_order(kv[0]))}
+            bounded = all(0.0 <= s <= 1.0 for s in scores)
+            bins, ece = reliability(scores, right) if bounded else ([], None)
+            out.append({"model": model, "verifier": verifier, "n_candidates": len(scores), "share_right": round(
+                float(np.mean(right)), 6), "auroc": auroc(scores, right), "ece": ece, "auroc_by_level": per_level,
+                "bins": bins})
+        return out
 
 
 def overoptimisation(curves: list[dict]) -> list[dict]:

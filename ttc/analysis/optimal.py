@@ -1,7 +1,7 @@
 """Difficulty bins and the compute-optimal strategy per bin and budget, chosen with cross-validation.
 
 - Oracle difficulty: a problem's pass@1 from a model's sample pool; predicted difficulty: the verifier's mean
-  score over the first `m` samples of the pool (the probe), whose generation and verifier FLOPs are counted.
+  score over the first `m` samples of the pool (the probe, ttc.analysis.probe), whose FLOPs are counted.
   Both are cut into quantile bins (bin 1 = easiest); predicted bins keep their score thresholds, so new
   problems can be binned at inference.
 - For every budget (the FLOPs of the baseline rule, e.g. best-of-N by verifier, at n = 1, 2, 4, ...) and bin,
@@ -20,7 +20,6 @@ import numpy as np
 
 from ttc.analysis.collect import arm_label
 from ttc.analysis.intervals import difference
-from ttc.contracts.samples import SampleLine
 from ttc.contracts.selections import SAMPLE
 
 
@@ -49,22 +48,6 @@ def thresholds(scores: dict[str, float], n_bins: int = 5) -> list[float]:
     """Descending score cut points between quantile bins of the probe scores."""
     values = np.array(sorted(scores.values(), reverse=True))
     return [float(np.quantile(values, 1 - j / n_bins)) for j in range(1, n_bins)]
-
-
-def probe(lines: list[SampleLine], m: int = 4) -> tuple[dict[str, float], dict[str, float]]:
-    """(mean verifier score over the first m candidates, probe FLOPs) per problem of a pooled run."""
-    pools: dict[str, list[SampleLine]] = defaultdict(list)
-    for line in lines:
-        pools[line["problem_id"]].append(line)
-    scores, cost = {}, {}
-    for pid, pool in pools.items():
-        first = sorted(pool, key=lambda c: c["candidate"])[:m]
-        if any(c["verifier_score"] is None for c in first):
-            continue
-        scores[pid] = float(np.mean([c["verifier_score"] for c in first]))
-        cost[pid] = sum(c["prompt_flops"] for c in pool) + sum(
-            c["flops"] - c["prompt_flops"] + c["verifier_flops"] for c in first)
-    return scores, cost
 
 
 def arms_table(records: list[dict], model: str, problems: set[str]) -> dict[str, dict[str, dict]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ttc.analysis.curves import COLUMNS, METRICS, POOL_STRATEGY, per_problem, series_label, summarize
+from ttc.analysis.curves import COLUMNS, METRICS, POOL_STRATEGY, problem_records, series_label, summarize
 from ttc.contracts.rundir import write_atomic
 
 Draw = Callable[[Path, list, str], object]  # (curves.png path, rows, title)
@@ -33,10 +33,16 @@ class Curves:
     title: str
 
 
-def derive_curves(lines: list[dict], pretrain_flops: float | None) -> Curves:
-    """The curves of a run from its sample lines: rows, curves.csv text and the figure's title."""
-    rows = summarize(per_problem(lines), pretrain_flops)
-    return Curves(rows, to_csv(rows), title_of(lines))
+def derive_curves(problems: Iterable[list[dict]], pretrain_flops: float | None) -> Curves:
+    """The curves of a run from its finished problems' lines, one problem at a time (ttc.contracts.rundir.
+    SampleStream, or any iterable of per-problem line lists): rows, curves.csv text and the figure's title."""
+    records: list[dict] = []
+    head: dict = {}
+    for pool in problems:
+        head = head or pool[0]
+        records += problem_records(pool)
+    rows = summarize(records, pretrain_flops)
+    return Curves(rows, to_csv(rows), title_of([head] if head else []))
 
 
 def title_of(lines: list[dict]) -> str:

@@ -6,7 +6,7 @@ and predicted) with 2-fold cross-validated gains over the baseline at equal comp
 test-time exchange across the model family, the adaptive policy files, the series each run asked for, and
 honest warnings (one line per cause). Runs of different task settings are refused together.
 `ttc.analysis.page` writes it (Markdown, HTML, figures). Reads run directories only, each run once (its run.json
-record, then its samples.jsonl lines: `collect.LoadedRun`), and passes the loaded runs down.
+record, then its samples.jsonl a problem at a time: `collect.LoadedRun`), and passes the loaded runs down.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ import argparse
 from pathlib import Path
 
 from ttc.analysis.collect import LoadedRun, find_records, incomplete, load
-from ttc.analysis.diagnostics import calibration, overoptimisation
+from ttc.analysis.diagnostics import Scored, overoptimisation
 from ttc.analysis.curves import summarize
 from ttc.analysis.exchange import RATIOS, exchange
 from ttc.contracts.rules import bin_of
-from ttc.analysis.optimal import (arms_table, compute_optimal, oracle_difficulty, probe, quantile_bins,
-                              thresholds)
+from ttc.analysis.optimal import arms_table, compute_optimal, oracle_difficulty, quantile_bins, thresholds
 from ttc.contracts.errors import ConfigError
 from ttc.analysis.intervals import difference
 from ttc.analysis.outputs import asked_rows
-from ttc.contracts.rundir import finished, is_run_dir, read_record, shard_of
+from ttc.contracts.rundir import is_run_dir, read_record, shard_of
 from ttc.contracts.selections import BASELINES, POOL_STRATEGY, SAMPLE, is_measure
 
 
@@ -45,17 +44,18 @@ def _baseline(records: list[dict], model: str) -> str:
     return next((series for series in BASELINES if series in has), BASELINES[-1])
 
 
-def _predicted(runs: list[LoadedRun], model: str, n_bins: int, m: int) -> tuple[dict, dict, list[float], dict]:
+def _predicted(runs: list[LoadedRun], model: str, n_bins: int) -> tuple[dict, dict, list[float], dict]:
     """Predicted bins of `model` from the first pooled run with verifier scores: bins, probe cost, cuts, and
     the run's verifier and strategy configs (the probe re-draws the pool's first m samples)."""
     for run in runs:
         if run.record.get("meta", {}).get("generator") != model:
             continue
-        lines = run.lines
+        head = run.head
         sampled_only = run.config.get("strategy", {}).get("selection") == SAMPLE.arm  # plain sampling
-        if not lines or lines[0]["curve"] != "pooled" or sampled_only or lines[0]["n_candidates"] < m:
+        if head is None or head["curve"] != "pooled" or sampled_only or head["n_candidates"] < run.probe_m:
             continue
-        scores, cost = probe(lines, m)
+        scores = {pid: score for pid, (score, _) in run.probes.items()}
+        cost = {pid: flops for pid, (_, flops) in run.probes.items()}
         if len(scores) >= n_bins:
             cuts = thresholds(scores, n_bins)
             return {p: bin_of(s, cuts) for p, s in scores.items()}, cost, cuts, run.config
@@ -65,7 +65,7 @@ def _predicted(runs: list[LoadedRun], model: str, n_bins: int, m: int) -> tuple[
 def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, allow_incomplete: bool = False) -> dict:
     """Everything the report shows, computed from the run directories under `paths`; unfinished runs are
     refused, or with `allow_incomplete` reported from their finished problems and marked with their counts."""
-    runs, unfinished = _read(paths, allow_incomplete)
+    runs, unfinished = _read(paths, allow_incomplete, probe_m)
     notes: list[str] = []
     records = load(runs, notes)
     curves = summarize(records)
@@ -82,14 +82,14 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
             _optimal(out, runs, records, model, oracle_bins[model], n_bins, probe_m)
     out["exchange"] = exchange(records, oracle_bins, ratios)
     out["comparisons"] = comparisons(records, curves)
-    out["calibration"] = calibration([x for run in runs for x in finished(run.lines)])
+    out["calibration"] = Scored.joined(run.scored for run in runs).rows()
     out["overoptimisation"] = overoptimisation(curves)
     out["asked"] = asked(runs, records)
     out["warnings"] = list(dict.fromkeys(warnings(out) + notes))
     return out
 
 
-def _read(paths: list[str], allow_incomplete: bool) -> tuple[list[LoadedRun], dict[str, str]]:
+def _read(paths: list[str], allow_incomplete: bool, probe_m: int) -> tuple[list[LoadedRun], dict[str, str]]:
     """The runs under `paths`, each read once, and the unfinished ones' counts; refused with one line where there
     are none (or only shards), where their task settings differ, or where one is unfinished (unless allowed)."""
     found = find_records(paths)
@@ -101,7 +101,7 @@ def _read(paths: list[str], allow_incomplete: bool) -> tuple[list[LoadedRun], di
                               f"(ttc merge OUT_DIR SHARD_DIR...) and report the merged run")
         raise ConfigError(f"report: no run directories (with samples.jsonl) under {', '.join(paths)}")
     same_task(found)
-    runs = [LoadedRun.of(path, record) for path, record in found]
+    runs = [LoadedRun.of(path, record, probe_m) for path, record in found]
     unfinished = incomplete(runs)
     if unfinished and not allow_incomplete:
         run, counts = next(iter(unfinished.items()))
@@ -116,7 +116,7 @@ def _optimal(out: dict, runs: list[LoadedRun], records: list[dict], model: str, 
     """The compute-optimal rows of `model` by oracle difficulty (`bins`) and, where a pooled run with verifier
     scores predicts it, by predicted difficulty, with that policy file."""
     out["oracle"] += compute_optimal(records, model, bins, _baseline(records, model))
-    predicted, cost, cuts, config = _predicted(runs, model, n_bins, probe_m)
+    predicted, cost, cuts, config = _predicted(runs, model, n_bins)
     if predicted:
         rows = compute_optimal(records, model, predicted, _baseline(records, model), extra=cost)
         out["predicted"] += rows

@@ -12,22 +12,36 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.samples import REQUIRED, SampleLine, legacy_curve
+from ttc.contracts.samples import REQUIRED, SampleLine, legacy_curve, restore
 
 RECORD, SAMPLES = "run.json", "samples.jsonl"
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write a whole file under a temporary name, flush it to disk, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic(path) as fh:
         fh.write(data.encode() if isinstance(data, str) else data)
-        fh.flush()
-        os.fsync(fh.fileno())
+
+
+@contextmanager
+def atomic(path: Path) -> Iterator[BinaryIO]:
+    """A file written piece by piece under a temporary name, flushed to disk and renamed into place when the
+    block ends (the temporary file is removed if it raises: `path` is never half written)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 
@@ -75,41 +89,85 @@ def damaged(path: Path, n: int, why: str) -> ConfigError:
                        f"or delete that line (sed -i '{n}d' {path}) and rerun to recompute only what is missing")
 
 
-def scan_samples(run_dir: str | Path) -> SampleScan:
-    """Read samples.jsonl once, for the resume and for every reader. Only the end may be torn (a kill mid-write
-    of a problem's block: a last piece with no newline, and the block's whole lines before it); damage anywhere
-    else raises `damaged`, naming the file, the line and the fix."""
-    path = Path(run_dir) / SAMPLES
-    if not path.exists():
-        return SampleScan([], set(), None)
-    raw = path.read_bytes()
-    rows = raw.split(b"\n")
-    lines: list[SampleLine] = []
-    keys: set[tuple[str, int]] = set()
-    count: dict[str, int] = {}
-    done: set[str] = set()
-    offset = good_end = 0
-    for n, row in enumerate(rows, 1):
-        last = n == len(rows)  # the piece after the final newline: empty, or a write the kill cut short
-        offset += len(row) + 1
-        if last:
-            break
-        if not row.strip():
-            continue
+class SampleStream:
+    """One pass over samples.jsonl, a problem at a time: iterating yields each finished problem's lines (sorted by
+    candidate, whole again: see ttc.contracts.samples.compact) as its last line is read, so memory holds one
+    problem's block, not the file. Only the end may be torn (a kill mid-write of a problem's block: a last piece
+    with no newline, and the block's whole lines before it); damage anywhere else raises `damaged`, naming the
+    file, the line and the fix. After the pass: `done` (finished problems), `partial` (problem -> the lines of
+    a block not finished) and `tail` (as SampleScan's)."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.path = Path(run_dir) / SAMPLES
+        self.done: set[str] = set()
+        self.partial: dict[str, list[SampleLine]] = {}
+        self.tail: int | None = None
+
+    def __iter__(self) -> Iterator[list[SampleLine]]:
+        if not self.path.exists():
+            return
+        pending: dict[str, dict[int, SampleLine]] = {}
+        offset = good_end = 0
+        with open(self.path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            for n, row in enumerate(fh, 1):
+                offset += len(row)
+                if not row.endswith(b"\n"):
+                    break  # the piece after the final newline: a write the kill cut short
+                if not row.strip():
+                    continue
+                line = self._parsed(row, n)
+                if line.get("problem_id") in self.done:
+                    continue  # a block appended twice (two writers before the lock) counts once
+                line = self._whole(line, n, pending)
+                block = pending.setdefault(line["problem_id"], {})
+                if line["candidate"] in block:
+                    continue
+                pid = line["problem_id"]
+                block[line["candidate"]] = line
+                if len(block) == line["n_candidates"]:
+                    self.done.add(pid)
+                    good_end = offset
+                    yield [block[c] for c in sorted(pending.pop(pid))]
+        self.partial = {pid: [b[c] for c in sorted(b)] for pid, b in pending.items() if b}
+        self.tail = good_end if good_end < size else None
+
+    def _parsed(self, row: bytes, n: int) -> dict:
+        """Line `n` as a JSON object."""
         try:
-            line = _checked(json.loads(row), path, n)
+            line = json.loads(row)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise damaged(path, n, "is not valid JSON") from None
-        key = (line["problem_id"], line["candidate"])
-        if key in keys:  # a block appended twice (two writers before the lock) counts once
-            continue
-        keys.add(key)
-        lines.append(line)
-        count[key[0]] = count.get(key[0], 0) + 1
-        if count[key[0]] == line["n_candidates"]:
-            done.add(key[0])
-            good_end = offset
-    return SampleScan(lines, done, good_end if good_end < len(raw) else None)
+            raise damaged(self.path, n, "is not valid JSON") from None
+        if not isinstance(line, dict):
+            raise damaged(self.path, n, "is not a JSON object")
+        return line
+
+    def _whole(self, line: dict, n: int, pending: dict[str, dict[int, SampleLine]]) -> SampleLine:
+        """Line `n` made whole from its problem's first line (the first of its block in `pending`), checked."""
+        if line.get("shared"):
+            head = next(iter(pending.get(line.get("problem_id"), {}).values()), None)
+            if head is None or not set(line["shared"]) <= set(head):
+                raise damaged(self.path, n, f"takes {line['shared']} from its problem's first line, which is not "
+                                            f"before it")
+            restore(line, head)
+        return _checked(line, self.path, n)
+
+
+def drained(run_dir: str | Path) -> SampleStream:
+    """A run's stream read to its end, keeping no finished line: its `done`, `partial` and `tail`."""
+    stream = SampleStream(run_dir)
+    for _ in stream:
+        pass
+    return stream
+
+
+def scan_samples(run_dir: str | Path) -> SampleScan:
+    """Read samples.jsonl once, whole (`SampleStream`'s pass, keeping every line), for the resume and small
+    readers; readers of large runs iterate `SampleStream` instead."""
+    stream = SampleStream(run_dir)
+    lines = [line for block in stream for line in block]
+    lines += [line for block in stream.partial.values() for line in block]
+    return SampleScan(lines, stream.done, stream.tail)
 
 
 def read_samples(run_dir: str | Path) -> list[SampleLine]:
@@ -139,9 +197,7 @@ def tally(lines: list[SampleLine], record: dict) -> tuple[int, int | None, int]:
     return len(done), record.get("problems"), len(partial)
 
 
-def _checked(line: object, path: Path, n: int) -> SampleLine:
-    if not isinstance(line, dict):
-        raise damaged(path, n, "is not a JSON object")
+def _checked(line: dict, path: Path, n: int) -> SampleLine:
     if "curve" not in line:
         line["curve"] = legacy_curve(line)
     missing = [k for k in REQUIRED if k not in line]

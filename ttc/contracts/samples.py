@@ -8,11 +8,17 @@ analysis turns the problem's candidates into curve points (the strategy declares
 - "pooled": n seeded samples; every selection rule is re-applied at every budget k <= n (exact estimators);
 - "chains": revision chains; every shorter chain length is read off the same run;
 - "fixed": one point at the run's own budget (greedy, beam search, step search, budget forcing, adaptive).
+What is per problem (the prompt, the grader's reference, the problem's ledger) is written once, on the problem's
+first line: `compact` drops it from every later line of the problem's block and names what it dropped in that
+line's `shared` field (e.g. `"shared": ["ledger", "prompt", "reference"]`: "these are the first line's"), so a
+line read alone still says where its missing fields are, and a N = 1,024 pool does not write its prompt 1,024
+times. Readers (`ttc.contracts.rundir`) put the fields back: a line read there is whole, as it was before.
 Knows nothing about files; `ttc.contracts.rundir` reads and validates lines against this schema.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import NotRequired, TypedDict
 
@@ -71,6 +77,7 @@ class SampleLine(RunMeta):
 
 
 META_FIELDS = tuple(RunMeta.__annotations__)
+SHARED = ("ledger", "prompt", "reference")  # per problem: on a problem's first line only (see `compact`)
 OPTIONAL = ("selection", "prompt", "reference", "speculation")  # absent from lines written before they were recorded
 REQUIRED = tuple(k for k in SampleLine.__annotations__ if k not in OPTIONAL)
 
@@ -98,6 +105,32 @@ def sample_lines(problem: Problem, result: ProblemResult, correct: list[bool], m
             **({"speculation": speculation(c)} if c.drafted_tokens else {}),
         })
     return lines
+
+
+def compact(lines: list[SampleLine]) -> list[dict]:
+    """One problem's lines as they are written: the first whole, every later one without the per-problem fields
+    (SHARED) it has equal to the first's, listed in its `shared` field instead; `restore` undoes it."""
+    if not lines:
+        return []
+    head, out = lines[0], [lines[0]]
+    for line in lines[1:]:
+        same = [k for k in SHARED if k in line and k in head and line[k] == head[k]]
+        out.append({**{k: v for k, v in line.items() if k not in same}, "shared": same} if same else line)
+    return out
+
+
+def encode(lines: list[SampleLine]) -> str:
+    """One problem's block as written to samples.jsonl: its `compact` lines, one JSON object (keys sorted) a line."""
+    return "".join(json.dumps(x, sort_keys=True) + "\n" for x in compact(lines))
+
+
+def restore(line: dict, head: dict) -> dict:
+    """A written line made whole again: the fields its `shared` names, taken from its problem's first line
+    `head` (the line itself when it names none)."""
+    names = line.pop("shared", None)
+    for key in names or ():
+        line[key] = head[key]
+    return line
 
 
 def speculation(c: Completion) -> dict[str, float]:

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -283,17 +283,24 @@ def _finish(run: _Opened, pretrain: float | None, quiet: bool, live: Mirror, sid
     """Derive the curves from every line on disk (curves.png drawn by `side`), close the W&B mirror with the
     final tables, print the table."""
     store, config = run.store, run.config
-    samples = store.samples()
     store.finished(now())
-    curves = derive_curves(samples, pretrain)
+    chosen: list[dict] = []  # the selected lines (the W&B problems table), gathered in the curves' one pass
+    curves = derive_curves(_choosing(store.problems(), chosen), pretrain)
     drawing = store.write_curves(curves, lambda *args: side.call(write_png, *args))  # drawn while this goes on
     rows = curves.rows
-    offline = live.finish(config, rows, samples)  # mirrored once (a marker): live, or in one go when nothing was left
+    offline = live.finish(config, rows, chosen)  # mirrored once (a marker): live, or in one go when nothing was left
     if not quiet:
-        rule = samples[0].get("selection") if samples else config["strategy"].get("selection")  # the rule applied
+        rule = chosen[0].get("selection") if chosen else config["strategy"].get("selection")  # the rule applied
         print(format_table(rows, asked=asked_rows(rows, rule)))
         print(f"run directory: {store.root}")
         if offline and live.where is None:  # a sweep prints one command for all its runs
             print(f"W&B (offline): upload with: wandb sync {offline}")
     drawing.result()
     return rows
+
+
+def _choosing(problems: Iterable[list[dict]], chosen: list[dict]) -> Iterator[list[dict]]:
+    """Pass each problem's lines on, adding its selected lines to `chosen`."""
+    for lines in problems:
+        chosen += [x for x in lines if x["selected"]]
+        yield lines

@@ -6,21 +6,24 @@ unsharded run would compute it in, and the merged record is line for line what t
 seeds and tie-breaks hang on problem ids, never on the shard).
 
 `merge` checks that the shards are one run (configs equal but for `shard`), all present and finished,
-and disjoint; it writes their lines in task order into a new run directory and derives its curves.
+and disjoint; it writes their lines in task order into a new run directory and derives its curves, in one
+pass over the shards that holds one problem's lines at a time.
 Knows nothing about models or strategies.
 """
 
 from __future__ import annotations
 
 import copy
-import json
+import heapq
+from itertools import repeat
 import re
 from pathlib import Path
-from typing import Sequence, TypeVar
+from typing import BinaryIO, Iterator, Sequence, TypeVar
 
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.rundir import SAMPLES, read_record, shard_of, write_atomic
+from ttc.contracts.rundir import SAMPLES, atomic, read_record, shard_of
+from ttc.contracts.samples import encode
 from ttc.harness.lock import RunLock
 from ttc.harness.store import RunStore
 
@@ -81,27 +84,38 @@ def merge(out_dir: str | Path, shard_dirs: Sequence[str | Path]) -> Path:
     missing = sorted(set(range(k)) - set(seen))
     if missing:
         raise ConfigError(f"merge: shards {missing} of {k} are missing; have {sorted(seen)}")
-    lines, ids = [], set()
-    for d in dirs:
-        for line in RunStore(d).samples():
-            key = (line["problem_id"], line["candidate"])
-            if key in ids:
-                raise ConfigError(f"merge: problem {line['problem_id']} appears in more than one shard ({d})")
-            ids.add(key)
-            lines.append(line)
-    lines.sort(key=lambda x: (x["problem_index"], x["candidate"]))
     with RunLock(out_dir):
-        return _write_merged(RunStore(out_dir), base, records, dirs, lines)
+        return _write_merged(RunStore(out_dir), base, records, dirs)
 
 
-def _write_merged(out: RunStore, base: dict, records: list[dict], dirs: list[Path], lines: list[dict]) -> Path:
-    """Bind the merged run directory and write its lines and curves (under its lock)."""
+def _in_order(dirs: list[Path]) -> Iterator[list[dict]]:
+    """Every shard's problems, one problem's lines at a time, in task order (each shard's file is in task order,
+    as the run loop writes it; the shards' streams are merged by problem index); a problem in two shards is
+    refused."""
+    owner: dict[str, Path] = {}
+    tagged = [zip(RunStore(d).problems(), repeat(d)) for d in dirs]
+    for lines, here in heapq.merge(*tagged, key=lambda item: item[0][0]["problem_index"]):
+        pid = lines[0]["problem_id"]
+        if owner.setdefault(pid, here) != here:
+            raise ConfigError(f"merge: problem {pid} appears in more than one shard ({owner[pid]} and {here})")
+        yield lines
+
+
+def _write_merged(out: RunStore, base: dict, records: list[dict], dirs: list[Path]) -> Path:
+    """Bind the merged run directory, then write its lines and derive its curves in one pass (under its lock)."""
     from ttc.analysis.outputs import derive_curves, write_png  # plotting imports only when merging
 
     head = {key: records[0][key] for key in ("meta", "card") if key in records[0]}
     out.bind(base, {**head, "problems": sum(r.get("problems", 0) for r in records),
                     "merged_from": sorted(str(d.resolve()) for d in dirs)})
-    blob = "".join(json.dumps(x, sort_keys=True) + "\n" for x in lines)
-    write_atomic(out.root / SAMPLES, blob)
-    out.write_curves(derive_curves(lines, pretraining_flops(records[0].get("card"))), write_png)
+    with atomic(out.root / SAMPLES) as fh:
+        curves = derive_curves(_written(_in_order(dirs), fh), pretraining_flops(records[0].get("card")))
+    out.write_curves(curves, write_png)
     return out.root
+
+
+def _written(problems: Iterator[list[dict]], fh: BinaryIO) -> Iterator[list[dict]]:
+    """Pass each problem's lines on after writing them to `fh` (as the run store writes a block)."""
+    for lines in problems:
+        fh.write(encode(lines).encode())
+        yield lines

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.rundir import RECORD, SAMPLES, read_record, read_samples, scan_samples, write_atomic
-from ttc.contracts.samples import SampleLine
+from ttc.contracts.rundir import (RECORD, SAMPLES, SampleStream, drained, read_record, read_samples,
+                                  write_atomic)
+from ttc.contracts.samples import SampleLine, encode
 
 if TYPE_CHECKING:
     from ttc.analysis.outputs import Curves, Draw
@@ -74,12 +75,12 @@ class RunStore:
 
     def done_ids(self) -> set[str]:
         """Ids of problems whose every candidate line is on disk (reading only; damage before the end raises)."""
-        return scan_samples(self.root).done
+        return drained(self.root).done
 
     def resume(self) -> set[str]:
         """The writer's resume: the finished problems, after cutting a torn end (the block a kill cut short).
         Nothing else is ever removed: damage before the end is one error line and the file stays as it was."""
-        scan = scan_samples(self.root)
+        scan = drained(self.root)
         if scan.tail is not None:
             with open(self.samples_path, "r+b") as fh:
                 fh.truncate(scan.tail)
@@ -87,9 +88,8 @@ class RunStore:
 
     def append(self, lines: list[SampleLine]) -> None:
         """Append one problem's lines with one write, flushed and fsynced."""
-        blob = "".join(json.dumps(x, sort_keys=True) + "\n" for x in lines)
         with open(self.samples_path, "a", encoding="utf-8") as fh:
-            fh.write(blob)
+            fh.write(encode(lines))
             fh.flush()
             os.fsync(fh.fileno())
 
@@ -102,3 +102,7 @@ class RunStore:
     def samples(self) -> list[SampleLine]:
         """Every line on disk, checked against the schema."""
         return read_samples(self.root)
+
+    def problems(self) -> SampleStream:
+        """The finished problems' lines, one problem at a time (one pass, one problem's block in memory)."""
+        return SampleStream(self.root)

@@ -11,8 +11,10 @@ never in key names:
   the x, y, colour or facet of a workspace panel; `accuracy_vs_flops`, a chart of every rule (each rule read
   off a pool and the run's own curve) against log10 FLOPs per problem; the run's own curve as history points
   `curve/accuracy`, `curve/ci_low`, `curve/ci_high`, `curve/gen_tokens` against `curve/flops_per_problem`;
-  `problems`, a table of the selected answer per problem; the summary's `accuracy`, `flops_per_problem` and
-  `n_problems` at the run's full budget; the run directory as an artifact.
+  `problems`, a table of the selected answer per problem (the first 10,000 problems, W&B's row limit for a
+  table; the summary's `problems_in_table` and `problems` say how many), never one row per sample; the
+  summary's `accuracy`, `flops_per_problem` and `n_problems` at the run's full budget; the run directory as
+  an artifact.
 `name`, `group` (default: the sweep's name in a multirun), `job_type`, `tags` and `notes` are settable.
 Offline runs of a sweep are written under SWEEP/wandb, so one printed `wandb sync` command uploads the sweep.
 Mode: `logger.mode`, else $WANDB_MODE, else online when $WANDB_API_KEY is set and offline otherwise; an
@@ -35,6 +37,7 @@ from ttc.contracts.errors import ConfigError
 MODES = ("online", "offline", "disabled")
 CURVE_KEYS = ("accuracy", "ci_low", "ci_high")
 CHART_COLUMNS = ("series", "log10_flops_per_problem", "accuracy", "ci_low", "ci_high", "budget", "budget_unit")
+TABLE_ROWS = 10_000  # W&B's row limit for a logged table (wandb.Table.MAX_ROWS): the first problems, beyond it none
 TABLE_COLUMNS = ("problem_id", "difficulty", "strategy", "answer", "correct", "generated_tokens", "flops", "text")
 
 
@@ -125,8 +128,10 @@ class LiveRun:
                 self.run.summary.update({"accuracy": top["accuracy"], "flops_per_problem": top["flops_per_problem"],
                                          "n_problems": top["n_problems"], "series": top["series"]})
             curves = wandb.Table(columns=list(COLUMNS), data=[[r.get(c) for c in COLUMNS] for r in rows])
+            chosen = [s for s in samples if s.get("selected")]
             problems = wandb.Table(columns=list(TABLE_COLUMNS), data=[[s.get(c) for c in TABLE_COLUMNS]
-                                                                       for s in samples if s.get("selected")])
+                                                                       for s in chosen[:TABLE_ROWS]])
+            self.run.summary.update({"problems_in_table": min(len(chosen), TABLE_ROWS), "problems": len(chosen)})
             self.run.log({"curves": curves, "problems": problems, "accuracy_vs_flops": rules_chart(rows)})
             if self.artifact:
                 digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:12]
