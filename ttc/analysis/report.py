@@ -45,12 +45,14 @@ def _baseline(records: list[dict], model: str) -> str:
 
 
 def _predicted(runs: list[LoadedRun], model: str, n_bins: int) -> tuple[dict, dict, list[float], dict]:
-    """Predicted bins of `model` from the first pooled run with verifier scores: bins, probe cost, cuts, and
-    the run's verifier and strategy configs (the probe re-draws the pool's first m samples)."""
+    """Predicted bins of `model` from the first pooled run with verifier scores (and a strategy ttc can run): bins,
+    probe cost, cuts, and the run's verifier and strategy configs (the probe re-draws the pool's first m samples)."""
     for run in runs:
         if run.record.get("meta", {}).get("generator") != model:
             continue
         head = run.head
+        if "strategy" not in run.config:
+            continue  # a replayed pool (ttc curves): nothing ttc could run, so no policy file
         sampled_only = run.config.get("strategy", {}).get("selection") == SAMPLE.arm  # plain sampling
         if head is None or head["curve"] != "pooled" or sampled_only or head["n_candidates"] < run.probe_m:
             continue

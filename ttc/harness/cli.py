@@ -8,6 +8,7 @@
     ttc processbench verifier=NAME data=FILE|tiny   # first-wrong-step F1 of a step verifier
     ttc report RUN_DIR... [--out DIR]     # report.html / report.md: curves, compute-optimal, exchange
     ttc grade task=humaneval samples=FILE.jsonl   # re-grade completions made elsewhere: FILE_results.jsonl, pass@k
+    ttc curves task=math500 pool=FILE.jsonl       # a pool made elsewhere as a run directory: curves.csv, report
 """
 
 from __future__ import annotations
@@ -156,6 +157,11 @@ def _subcommand(argv: list[str]) -> bool:
 
         check_choices(argv[1:])
         grade_command(argv[1:], CONF_DIR)
+    elif argv[:1] == ["curves"]:
+        from ttc.harness.replay import curves_command
+
+        check_choices(argv[1:])
+        curves_command(argv[1:], CONF_DIR)
     elif argv[:1] == ["processbench"]:
         from ttc.harness.processbench import processbench_command
 
