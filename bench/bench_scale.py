@@ -9,13 +9,15 @@ twice: as one run, and as 4 shards. Then, each step in its own process (wall tim
 that process, from os.wait4):
 - curves: read samples.jsonl, derive the curves and write curves.csv and curves.png (what the run loop does last);
 - merge: `ttc merge` of the 4 shards (reads them, writes the merged samples.jsonl, curves.csv and png);
-- report: `ttc report` of the run (reads it, every series, intervals, the compute-optimal table, the page).
+- report: `ttc report` of the run (reads it, every series, intervals, the compute-optimal table, the page);
+- wandb: the W&B mirror's end of the run, offline (curves and problems tables, the run directory as an artifact).
 Prints one row per size and step: lines, samples.jsonl size, seconds, peak MiB, and microseconds per line.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -87,13 +89,26 @@ def write_pool(root: Path, problems: int, n: int, shards: int) -> list[Path]:
 
 
 def step_curves(run: Path) -> None:
-    """What the run loop does last: curves.csv and curves.png from samples.jsonl."""
+    """What the run loop does last: curves.csv and curves.png from samples.jsonl, read a problem at a time."""
     from ttc.analysis.outputs import derive_curves, write_png
     from ttc.contracts.cards import pretraining_flops
-    from ttc.contracts.rundir import read_samples
     from ttc.harness.store import RunStore
 
-    RunStore(run).write_curves(derive_curves(read_samples(run), pretraining_flops(CARD)), write_png)
+    store = RunStore(run)
+    store.write_curves(derive_curves(store.problems(), pretraining_flops(CARD)), write_png)
+
+
+def step_wandb(run: Path) -> None:
+    """The W&B mirror's end of a run (offline): the curves (from curves.csv), the problems table of the selected
+    lines (one pass), the run directory as an artifact."""
+    from ttc.analysis.outputs import read_csv
+    from ttc.harness.store import RunStore
+    from ttc.harness.wandb_log import WandbLogger
+
+    config = json.loads((run / "run.json").read_text())["config"]
+    chosen = [x for lines in RunStore(run).problems() for x in lines if x["selected"]]
+    live = WandbLogger(mode="offline").start(run, config, where=run.parent / "wandb")
+    live.finish(run, config, read_csv(run / "curves.csv"), chosen)
 
 
 def timed(argv: list[str]) -> tuple[float, float]:
@@ -119,6 +134,7 @@ def bench(size: str, out: Path) -> None:
         "curves": py + [__file__, "--step-curves", str(whole)],
         "merge": py + ["-m", "ttc.harness.cli", "merge", str(root / "merged"), *map(str, parts)],
         "report": py + ["-m", "ttc.harness.cli", "report", str(whole), "--out", str(root / "report")],
+        "wandb": py + [__file__, "--step-wandb", str(whole)],
     }
     for name, argv in steps.items():
         seconds, peak = timed(argv)
@@ -132,9 +148,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/ttc-scale"))
     parser.add_argument("--keep", action="store_true", help="keep the pools (default: removed after each size)")
     parser.add_argument("--step-curves", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--step-wandb", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step_curves:
         return step_curves(args.step_curves)
+    if args.step_wandb:
+        return step_wandb(args.step_wandb)
     print(f"{'size':>10} {'step':>7} {'lines':>9} {'MiB':>8} {'s':>8} {'peak MiB':>8} {'us/line':>8}")
     for size in args.sizes:
         bench(size, args.out)

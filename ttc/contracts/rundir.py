@@ -1,11 +1,15 @@
 """The run directory's files, read in one place: `run.json` (the record) and `samples.jsonl` (the lines).
 
 Every reader of run directories (the analysis, the report, shard merging, the sweep summary) goes through
-`read_record` and `read_samples`, so a corrupt, empty or wrong-shape file is one line naming the file, the
-line and the fix, never a traceback, and the file is left as it is. Only a torn end (a kill mid-write) is left
-out, as the writer's resume cuts it off (`scan_samples` is the one pass every reader and the resume share). A line is keyed by (problem, candidate): a repeated key is read once. Lines written
-before lines carried a `curve` get it from their strategy name. Whole files are written with `write_atomic`
-(temporary name, fsync, rename). Knows nothing about models.
+`read_record` and `SampleStream`, so a corrupt, empty or wrong-shape file is one line naming the file, the
+line and the fix, never a traceback, and the file is left as it is. `SampleStream` is the one pass over
+samples.jsonl: it yields a problem's lines when its block is finished, so a reader holds one problem, not the
+file (curves, merge and the report of a 512,000-line pool stay within a few hundred MB); `read_samples` keeps
+every line, for small readers and tests. Only a torn end (a kill mid-write) is left out, as the writer's resume
+cuts it off. A line is keyed by (problem, candidate): a repeated key is read once. A line that names `shared`
+fields gets them back from its problem's first line (ttc.contracts.samples.compact); lines written before
+lines carried a `curve` get it from their strategy name. Whole files are written with `write_atomic` or
+`atomic` (temporary name, fsync, rename). Knows nothing about models.
 """
 
 from __future__ import annotations
@@ -174,27 +178,6 @@ def read_samples(run_dir: str | Path) -> list[SampleLine]:
     """Every sample line of a run directory, checked against the schema; [] when there is none yet. A torn last
     line is left out (the writer's resume cuts it off); damage before it is one line (`damaged`)."""
     return scan_samples(run_dir).lines
-
-
-def finished(lines: list[SampleLine]) -> list[SampleLine]:
-    """The lines of problems whose every candidate is on disk (a partial block is no finished problem)."""
-    count: dict[str, int] = {}
-    for line in lines:
-        count[line["problem_id"]] = count.get(line["problem_id"], 0) + 1
-    return [x for x in lines if count[x["problem_id"]] == x["n_candidates"]]
-
-
-def progress(run_dir: str | Path) -> tuple[int, int | None, int]:
-    """(finished problems, problems the run is for (None if unrecorded), problems with a partial block)."""
-    lines = read_samples(run_dir)
-    return tally(lines, read_record(run_dir))
-
-
-def tally(lines: list[SampleLine], record: dict) -> tuple[int, int | None, int]:
-    """`progress` of a run already read: its lines and its run.json record."""
-    done = {x["problem_id"] for x in finished(lines)}
-    partial = {x["problem_id"] for x in lines} - done
-    return len(done), record.get("problems"), len(partial)
 
 
 def _checked(line: dict, path: Path, n: int) -> SampleLine:

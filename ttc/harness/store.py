@@ -1,9 +1,11 @@
 """The run directory: resolved config, run metadata and the append-only per-sample record.
 
-`samples.jsonl` has one line per problem x candidate; all lines of a problem are written with one
-`write`, flushed and fsynced, so a kill leaves at most one torn block at the end, which `resume` cuts off (and
-nothing else: a line damaged before the end stops the run with one line, the file untouched). Whole files (config, curves, plots) are written to a temporary name and renamed.
-Knows nothing about models or strategies beyond the records it serialises (and the fingerprints it is given).
+`samples.jsonl` has one line per problem x candidate; all lines of a problem are written with one `write` (the
+prompt, reference and ledger on its first line only: ttc.contracts.samples.compact), flushed and fsynced, so a
+kill leaves at most one torn block at the end, which `resume` cuts off (and nothing else: a line damaged before
+the end stops the run with one line, the file untouched). Whole files (config, curves, plots) are written to a
+temporary name and renamed. Knows nothing about models or strategies beyond the records it serialises (and the
+fingerprints it is given).
 """
 
 from __future__ import annotations
