@@ -16,10 +16,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 from ttc.analysis.estimators import pass_at_k
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import BatchGrader, Task
+from ttc.contracts.records import Problem
 from ttc.harness.run import build
 from ttc.harness.resolvers import register
 from ttc.tasks.files import iter_jsonl
@@ -62,11 +64,25 @@ def grade_file(task: Task, path: Path) -> tuple[list[dict], dict[str, float]]:
         verdicts = [(o is not None and o.passed, o.reason if o is not None else "failed: no code") for o in outcomes]
         checks = [check_report(o) for o in outcomes]
     else:
-        grades = task.grade_many(answers, mine) if isinstance(task, BatchGrader) else map(task.grade, answers, mine)
-        verdicts = [(ok, "passed" if ok else "failed") for ok in grades]
+        verdicts = [(ok, "passed" if ok else "failed") for ok in grades(task, answers, mine)]
     results = [{**x, "answer": a, "passed": ok, "result": why, **({"check": c} if c else {})}
                for x, a, (ok, why), c in zip(lines, answers, verdicts, checks)]
     return results, pass_at(results, keys[0])
+
+
+def grades(task: Task, answers: list[str | None], problems: list[Problem]) -> list[bool]:
+    """The task's grade of each answer for its problem (all at once where the task grades in batches)."""
+    if isinstance(task, BatchGrader):
+        return list(task.grade_many(answers, problems))
+    return list(map(task.grade, answers, problems))
+
+
+def task_of(overrides: list[str], conf_dir: Path) -> tuple[Task, DictConfig]:
+    """The task a command line's `task=...` overrides compose to, and its config node."""
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        register()
+        cfg = compose(config_name="config", overrides=overrides)
+    return build(cfg.task, "task"), cfg.task
 
 
 def pass_at(results: list[dict], key: str) -> dict[str, float]:
@@ -87,10 +103,7 @@ def grade_command(argv: list[str], conf_dir: Path) -> None:
               "id/text for the others. Writes FILE_results.jsonl (verdict and reason per line), prints pass@k.")
         return
     overrides, path = parse(argv)
-    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
-        register()
-        cfg = compose(config_name="config", overrides=overrides)
-    task = build(cfg.task, "task")
+    task, _ = task_of(overrides, conf_dir)
     results, scores = grade_file(task, path)
     out = path.with_name(path.name.removesuffix(".jsonl") + "_results.jsonl")
     out.write_text("".join(json.dumps(r) + "\n" for r in results))

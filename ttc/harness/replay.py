@@ -25,19 +25,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from ttc.analysis.curves import problem_records, summarize
 from ttc.analysis.outputs import Curves, title_of, to_csv, write_png
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.protocols import BatchGrader, Task
+from ttc.contracts.protocols import Task
 from ttc.contracts.records import Problem
 from ttc.contracts.rules import aggregate
 from ttc.contracts.samples import SampleLine
 from ttc.contracts.vocab import AGGREGATES, Aggregate
-from ttc.harness.resolvers import register
-from ttc.harness.run import build
+from ttc.harness.grade import grades, task_of
 from ttc.harness.store import RunStore
 
 IDS = ("id", "problem_id", "unique_id")
@@ -101,8 +99,7 @@ def read_pool(path: Path, agg: Aggregate) -> dict[str, list[dict]]:
 def lines_of(task: Task, problem: Problem, index: int, samples: list[dict], names: dict, params: float) -> list[SampleLine]:
     """One problem's sample lines: every completion's answer extracted and graded by the task."""
     answers = [s["answer"] if s["text"] is None else task.extract(s["text"]) for s in samples]
-    grades = list(task.grade_many(answers, [problem] * len(answers)) if isinstance(task, BatchGrader)
-                  else map(task.grade, answers, [problem] * len(answers)))
+    graded = grades(task, answers, [problem] * len(answers))
     scored = all(s["score"] is not None for s in samples)
     tokens = sum(int(s["tokens"]) for s in samples)
     ledger = {"generated_tokens": tokens, "prompt_tokens": 0, "cached_tokens": 0, "generator_flops": 2 * params * tokens,
@@ -120,7 +117,7 @@ def lines_of(task: Task, problem: Problem, index: int, samples: list[dict], name
         "verifier_score": float(s["score"]) if scored else None, "verifier_tokens": 0, "verifier_flops": 0.0,
         "step_scores": s["steps"] if scored else None, "info": {}, "ledger": ledger, "prompt": problem.prompt,
         "reference": problem.reference,
-    } for c, (s, a, ok) in enumerate(zip(samples, answers, grades))]
+    } for c, (s, a, ok) in enumerate(zip(samples, answers, graded))]
 
 
 def replay(task: Task, pool: Path, out: Path, opts: dict[str, str], config: dict) -> Curves:
@@ -158,11 +155,8 @@ def curves_command(argv: list[str], conf_dir: Path) -> None:
         print(f"{USAGE}\n\n{__doc__.split(chr(10) + chr(10))[0]}")
         return
     overrides, opts = parse(argv)
-    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
-        register()
-        cfg = compose(config_name="config", overrides=overrides)
-    task = build(cfg.task, "task")
+    task, node = task_of(overrides, conf_dir)
     pool = Path(opts["pool"]).expanduser()
     out = Path(opts.get("out") or pool.with_suffix(""))
-    curves = replay(task, pool, out, opts, OmegaConf.to_container(cfg.task, resolve=True))
+    curves = replay(task, pool, out, opts, OmegaConf.to_container(node, resolve=True))
     print(f"curves: {out / 'curves.csv'} ({len(curves.rows)} rows); report with: ttc report {out}")
