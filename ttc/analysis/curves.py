@@ -48,12 +48,20 @@ def _span(span: Span, n: int) -> list[int]:
     return [k for k in budgets(n) if span == "every" or k != 1]
 
 
-def _cost(pool: list[SampleLine], k: int, uses_verifier: bool) -> tuple[float, float]:
-    n = len(pool)
-    prompt = sum(c["prompt_flops"] for c in pool)
-    gen = sum(c["flops"] - c["prompt_flops"] for c in pool) / n
-    ver = sum(c["verifier_flops"] for c in pool) / n if uses_verifier else 0.0
-    return k * sum(c["generated_tokens"] for c in pool) / n, prompt + k * (gen + ver)
+class _Cost:
+    """What budget k of a pool costs (generated tokens, FLOPs): the prompt once, k times the mean generation and,
+    where the rule uses the verifier, k mean verifier calls; the pool's sums taken once."""
+
+    def __init__(self, pool: list[SampleLine]) -> None:
+        self.n = len(pool)
+        self.prompt = sum(c["prompt_flops"] for c in pool)
+        self.gen = sum(c["flops"] - c["prompt_flops"] for c in pool) / self.n
+        self.ver = sum(c["verifier_flops"] for c in pool) / self.n
+        self.tokens = sum(c["generated_tokens"] for c in pool)
+
+    def at(self, k: int, uses_verifier: bool) -> tuple[float, float]:
+        """(generated tokens, FLOPs) of budget k."""
+        return k * self.tokens / self.n, self.prompt + k * (self.gen + (self.ver if uses_verifier else 0.0))
 
 
 def per_problem(lines: list[SampleLine]) -> list[dict]:
@@ -80,11 +88,11 @@ def problem_records(pool: list[SampleLine]) -> list[dict]:
 
 def _pooled_records(pool: list[SampleLine], base: dict) -> list[dict]:
     """Every series of the selections table the pool gives, at every budget it is read at."""
-    head, out = pool[0], []
+    head, out, cost = pool[0], [], _Cost(pool)
     for rule, vname, rate in pooled_series(pool, head["run_seed"]):
         for k in _span(rule.span, len(pool)):
             acc, se = rate(k)
-            toks, flops = _cost(pool, k, rule.charged(head.get("verifier", "none")))
+            toks, flops = cost.at(k, rule.charged(head.get("verifier", "none")))
             out.append({**base, "series": rule.series, "strategy": POOL_STRATEGY, "selection": rule.selection,
                         "verifier": vname, "budget": k, "budget_unit": "samples",
                         "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops})
