@@ -157,3 +157,17 @@ def test_drawn_subsets_are_uniform_sorted_and_distinct_members():
     assert len(counts) == 20  # every 3-subset of 6 drawn, each about 1,000 times
     chi2 = sum((c - 1000) ** 2 / 1000 for c in counts.values())
     assert chi2 < 43.8  # chi-square, 19 degrees of freedom, p = 0.001
+
+
+def test_a_series_draws_nested_subsets_for_every_budget_the_same_in_any_order():
+    """One shuffle serves every budget: draw i's k-subset holds its j-subset for j < k, and asking for the
+    budgets in any order (a fresh mask when k falls) gives the same rows."""
+    drawn = est.Draws(12, 500, seed=3, exact_limit=0)
+    up = {k: drawn.subsets(k)[0] for k in (2, 4, 8, 3)}
+    again = est.Draws(12, 500, seed=3, exact_limit=0)
+    down = {k: again.subsets(k)[0] for k in (8, 4, 3, 2)}
+    assert all((up[k] == down[k]).all() for k in up)
+    assert all(set(a) <= set(b) for a, b in zip(up[2].tolist(), up[4].tolist()))
+    assert all(set(a) <= set(b) for a, b in zip(up[4].tolist(), up[8].tolist()))
+    assert all(list(r) == sorted(set(r)) and len(r) == 8 for r in up[8].tolist())
+    assert not (up[4] == est.Draws(12, 500, seed=4, exact_limit=0).subsets(4)[0]).all()

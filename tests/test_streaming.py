@@ -15,6 +15,7 @@ from ttc.contracts.errors import ConfigError
 from ttc.contracts.rundir import SampleStream, read_record, read_samples
 from ttc.contracts.samples import SHARED
 from ttc.harness.cli import CONF_DIR
+from ttc.harness.grade import grade_file, task_of
 from ttc.harness.run import execute
 
 
@@ -97,3 +98,12 @@ def test_the_stream_holds_one_problem_and_keeps_the_damage_rules(pool, tmp_path)
     with pytest.raises(ConfigError, match=r"line 1 takes \['ledger', 'prompt', 'reference'\] from its problem's "
                                           r"first line, which is not before it.*sed -i '1d'"):
         list(SampleStream(copy))
+
+
+def test_ttc_grade_regrades_a_runs_own_samples_file(pool, tmp_path):
+    """The compacted record stays `ttc grade`-compatible: its lines are graded as they are, to the run's grades."""
+    shutil.copy(pool / "samples.jsonl", tmp_path / "s.jsonl")
+    task, _ = task_of(["task=arith", "task.per_level=1"], CONF_DIR)
+    results, scores = grade_file(task, tmp_path / "s.jsonl")
+    assert [r["passed"] for r in results] == [x["correct"] for x in _raw(pool)] and len(results) == 5 * 256
+    assert 0 < scores["pass@1"] < 1

@@ -56,9 +56,13 @@ class Pool:
                        reverse=True)
         return [self.right[i] for i in order]
 
-    def subsets(self, ok: Callable[[Sequence[int]], bool], k: int, draws: int, tag: str) -> tuple[float, float]:
-        """The share of k-subsets on which `ok` holds: exact when they are few, else `draws` seeded draws."""
-        return est.subset_rate(ok, len(self.lines), k, draws=draws, seed=self.subset_seed(tag))
+    def subsets(self, ok: Callable[[Sequence[int]], bool], k: int, drawn: est.Draws) -> tuple[float, float]:
+        """The share of k-subsets on which `ok` holds: exact when they are few, else the series' seeded draws."""
+        return est.subset_rate(ok, len(self.lines), k, drawn.count, drawn.seed, drawn=drawn)
+
+    def draws(self, count: int, tag: str) -> est.Draws:
+        """The seeded subsets series `tag` reads this problem's pool on, at every budget."""
+        return est.Draws(len(self.lines), count, self.subset_seed(tag))
 
     def subset_seed(self, tag: str) -> int:
         """The seed of the subsets a series `tag` draws for this problem."""
@@ -98,9 +102,9 @@ def _best_of_k(p: Pool, rule: Rule) -> Rate:
 
 
 def _weighted_vote(p: Pool, rule: Rule) -> Rate:
-    scores = [c["verifier_score"] for c in p.lines]
-    return lambda k: est.weighted_vote_rate(p.answers, scores, p.right_answers,
-                                            lambda a: answer_key(p.seed, p.pid, a), k, 2000, p.subset_seed(f"draws{k}"))
+    scores, drawn = [c["verifier_score"] for c in p.lines], p.draws(2000, "weighted_vote")
+    return lambda k: est.weighted_vote_rate(p.answers, scores, p.right_answers, lambda a: answer_key(p.seed, p.pid, a),
+                                            k, drawn.count, drawn.seed, drawn)
 
 
 def _mbr(p: Pool, rule: Rule) -> Rate:
@@ -112,7 +116,8 @@ def _mbr(p: Pool, rule: Rule) -> Rate:
     def pick(sub: Sequence[int]) -> bool:
         kept = [i for i in sub if p.answers[i] is not None or not p.rejecting] or list(sub)
         return p.right[mbr_pick(kept, u, p.answers, p.seed, p.pid)]
-    return lambda k: p.subsets(pick, k, 2000, f"mbr{k}")
+    drawn = p.draws(2000, rule.selection)
+    return lambda k: p.subsets(pick, k, drawn)
 
 
 def _cluster(p: Pool, rule: Rule) -> Rate | None:
@@ -126,7 +131,8 @@ def _cluster(p: Pool, rule: Rule) -> Rate | None:
 
     def hit(sub: Sequence[int]) -> bool:
         return any(p.right[i] for i in submissions(sorted(sub), passed, behaviour, p.keys, m))
-    return lambda k: p.subsets(hit, k, 1000, f"cluster{m}@{k}")
+    drawn = p.draws(1000, f"cluster{m}")
+    return lambda k: p.subsets(hit, k, drawn)
 
 
 ESTIMATE: dict[Estimator, Callable[[Pool, Rule], Rate | None]] = {

