@@ -129,9 +129,9 @@ def _forget(run_dir: Path, job: str) -> None:
 
 
 def main(beside: bool = False) -> None:
-    """The `ttc` entry point: `merge`, `grade`, `processbench`, `report`, or a Hydra run or sweep. `beside`: start
-    a side worker (ttc.harness.side.SideWorker) that checks the command line, draws and mirrors to W&B, handed to
-    the run; only where the main module re-imports safely (a spawned worker imports it)."""
+    """The `ttc` entry point: `merge`, `grade`, `curves`, `processbench`, `report`, or a Hydra run or sweep.
+    `beside`: start a side worker (ttc.harness.side.SideWorker) that checks the command line, draws and mirrors
+    to W&B, handed to the run; only where the main module re-imports safely (a spawned worker imports it)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     argv, side = sys.argv[1:], IN_PROCESS
@@ -149,7 +149,8 @@ def main(beside: bool = False) -> None:
 
 
 def _subcommand(argv: list[str]) -> bool:
-    """Run the subcommand argv names (`merge`, `grade`, `processbench`, `report`): True; else False (Hydra's)."""
+    """Run the subcommand argv names (`merge`, `grade`, `curves`, `processbench`, `report`): True; else False
+    (Hydra's)."""
     if argv[:1] == ["merge"]:
         merge_command(argv[1:])
     elif argv[:1] == ["grade"]:
