@@ -37,18 +37,18 @@ def _raw(run_dir) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
-    """A real tiny-world pool: 5 problems (one a level) x 256 samples with verifier scores (every pooled rule
+    """A real tiny-world pool: 3 problems (levels 1-3) x 256 samples with verifier scores (every pooled rule
     applies)."""
     run = tmp_path_factory.mktemp("pool") / "n256"
-    _run(run, ["strategy=best_of_n", "strategy.n=256", "task.per_level=1", "batch_size=5"])
+    _run(run, ["strategy=best_of_n", "strategy.n=256", "task.per_level=1", "task.levels=[1,2,3]", "batch_size=3"])
     return run
 
 
 def test_per_problem_fields_are_written_once_and_read_back_whole(pool):
     raw = _raw(pool)
-    assert len(raw) == 5 * 256
+    assert len(raw) == 3 * 256
     firsts = [x for x in raw if "shared" not in x]
-    assert len(firsts) == 5 and all(x["candidate"] == 0 and set(SHARED) <= set(x) for x in firsts)
+    assert len(firsts) == 3 and all(x["candidate"] == 0 and set(SHARED) <= set(x) for x in firsts)
     later = [x for x in raw if "shared" in x]
     assert all(x["shared"] == sorted(SHARED) and not set(SHARED) & set(x) for x in later)
     whole = read_samples(pool)
@@ -103,7 +103,7 @@ def test_the_stream_holds_one_problem_and_keeps_the_damage_rules(pool, tmp_path)
 def test_ttc_grade_regrades_a_runs_own_samples_file(pool, tmp_path):
     """The compacted record stays `ttc grade`-compatible: its lines are graded as they are, to the run's grades."""
     shutil.copy(pool / "samples.jsonl", tmp_path / "s.jsonl")
-    task, _ = task_of(["task=arith", "task.per_level=1"], CONF_DIR)
+    task, _ = task_of(["task=arith", "task.per_level=1", "task.levels=[1,2,3]"], CONF_DIR)
     results, scores = grade_file(task, tmp_path / "s.jsonl")
-    assert [r["passed"] for r in results] == [x["correct"] for x in _raw(pool)] and len(results) == 5 * 256
+    assert [r["passed"] for r in results] == [x["correct"] for x in _raw(pool)] and len(results) == 3 * 256
     assert 0 < scores["pass@1"] < 1

@@ -6,9 +6,9 @@ curves.csv. The numbers are scipy's: the same resamples (`Generator.integers(0, 
 them), the same mid-rank bias correction, jackknife acceleration and linear quantiles;
 tests/test_intervals.py checks equality with `scipy.stats.bootstrap` on random and degenerate inputs.
 
-Every interval draws its resamples from a fresh generator seeded with the same `seed`, so two rows over the
-same problems (in the same order: rows are aligned by problem id) are resampled with the same problem indices:
-their intervals are paired, and the difference of two rows at one budget has its own paired interval
+Every interval draws its resamples from a fresh generator seeded with the same `seed` (drawn once per seed and
+problem count and reused, not redrawn for every row), so two rows over the same problems (in the same order: rows
+are aligned by problem id) are resampled with the same problem indices: their intervals are paired, and the difference of two rows at one budget has its own paired interval
 (`difference`). BCa is used where it is defined; where it is not (a jackknife with no spread, as with very few
 problems) the percentile interval of the same resamples is reported, and a row whose values are all equal has
 the zero-width interval at that value.
@@ -17,6 +17,7 @@ the zero-width interval at that value.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from statistics import NormalDist
 from typing import Sequence
 
@@ -48,15 +49,24 @@ def _bca_levels(theta_hat: float, theta_b: np.ndarray, jack: np.ndarray) -> tupl
     return tuple(_ndtr(z0 + (z0 + za) / (1 - a * (z0 + za))) for za in (z, -z))
 
 
+@lru_cache(maxsize=8)
+def _resamples(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The problem indices of every resample (as scipy draws them) and the jackknife's mask (row i leaves out
+    problem i), for n problems: the same for every row over n problems, so drawn once (read-only)."""
+    idx = np.random.default_rng(seed).integers(0, n, (N_RESAMPLES, n))
+    keep = ~np.eye(n, dtype=bool)
+    idx.flags.writeable = keep.flags.writeable = False
+    return idx, keep
+
+
 def _bootstrap(columns: tuple[np.ndarray, ...], seed: int) -> tuple[float, float]:
     """BCa (else percentile) 95% interval of mean(columns[0]) - mean(columns[1]) (or of the mean of one
     column), the columns resampled together by problem."""
     n = len(columns[0])
-    idx = np.random.default_rng(seed).integers(0, n, (N_RESAMPLES, n))
+    idx, keep = _resamples(seed, n)
     stat = (lambda *cs: np.mean(cs[0], axis=-1)) if len(columns) == 1 else (
         lambda u, v: np.mean(u, axis=-1) - np.mean(v, axis=-1))
     theta_b = stat(*(c[idx] for c in columns))
-    keep = ~np.eye(n, dtype=bool)  # jackknife: row i leaves out problem i
     jack = stat(*(np.broadcast_to(c, (n, n))[keep].reshape(n, n - 1) for c in columns))
     levels = _bca_levels(float(stat(*columns)), theta_b, jack)
     if any(math.isnan(q) for q in levels):
