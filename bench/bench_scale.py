@@ -1,6 +1,6 @@
 """The analysis at research pool sizes: synthetic pools written through the run store, then each step timed.
 
-    python bench/bench_scale.py [--sizes 500x64 500x256] [--out /tmp/ttc-scale] [--keep]
+    python bench/bench_scale.py [--sizes 500x64 500x256] [--steps curves report] [--out /tmp/ttc-scale] [--keep]
 
 For each size (problems x N samples a problem), a best-of-N pool with verifier scores is written through the real
 store (RunStore.bind and append, no model): Zipf-like answers over 40 + N/4 distinct ones, 5% without an
@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STEPS = ["curves", "merge", "report", "wandb"]
 CARD = {"attention_dim": 64, "context": 512, "hidden_size": 64, "layers": 6, "name": "tiny-0.3m",
         "non_embedding_parameters": 301888, "training_tokens": 15002323, "vocab_size": 102}
 META = {"generator": "tiny-0.3m", "grader_version": "arith-exact-v1", "run_seed": 0, "selection": "verifier",
@@ -122,7 +123,7 @@ def timed(argv: list[str]) -> tuple[float, float]:
     return time.perf_counter() - start, usage.ru_maxrss / 1024
 
 
-def bench(size: str, out: Path) -> None:
+def bench(size: str, out: Path, only: list[str]) -> None:
     problems, n = (int(x) for x in size.lower().split("x"))
     root = out / size
     shutil.rmtree(root, ignore_errors=True)
@@ -137,6 +138,8 @@ def bench(size: str, out: Path) -> None:
         "wandb": py + [__file__, "--step-wandb", str(whole)],
     }
     for name, argv in steps.items():
+        if name not in only:
+            continue
         seconds, peak = timed(argv)
         print(f"{size:>10} {name:>7} {lines:>9,} {mib:>8.1f} {seconds:>8.1f} {peak:>8.0f} {1e6 * seconds / lines:>8.0f}",
               flush=True)
@@ -147,6 +150,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["500x64", "500x256", "500x1024", "128x10000"])
     parser.add_argument("--out", type=Path, default=Path("/tmp/ttc-scale"))
     parser.add_argument("--keep", action="store_true", help="keep the pools (default: removed after each size)")
+    parser.add_argument("--steps", nargs="+", default=STEPS, choices=STEPS, help="the steps to time (default: all)")
     parser.add_argument("--step-curves", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--step-wandb", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,7 +160,7 @@ def main() -> None:
         return step_wandb(args.step_wandb)
     print(f"{'size':>10} {'step':>7} {'lines':>9} {'MiB':>8} {'s':>8} {'peak MiB':>8} {'us/line':>8}")
     for size in args.sizes:
-        bench(size, args.out)
+        bench(size, args.out, args.steps)
         if not args.keep:
             shutil.rmtree(args.out / size, ignore_errors=True)
 

@@ -31,7 +31,7 @@ class Untold:
 
 def test_the_bar_moves_within_a_batch_by_calls_made_over_calls_expected(small):
     bar, params = Bar(), SamplingParams(temperature=0.0, max_tokens=2)
-    hook, g = CallProgress(bar), Untold(small)
+    hook, g = CallProgress(bar, clock=lambda: 0.0), Untold(small)  # no time passes: 95% of a batch by its calls
     with hook.watch(g):
         hook.begin(0, 4)
         for _ in range(3):
@@ -45,6 +45,26 @@ def test_the_bar_moves_within_a_batch_by_calls_made_over_calls_expected(small):
         hook.end(8)
     assert [x for i, x in enumerate(bar.seen) if x != bar.seen[i - 1] or i == 0][1:] == [4.0, 5.3333, 6.6667, 7.8, 8.0]
     assert bar.tokens == 7 * 2  # counted after each call: 7 calls of 2 tokens
+
+
+def test_a_batch_reaches_by_its_calls_only_the_share_of_time_generation_took_before(small):
+    """Earlier batches spent 1 s generating and 3 s verifying after their last call: a batch whose calls are all
+    made stands at a quarter of itself, not 95%, so the ETA counts the verification still to come."""
+    now = [0.0]
+    bar, params = Bar(), SamplingParams(temperature=0.0, max_tokens=2)
+    hook, g = CallProgress(bar, clock=lambda: now[0]), Untold(small)
+    with hook.watch(g):
+        for batch in range(2):
+            hook.begin(4 * batch, 4)
+            for _ in range(2):
+                now[0] += 0.5
+                g.generate(["1+1="], params, [[0]])
+            if batch == 1:
+                assert bar.n == 4 + 4 * 0.25
+            now[0] += 3.0  # the verifier scores, then the grades
+            hook.end(4 * (batch + 1))
+    moves = [x for i, x in enumerate(bar.seen) if i == 0 or x != bar.seen[i - 1]]
+    assert moves[-3:] == [4.5, 5.0, 8.0]
 
 
 def test_a_reporting_generator_moves_the_bar_inside_its_one_call(small):
