@@ -120,3 +120,24 @@ def test_bad_pools_are_one_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "ttc.harness.cli", "curves", "task=math500"], capture_output=True,
                          text=True)
     assert out.returncode == 2 and out.stderr.strip().startswith("ttc: error: usage: ttc curves task=NAME pool=FILE.jsonl")
+
+
+def test_a_pool_of_one_line_per_sample_replays(tmp_path):
+    """The flat layout: problem id, the completion (or its answer alone), a score and a log-probability; the
+    task grades every completion, and the pool's logprob rules appear."""
+    task = ["task=arith", "task.per_level=1", "task.levels=[1,2]"]
+    lines = [{"id": "test-L1-0", "text": "4 more.\nAnswer: 12\n", "score": 0.9, "logprob": -1.0, "tokens": 5},
+             {"id": "test-L1-0", "text": "Answer: 11\n", "score": 0.2, "logprob": -3.0, "tokens": 3},
+             {"id": "test-L1-0", "answer": "11", "score": 0.1, "logprob": -2.0, "tokens": 4},
+             {"id": "test-L2-0", "answer": "10", "score": 0.3, "logprob": -0.5, "tokens": 6},
+             {"id": "test-L2-0", "text": "no answer here", "score": 0.8, "logprob": -0.1, "tokens": 2},
+             {"id": "test-L2-0", "text": "Answer: 10\n", "score": 0.4, "logprob": -0.7, "tokens": 6}]
+    pool = tmp_path / "flat.jsonl"
+    pool.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    curves_command([*task, f"pool={pool}", f"out={tmp_path / 'run'}"], CONF_DIR)
+    rows = {(r["series"], int(r["budget"])): float(r["accuracy"])
+            for r in csv.DictReader(open(tmp_path / "run" / "curves.csv")) if r["level"] == "all"}
+    assert rows[("oracle_pass_at_n", 3)] == 1.0 and rows[("sample", 1)] == pytest.approx((1 / 3 + 2 / 3) / 2, abs=1e-6)
+    assert rows[("majority", 3)] == 0.5  # L1: 11 twice beats 12; L2: 10 twice (the unanswered one abstains)
+    assert rows[("best_of_n", 3)] == 0.5  # L1: 0.9 picks 12 (right); L2: 0.8 picks the unanswered one (wrong)
+    assert rows[("best_of_n_logprob", 3)] == 0.5  # L1: -1.0 picks 12 (right); L2: -0.1 picks the unanswered one

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,6 +66,14 @@ def test_merged_shards_equal_the_unsharded_run(tmp_path):
     assert json.loads((out / "run.json").read_text())["problems"] == 9
     with pytest.raises(ConfigError, match="shard 1 given twice"):
         merge(tmp_path / "m", [*shards, shards[1]])
+    # shard 2's first problem swapped for shard 1's first: a problem in two shards, refused with nothing written
+    twin = tmp_path / "twin"
+    shutil.copytree(shards[2], twin)
+    theirs, mine = ((d / "samples.jsonl").read_text().splitlines(keepends=True) for d in (shards[1], twin))
+    (twin / "samples.jsonl").write_text("".join(theirs[:4] + mine[4:]))  # 4 candidates a problem
+    with pytest.raises(ConfigError, match=r"merge: problem \S+ appears in more than one shard"):
+        merge(tmp_path / "dup", [*shards[:2], twin])
+    assert not (tmp_path / "dup" / "run.json").exists() and not (tmp_path / "dup" / "samples.jsonl").exists()
     _run(tmp_path / "other", ["num_shards=3", "shard=2", "seed=1"])
     with pytest.raises(ConfigError, match="is not a shard of the same run"):
         merge(tmp_path / "m", [*shards[:2], tmp_path / "other"])

@@ -101,11 +101,14 @@ def _draw(ax, rows: list[dict], x: str, labels: list[str], mark_budgets: bool = 
             for r in rs:
                 ax.annotate(f"{r['budget']}", (r[x], r["accuracy"]), textcoords="offset points", xytext=(2, 3),
                             fontsize=5.5, color=colour)
-    ax.set_xscale("log")
+    if any(float(r[x]) > 0 for r in rows):  # a run that recorded no compute (a replayed pool) stays linear
+        ax.set_xscale("log")
     ax.set_ylim(0, 1)
 
 
 def _xlabel(x: str) -> str:
+    if x == "budget":
+        return "budget (samples per problem)"
     return "FLOPs per problem (generator + verifier)" if x.startswith("flops") else "generated tokens per problem"
 
 
@@ -115,6 +118,8 @@ def curves(rows: list[dict], fronts: dict | None = None, x: str = "flops_per_pro
     but G-Pass), arms with 95% bands and budgets marked, references dashed, and, if given, each model's Pareto
     frontier."""
     mine = [r for r in rows if r["level"] == "all"]
+    if x == "flops_per_problem" and not any(float(r[x]) > 0 for r in mine):
+        x, fronts = "budget", None  # no compute recorded (a pool replayed without params=): budgets on the x-axis
     with _figure((8, 4.8)) as (fig, ax):
         _draw(ax, mine, x, default_labels(mine) if labels is None else labels)
         for model, front in (fronts or {}).items():

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import copy
 import heapq
-from itertools import repeat
 import re
+from itertools import repeat
 from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence, TypeVar
 
@@ -102,14 +102,16 @@ def _in_order(dirs: list[Path]) -> Iterator[list[dict]]:
 
 
 def _write_merged(out: RunStore, base: dict, records: list[dict], dirs: list[Path]) -> Path:
-    """Bind the merged run directory, then write its lines and derive its curves in one pass (under its lock)."""
+    """Write the merged lines and derive their curves in one pass, then bind the merged run directory and put its
+    samples.jsonl in place (under its lock)."""
     from ttc.analysis.outputs import derive_curves, write_png  # plotting imports only when merging
 
     head = {key: records[0][key] for key in ("meta", "card") if key in records[0]}
-    out.bind(base, {**head, "problems": sum(r.get("problems", 0) for r in records),
-                    "merged_from": sorted(str(d.resolve()) for d in dirs)})
-    with atomic(out.root / SAMPLES) as fh:
+    out.recorded(base)  # a directory holding another run is refused before any work
+    with atomic(out.root / SAMPLES) as fh:  # nothing is bound or renamed into place if the pass refuses
         curves = derive_curves(_written(_in_order(dirs), fh), pretraining_flops(records[0].get("card")))
+        out.bind(base, {**head, "problems": sum(r.get("problems", 0) for r in records),
+                        "merged_from": sorted(str(d.resolve()) for d in dirs)})
     out.write_curves(curves, write_png)
     return out.root
 
