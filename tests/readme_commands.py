@@ -48,10 +48,11 @@ class Command:
 
 def readme_lines() -> list[tuple[str, str, int]]:
     """(README.md:LINE, shell line, block) of the README's bash code blocks, `\\` continuations joined."""
-    out, fence, block, held = [], False, 0, None
+    out, inside, fence, block, held = [], False, False, 0, None
     for number, line in enumerate((ROOT / "README.md").read_text().splitlines(), 1):
-        if line.startswith("```"):
-            fence, block = (not fence and line.strip("`") in ("", "bash", "sh")), block + 1
+        if line.startswith("```"):  # an opening fence (bash or another language) or the closing one
+            inside, block = not inside, block + 1
+            fence = inside and line.strip("`") in ("", "bash", "sh")
             continue
         if not fence or not line.strip():
             continue
@@ -156,6 +157,8 @@ def needs(command: Command) -> str | None:
     """What beyond this machine's CPU and the tiny world the command needs (a phrase), or None."""
     if command.sub == "report":
         return "the runs of the commands before it (test_the_report_chain_runs_on_a_slice)"
+    if command.sub == "serve":
+        return "a server that runs until stopped (tests/test_serve.py drives it with the openai SDK)"
     if command.sub:
         return None
     cfg = compose_config(points(command)[0])

@@ -64,6 +64,9 @@ def _check_sub(command: Command) -> None:
 
         check_choices(argv)
         compose_config(parse(argv)[0])
+    elif command.sub == "serve":  # its overrides compose with serve's settings (tests/test_serve.py serves)
+        check_choices(argv)
+        compose_config(["+serve=default", *argv])
     else:
         pytest.fail(f"{command.where}: no check for `ttc {command.sub}` here yet")
 

@@ -9,6 +9,7 @@
     ttc report RUN_DIR... [--out DIR]     # report.html / report.md: curves, compute-optimal, exchange
     ttc grade task=humaneval samples=FILE.jsonl   # re-grade completions made elsewhere: FILE_results.jsonl, pass@k
     ttc curves task=math500 pool=FILE.jsonl       # a pool made elsewhere as a run directory: curves.csv, report
+    ttc serve [group=option ...]          # OpenAI's API over the presets (serve.presets), 127.0.0.1:8000
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def _forget(run_dir: Path, job: str) -> None:
 
 
 def main(beside: bool = False) -> None:
-    """The `ttc` entry point: `merge`, `grade`, `curves`, `processbench`, `report`, or a Hydra run or sweep.
+    """The `ttc` entry point: `merge`, `grade`, `curves`, `serve`, `processbench`, `report`, or a Hydra run or sweep.
     `beside`: start a side worker (ttc.harness.side.SideWorker) that checks the command line, draws and mirrors
     to W&B, handed to the run; only where the main module re-imports safely (a spawned worker imports it)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -149,7 +150,7 @@ def main(beside: bool = False) -> None:
 
 
 def _subcommand(argv: list[str]) -> bool:
-    """Run the subcommand argv names (`merge`, `grade`, `curves`, `processbench`, `report`): True; else False
+    """Run the subcommand argv names (`merge`, `grade`, `curves`, `serve`, `processbench`, `report`): True; else False
     (Hydra's)."""
     if argv[:1] == ["merge"]:
         merge_command(argv[1:])
@@ -158,6 +159,11 @@ def _subcommand(argv: list[str]) -> bool:
 
         check_choices(argv[1:])
         grade_command(argv[1:], CONF_DIR)
+    elif argv[:1] == ["serve"]:
+        from ttc.harness.serve import serve_command
+
+        check_choices(argv[1:])
+        serve_command(argv[1:], CONF_DIR)
     elif argv[:1] == ["curves"]:
         from ttc.harness.replay import curves_command
 

@@ -1,0 +1,110 @@
+"""`ttc serve` with the official `openai` SDK as the client, on the tiny world: a served answer equals what a batch
+`ttc` run selects for the same prompt, config and seed (greedy, and best-of-4 under the problem's id); chat and
+completions, streamed and not; usage counts every candidate; bad requests are one OpenAI-shaped error naming
+the field."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import openai
+import pytest
+from hydra import compose, initialize_config_dir
+
+from ttc.contracts.rundir import read_samples
+from ttc.harness.cli import CONF_DIR
+from ttc.harness.run import execute
+
+TASK = ["task.per_level=1", "task.levels=[1]", "logger=none"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port, cwd = _free_port(), tmp_path_factory.mktemp("serve")
+    proc = subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", "serve", f"serve.port={port}", "logger=none"],
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(proc.stdout.read())
+            time.sleep(0.2)
+    yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0), port
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _batch(tmp_path, strategy):
+    """The selected line of a batch run on the tiny world's first level-1 problem."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[*TASK, *strategy])
+    execute(cfg, tmp_path, quiet=True)
+    return next(x for x in read_samples(tmp_path) if x["selected"])
+
+
+def _question(line) -> str:
+    return line["prompt"].removeprefix("Q: ").removesuffix("\nA:\n")
+
+
+def test_served_answers_equal_a_batch_runs_selection(server, tmp_path):
+    client, _ = server
+    assert [m.id for m in client.models.list()] == ["greedy", "majority", "best_of_n"]
+    greedy = _batch(tmp_path / "g", ["strategy=greedy"])
+    resp = client.chat.completions.create(model="greedy", messages=[{"role": "user", "content": _question(greedy)}])
+    assert resp.choices[0].message.content == greedy["text"] and resp.choices[0].finish_reason == "stop"
+    assert resp.usage.completion_tokens == greedy["generated_tokens"]
+    best = _batch(tmp_path / "b", ["strategy=best_of_n", "strategy.n=4"])
+    resp = client.chat.completions.create(model="best_of_n", n=4, seed=0, messages=[
+        {"role": "system", "content": "ignored"}, {"role": "user", "content": _question(best)}],
+        extra_body={"ttc": {"problem_id": best["problem_id"], "candidates": True}})
+    extra = resp.to_dict()["ttc"]
+    assert resp.choices[0].message.content == best["text"] and extra["answer"] == best["answer"]
+    assert extra["budget"] == {"amount": 4, "unit": "samples"} and len(extra["candidates"]) == 4
+    assert resp.usage.completion_tokens == extra["ledger"]["generated_tokens"] == best["ledger"]["generated_tokens"]
+    assert extra["ledger"]["verifier_flops"] == pytest.approx(best["ledger"]["verifier_flops"])
+
+
+def test_completions_and_streams_carry_the_same_answer(server):
+    client, _ = server
+    question = "Cal has 8 nuts. Cal is given 4 more. How many nuts does Cal have?"
+    text = client.completions.create(model="majority", prompt=question, n=3, seed=1)
+    again = client.completions.create(model="majority", prompt=question, n=3, seed=1)
+    assert text.choices[0].text == again.choices[0].text and text.object == "text_completion"
+    streamed = client.completions.create(model="majority", prompt=question, n=3, seed=1, stream=True)
+    assert "".join(c.choices[0].text for c in streamed) == text.choices[0].text
+    chat = client.chat.completions.create(model="greedy", messages=[{"role": "user", "content": question}],
+                                          stream=True)
+    parts = list(chat)
+    assert "".join(p.choices[0].delta.content or "" for p in parts).endswith("Answer: 12\n")
+    assert parts[-1].choices[0].finish_reason == "stop"
+
+
+def test_bad_requests_are_one_error_naming_the_field(server):
+    client, port = server
+    with pytest.raises(openai.NotFoundError, match="model 'nope' is not served; presets: greedy, majority, best_of_n"):
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="best_of_n", n=0, messages=[{"role": "user", "content": "x"}])
+    assert err.value.body["param"] == "n" and "n=0 is out of range" in err.value.body["message"]
+    with pytest.raises(openai.BadRequestError, match="n does not apply to preset greedy"):
+        client.chat.completions.create(model="greedy", n=2, messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.BadRequestError, match="max_tokens must be an integer"):
+        client.completions.create(model="greedy", prompt="x", max_tokens="many")
+    with pytest.raises(openai.BadRequestError, match="messages has no user message"):
+        client.chat.completions.create(model="greedy", messages=[{"role": "system", "content": "x"}])
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{not json", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as raw:
+        urllib.request.urlopen(req, timeout=10)
+    assert raw.value.code == 400 and "not valid JSON" in json.loads(raw.value.read())["error"]["message"]

@@ -1,0 +1,140 @@
+"""`ttc serve [group=option ...]`: test-time compute behind OpenAI's API, on Starlette and uvicorn.
+
+    ttc serve                                   # the tiny world: presets greedy, majority, best_of_n on :8000
+    ttc serve serve.port=8011 'serve.presets=[greedy,best_of_n,prm_beam]' verifier=tiny_prm
+
+The generator, verifier and task come from the same Hydra groups as a run; each preset (`serve.presets`, strategy
+group options) is a model id: `model` picks it. `POST /v1/chat/completions` and `POST /v1/completions` run the
+preset's strategy on the request's prompt (the user message in the task's prompt format, `serve.template`) and
+answer with the selected candidate, usage over every candidate and a `ttc` object (ledger, strategy, budget;
+ttc.harness.serve_api); `stream: true` answers in OpenAI's chunks once the strategy has selected (a search
+cannot stream before it selects). `GET /v1/models`, `GET /health`. One strategy call at a time (the model is
+not shared across threads); the event loop stays free while it runs. Binds 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+
+from ttc.contracts.errors import ConfigError
+from ttc.contracts.records import Problem, ProblemResult
+from ttc.harness.resolvers import register
+from ttc.harness.run import build, build_verifier
+from ttc.harness.serve_api import SAMPLING, Request, RequestError, chunks, completion, parse
+
+
+@dataclass
+class Preset:
+    """A served model id: its strategy's config node (built per request, with the request's settings)."""
+
+    name: str
+    node: DictConfig
+
+
+class Service:
+    """The served components: generator, verifier, task (its extractor), presets; `answer` runs one request."""
+
+    def __init__(self, cfg: DictConfig, presets: list[Preset]) -> None:
+        self.cfg, self.presets = cfg, {p.name: p for p in presets}
+        self.task = build(cfg.task, "task")
+        self.generator = build(cfg.generator, "generator")
+        self.verifier = build_verifier(cfg, self.generator)
+        self.lock = threading.Lock()
+
+    def strategy(self, req: Request) -> Any:
+        """The preset's strategy with the request's settings (a setting its config has no field for is refused)."""
+        preset = self.presets.get(req.model)
+        if preset is None:
+            raise RequestError(404, f"model {req.model!r} is not served; presets: {', '.join(self.presets)}",
+                               "model", "model_not_found")
+        settings = dict(req.settings)
+        if req.stop:
+            settings["stop"] = list(req.stop)
+        for key in settings:
+            if key not in preset.node:
+                raise RequestError(400, f"{key} does not apply to preset {preset.name} (its strategy has no {key})",
+                                   "n" if key == "n" else key if key in SAMPLING else None)
+        return build(OmegaConf.merge(preset.node, settings), "strategy")
+
+    def answer(self, req: Request) -> dict:
+        """Run the request's preset on its prompt; the OpenAI response body."""
+        strategy = self.strategy(req)
+        problem = Problem(req.problem_id, self.cfg.serve.template.format(question=req.question), "")
+        seed = int(self.cfg.seed if req.seed is None else req.seed)
+        with self.lock:
+            result: ProblemResult = strategy.run([problem], self.generator, self.verifier, self.task.extract, seed)[0]
+        return completion(req, result, strategy.name, result.ledger.prompt_tokens)
+
+
+def app(service: Service):
+    """The ASGI application over `service`."""
+    from anyio import to_thread
+    from starlette.applications import Starlette
+    from starlette.requests import Request as HTTPRequest
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    max_n = int(service.cfg.serve.max_n)
+
+    async def run(http: HTTPRequest, kind) -> Any:
+        try:
+            try:
+                body = json.loads(await http.body())
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                raise RequestError(400, f"the body is not valid JSON ({err})") from None
+            req = parse(body, kind, max_n)
+            out = await to_thread.run_sync(service.answer, req)
+        except RequestError as err:
+            return JSONResponse(err.body(), status_code=err.status)
+        except ConfigError as err:
+            return JSONResponse(RequestError(400, str(err)).body(), status_code=400)
+        if not req.stream:
+            return JSONResponse(out)
+        events = [f"data: {json.dumps(c)}\n\n" for c in chunks(out)] + ["data: [DONE]\n\n"]
+        return StreamingResponse(iter(events), media_type="text/event-stream")
+
+    async def chat(http: HTTPRequest):
+        return await run(http, "chat")
+
+    async def text(http: HTTPRequest):
+        return await run(http, "text")
+
+    async def models(_: HTTPRequest):
+        return JSONResponse({"object": "list", "data": [{"id": name, "object": "model", "created": 0,
+                                                         "owned_by": "ttc"} for name in service.presets]})
+
+    async def health(_: HTTPRequest):
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
+                             Route("/v1/completions", text, methods=["POST"]),
+                             Route("/v1/models", models), Route("/health", health)])
+
+
+def load(overrides: list[str], conf_dir: Path) -> Service:
+    """The service a `ttc serve` command line composes: the run's groups, `serve`'s settings and its presets."""
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        register()
+        cfg = compose(config_name="config", overrides=["+serve=default", *overrides])
+        names = list(cfg.serve.presets)
+        strategy = [o for o in overrides if o.startswith("strategy.")]  # the command line's settings, per preset
+        presets = [Preset(name, compose(config_name="config", overrides=[f"strategy={name}", *strategy]).strategy)
+                   for name in names]
+    return Service(cfg, presets)
+
+
+def serve_command(argv: list[str], conf_dir: Path) -> None:
+    """`ttc serve ...`: build the components, then serve until interrupted."""
+    import uvicorn
+
+    service = load(argv, conf_dir)
+    host, port = service.cfg.serve.host, int(service.cfg.serve.port)
+    print(f"ttc serve: http://{host}:{port}/v1 (models: {', '.join(service.presets)})", flush=True)
+    uvicorn.run(app(service), host=host, port=port, log_level="warning")
