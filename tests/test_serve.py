@@ -19,6 +19,7 @@ from ttc.harness.cli import CONF_DIR
 from ttc.harness.run import execute
 
 TASK = ["task.per_level=1", "task.levels=[1]", "logger=none"]
+KEY = "sk-ttc-test"
 
 
 def _free_port() -> int:
@@ -30,8 +31,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port, cwd = _free_port(), tmp_path_factory.mktemp("serve")
-    proc = subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", "serve", f"serve.port={port}", "logger=none"],
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = cwd / "serve.log"
+    proc = subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", "serve", f"serve.port={port}", "logger=none",
+                             f"serve.api_key={KEY}", "serve.max_body_bytes=4096"], cwd=cwd, stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 180
     while time.time() < deadline:
         try:
@@ -39,9 +42,9 @@ def server(tmp_path_factory):
             break
         except OSError:
             if proc.poll() is not None:
-                pytest.fail(proc.stdout.read())
+                pytest.fail(log.read_text())
             time.sleep(0.2)
-    yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0), port
+    yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0), port, log
     proc.terminate()
     proc.wait(timeout=30)
 
@@ -59,7 +62,7 @@ def _question(line) -> str:
 
 
 def test_served_answers_equal_a_batch_runs_selection(server, tmp_path):
-    client, _ = server
+    client, _, _ = server
     assert [m.id for m in client.models.list()] == ["greedy", "majority", "best_of_n"]
     greedy = _batch(tmp_path / "g", ["strategy=greedy"])
     resp = client.chat.completions.create(model="greedy", messages=[{"role": "user", "content": _question(greedy)}])
@@ -77,7 +80,7 @@ def test_served_answers_equal_a_batch_runs_selection(server, tmp_path):
 
 
 def test_completions_and_streams_carry_the_same_answer(server):
-    client, _ = server
+    client, _, _ = server
     question = "Cal has 8 nuts. Cal is given 4 more. How many nuts does Cal have?"
     text = client.completions.create(model="majority", prompt=question, n=3, seed=1)
     again = client.completions.create(model="majority", prompt=question, n=3, seed=1)
@@ -92,7 +95,7 @@ def test_completions_and_streams_carry_the_same_answer(server):
 
 
 def test_bad_requests_are_one_error_naming_the_field(server):
-    client, port = server
+    client, port, log = server
     with pytest.raises(openai.NotFoundError, match="model 'nope' is not served; presets: greedy, majority, best_of_n"):
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.BadRequestError) as err:
@@ -104,7 +107,18 @@ def test_bad_requests_are_one_error_naming_the_field(server):
         client.completions.create(model="greedy", prompt="x", max_tokens="many")
     with pytest.raises(openai.BadRequestError, match="messages has no user message"):
         client.chat.completions.create(model="greedy", messages=[{"role": "system", "content": "x"}])
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{not json", method="POST")
+    with pytest.raises(openai.AuthenticationError, match="a valid API key is required"):
+        openai.OpenAI(base_url=client.base_url, api_key="wrong", max_retries=0).completions.create(
+            model="greedy", prompt="x")
+    with pytest.raises(openai.APIStatusError, match="over serve.max_body_bytes=4,096") as big:
+        client.completions.create(model="greedy", prompt="x" * 5000)
+    assert big.value.status_code == 413
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", data=b"{not json", method="POST",
+                                 headers={"Authorization": f"Bearer {KEY}"})
     with pytest.raises(urllib.error.HTTPError) as raw:
         urllib.request.urlopen(req, timeout=10)
     assert raw.value.code == 400 and "not valid JSON" in json.loads(raw.value.read())["error"]["message"]
+    lines = [x for x in log.read_text().splitlines() if x.startswith("ttc serve: ")]
+    assert any(x.startswith("ttc serve: nope 404 0 tokens") for x in lines)
+    assert any(x.startswith("ttc serve: best_of_n 200 ") and x.endswith(" s") and "e+" in x for x in lines)
+    assert any(x.startswith("ttc serve: - 401 ") for x in lines) and any(" 413 " in x for x in lines)

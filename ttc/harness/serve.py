@@ -9,13 +9,17 @@ preset's strategy on the request's prompt (the user message in the task's prompt
 answer with the selected candidate, usage over every candidate and a `ttc` object (ledger, strategy, budget;
 ttc.harness.serve_api); `stream: true` answers in OpenAI's chunks once the strategy has selected (a search
 cannot stream before it selects). `GET /v1/models`, `GET /health`. One strategy call at a time (the model is
-not shared across threads); the event loop stays free while it runs. Binds 127.0.0.1 unless told otherwise.
+not shared across threads); the event loop stays free while it runs. Binds 127.0.0.1 unless told otherwise;
+`serve.api_key` makes a key required (401 without it); bodies over `serve.max_body_bytes` get 413; one log line
+per request (model, status, tokens, FLOPs, seconds) goes to stderr.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,20 +85,29 @@ def app(service: Service):
     from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
 
-    max_n = int(service.cfg.serve.max_n)
+    settings = service.cfg.serve
+    max_n, limit, key = int(settings.max_n), int(settings.max_body_bytes), settings.get("api_key")
 
     async def run(http: HTTPRequest, kind) -> Any:
+        start, req, out = time.perf_counter(), None, None
         try:
+            _admit(http, key, limit)
+            raw = await http.body()
+            if len(raw) > limit:
+                raise RequestError(413, f"the body is {len(raw):,} bytes, over serve.max_body_bytes={limit:,}")
             try:
-                body = json.loads(await http.body())
+                body = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 raise RequestError(400, f"the body is not valid JSON ({err})") from None
             req = parse(body, kind, max_n)
             out = await to_thread.run_sync(service.answer, req)
         except RequestError as err:
+            _log(req, err.status, None, start)
             return JSONResponse(err.body(), status_code=err.status)
         except ConfigError as err:
+            _log(req, 400, None, start)
             return JSONResponse(RequestError(400, str(err)).body(), status_code=400)
+        _log(req, 200, out, start)
         if not req.stream:
             return JSONResponse(out)
         events = [f"data: {json.dumps(c)}\n\n" for c in chunks(out)] + ["data: [DONE]\n\n"]
@@ -116,6 +129,23 @@ def app(service: Service):
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
                              Route("/v1/completions", text, methods=["POST"]),
                              Route("/v1/models", models), Route("/health", health)])
+
+
+def _admit(http: Any, key: str | None, limit: int) -> None:
+    """Refuse a request without the API key (when one is set) or announcing a body over the limit."""
+    if key and http.headers.get("authorization") != f"Bearer {key}":
+        raise RequestError(401, "a valid API key is required (Authorization: Bearer KEY)", kind="authentication_error")
+    length = http.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise RequestError(413, f"the body is {int(length):,} bytes, over serve.max_body_bytes={limit:,}")
+
+
+def _log(req: Request | None, status: int, out: dict | None, start: float) -> None:
+    """One line per request: model, status, tokens, FLOPs, seconds."""
+    ledger = (out or {}).get("ttc", {}).get("ledger", {})
+    flops = ledger.get("generator_flops", 0.0) + ledger.get("verifier_flops", 0.0)
+    print(f"ttc serve: {req.model if req else '-'} {status} {ledger.get('generated_tokens', 0)} tokens "
+          f"{flops:.3g} FLOPs {time.perf_counter() - start:.3f} s", file=sys.stderr, flush=True)
 
 
 def load(overrides: list[str], conf_dir: Path) -> Service:
