@@ -3,12 +3,15 @@
 completions, streamed and not; usage counts every candidate; bad requests are one OpenAI-shaped error naming
 the field."""
 
+import asyncio
 import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
@@ -17,6 +20,8 @@ from hydra import compose, initialize_config_dir
 from ttc.contracts.rundir import read_samples
 from ttc.harness.cli import CONF_DIR
 from ttc.harness.run import execute
+from ttc.harness.serve_api import RequestError, parse
+from ttc.harness.serve_batch import Batcher
 
 TASK = ["task.per_level=1", "task.levels=[1]", "logger=none"]
 KEY = "sk-ttc-test"
@@ -122,3 +127,53 @@ def test_bad_requests_are_one_error_naming_the_field(server):
     assert any(x.startswith("ttc serve: nope 404 0 tokens") for x in lines)
     assert any(x.startswith("ttc serve: best_of_n 200 ") and x.endswith(" s") and "e+" in x for x in lines)
     assert any(x.startswith("ttc serve: - 401 ") for x in lines) and any(" 413 " in x for x in lines)
+
+
+def test_concurrent_requests_share_strategy_calls(server):
+    """Eight clients at once: every request answered, each with its own problem, in fewer strategy calls than
+    requests (those that arrive while a call runs are batched into the next)."""
+    client, port, _ = server
+    before = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10).read())
+    questions = [f"Cal has {a} nuts. Cal is given {b} more. How many nuts does Cal have?"
+                 for a, b in [(3, 4), (5, 2), (7, 1), (2, 2), (6, 3), (4, 4), (9, 0), (1, 8)]]
+
+    def ask(q):
+        return client.chat.completions.create(model="majority", n=16, seed=0, messages=[{"role": "user", "content": q}])
+
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(ask, questions))
+    after = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10).read())
+    assert after["requests"] - before["requests"] == 8 and after["waiting"] == 0
+    assert after["strategy_calls"] - before["strategy_calls"] < 8
+    assert len({r.to_dict()["ttc"]["problem_id"] for r in replies}) == 8
+    assert all(r.to_dict()["ttc"]["budget"]["amount"] == 16 and r.choices[0].message.content for r in replies)
+
+
+def test_a_full_queue_answers_429():
+    """The batcher's bound: with one call running and the queue full, the next request is refused at once."""
+    release = threading.Event()
+
+    def run(batch):
+        release.wait(30)
+        return [{"ok": w.req.problem_id} for w in batch]
+
+    async def scenario():
+        batcher = Batcher(run, window_s=0.0, max_batch=1, max_queue=2)
+        loop = asyncio.create_task(batcher.loop())
+        reqs = [parse({"model": "m", "prompt": f"q{i}"}, "text", 4) for i in range(4)]
+        first = asyncio.create_task(batcher.submit(reqs[0], None, 0))
+        while batcher.calls == 0:  # the first request is in its strategy call
+            await asyncio.sleep(0.01)
+        waiting = [asyncio.create_task(batcher.submit(r, None, 0)) for r in reqs[1:3]]
+        await asyncio.sleep(0)
+        with pytest.raises(RequestError) as full:
+            await batcher.submit(reqs[3], None, 0)
+        release.set()
+        answers = [await first] + [await w for w in waiting]
+        loop.cancel()
+        return full.value, answers
+
+    full, answers = asyncio.run(scenario())
+    assert full.status == 429 and "2 requests waiting" in full.message
+    assert [a["ok"] for a in answers] == [parse({"model": "m", "prompt": f"q{i}"}, "text", 4).problem_id
+                                          for i in range(3)]

@@ -7,7 +7,7 @@ The generator, verifier and task come from the same Hydra groups as a run; each 
 group options) is a model id: `model` picks it. `POST /v1/chat/completions` and `POST /v1/completions` run the
 preset's strategy on the request's prompt (the user message in the task's prompt format, `serve.template`) and
 answer with the selected candidate, usage over every candidate and a `ttc` object (ledger, strategy, budget;
-ttc.harness.serve_api); `stream: true` answers in OpenAI's chunks once the strategy has selected (a search
+ttc.harness.serve_api); requests arriving together run as one strategy call (ttc.harness.serve_batch); `stream: true` answers in OpenAI's chunks once the strategy has selected (a search
 cannot stream before it selects). `GET /v1/models`, `GET /health`. One strategy call at a time (the model is
 not shared across threads); the event loop stays free while it runs. Binds 127.0.0.1 unless told otherwise;
 `serve.api_key` makes a key required (401 without it); bodies over `serve.max_body_bytes` get 413; one log line
@@ -16,6 +16,8 @@ per request (model, status, tokens, FLOPs, seconds) goes to stderr.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sys
 import threading
@@ -32,6 +34,7 @@ from ttc.contracts.records import Problem, ProblemResult
 from ttc.harness.resolvers import register
 from ttc.harness.run import build, build_verifier
 from ttc.harness.serve_api import SAMPLING, Request, RequestError, chunks, completion, parse
+from ttc.harness.serve_batch import Batcher, Waiting
 
 
 @dataclass
@@ -43,7 +46,8 @@ class Preset:
 
 
 class Service:
-    """The served components: generator, verifier, task (its extractor), presets; `answer` runs one request."""
+    """The served components: generator, verifier, task (its extractor), presets; `answer` runs a batch of
+    requests as one strategy call."""
 
     def __init__(self, cfg: DictConfig, presets: list[Preset]) -> None:
         self.cfg, self.presets = cfg, {p.name: p for p in presets}
@@ -67,19 +71,23 @@ class Service:
                                    "n" if key == "n" else key if key in SAMPLING else None)
         return build(OmegaConf.merge(preset.node, settings), "strategy")
 
-    def answer(self, req: Request) -> dict:
-        """Run the request's preset on its prompt; the OpenAI response body."""
-        strategy = self.strategy(req)
-        problem = Problem(req.problem_id, self.cfg.serve.template.format(question=req.question), "")
-        seed = int(self.cfg.seed if req.seed is None else req.seed)
+    def seed(self, req: Request) -> int:
+        """The request's seed, else the config's."""
+        return int(self.cfg.seed if req.seed is None else req.seed)
+
+    def answer(self, batch: list[Waiting]) -> list[dict]:
+        """Run one batch of requests (equal preset, settings and seed) as one strategy call; their bodies."""
+        strategy = batch[0].strategy
+        problems = [Problem(w.req.problem_id, self.cfg.serve.template.format(question=w.req.question), "")
+                    for w in batch]
         with self.lock:
-            result: ProblemResult = strategy.run([problem], self.generator, self.verifier, self.task.extract, seed)[0]
-        return completion(req, result, strategy.name, result.ledger.prompt_tokens)
+            results: list[ProblemResult] = strategy.run(problems, self.generator, self.verifier, self.task.extract,
+                                                        batch[0].seed)
+        return [completion(w.req, r, strategy.name, r.ledger.prompt_tokens) for w, r in zip(batch, results)]
 
 
 def app(service: Service):
     """The ASGI application over `service`."""
-    from anyio import to_thread
     from starlette.applications import Starlette
     from starlette.requests import Request as HTTPRequest
     from starlette.responses import JSONResponse, StreamingResponse
@@ -87,6 +95,8 @@ def app(service: Service):
 
     settings = service.cfg.serve
     max_n, limit, key = int(settings.max_n), int(settings.max_body_bytes), settings.get("api_key")
+    batcher = Batcher(service.answer, float(settings.batch_window_ms) / 1000, int(settings.max_batch),
+                      int(settings.max_queue))
 
     async def run(http: HTTPRequest, kind) -> Any:
         start, req, out = time.perf_counter(), None, None
@@ -100,10 +110,11 @@ def app(service: Service):
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 raise RequestError(400, f"the body is not valid JSON ({err})") from None
             req = parse(body, kind, max_n)
-            out = await to_thread.run_sync(service.answer, req)
+            out = await batcher.submit(req, service.strategy(req), service.seed(req))
         except RequestError as err:
             _log(req, err.status, None, start)
-            return JSONResponse(err.body(), status_code=err.status)
+            return JSONResponse(err.body(), status_code=err.status,
+                                headers={"Retry-After": "1"} if err.status == 429 else None)
         except ConfigError as err:
             _log(req, 400, None, start)
             return JSONResponse(RequestError(400, str(err)).body(), status_code=400)
@@ -124,11 +135,18 @@ def app(service: Service):
                                                          "owned_by": "ttc"} for name in service.presets]})
 
     async def health(_: HTTPRequest):
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "requests": batcher.requests, "strategy_calls": batcher.calls,
+                             "waiting": batcher.queue.qsize()})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any):
+        task = asyncio.create_task(batcher.loop())  # drains the queue for as long as the server runs
+        yield
+        task.cancel()
 
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
                              Route("/v1/completions", text, methods=["POST"]),
-                             Route("/v1/models", models), Route("/health", health)])
+                             Route("/v1/models", models), Route("/health", health)], lifespan=lifespan)
 
 
 def _admit(http: Any, key: str | None, limit: int) -> None:
