@@ -5,6 +5,7 @@ the field."""
 
 import asyncio
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -177,3 +178,38 @@ def test_a_full_queue_answers_429():
     assert full.status == 429 and "2 requests waiting" in full.message
     assert [a["ok"] for a in answers] == [parse({"model": "m", "prompt": f"q{i}"}, "text", 4).problem_id
                                           for i in range(3)]
+
+
+def test_a_request_past_its_deadline_is_504(server):
+    client, _, _ = server
+    with pytest.raises(openai.APIStatusError, match=r"no answer within 0.001 s") as late:
+        client.chat.completions.create(model="majority", n=32, messages=[{"role": "user", "content": "x"}],
+                                       extra_body={"ttc": {"timeout_s": 0.001}})
+    assert late.value.status_code == 504
+
+
+def test_sigterm_finishes_the_requests_in_flight_then_exits(tmp_path):
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", "serve", f"serve.port={port}", "logger=none"],
+                            cwd=tmp_path, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            break
+        except OSError:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.2)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(lambda: json.loads(urllib.request.urlopen(urllib.request.Request(
+            f"{url}/v1/completions", data=json.dumps({"model": "majority", "n": 64, "prompt": "x"}).encode(),
+            method="POST"), timeout=120).read()))
+        while json.loads(urllib.request.urlopen(f"{url}/health", timeout=10).read())["strategy_calls"] < 1:
+            time.sleep(0.01)  # the request is in its strategy call
+        proc.send_signal(signal.SIGTERM)
+        answer = pending.result(timeout=120)
+    assert answer["ttc"]["budget"]["amount"] == 64 and answer["choices"][0]["text"]
+    assert proc.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after its graceful exit
+    assert "ttc serve: majority 200 " in log.read_text()

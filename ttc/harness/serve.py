@@ -10,8 +10,10 @@ answer with the selected candidate, usage over every candidate and a `ttc` objec
 ttc.harness.serve_api); requests arriving together run as one strategy call (ttc.harness.serve_batch); `stream: true` answers in OpenAI's chunks once the strategy has selected (a search
 cannot stream before it selects). `GET /v1/models`, `GET /health`. One strategy call at a time (the model is
 not shared across threads); the event loop stays free while it runs. Binds 127.0.0.1 unless told otherwise;
-`serve.api_key` makes a key required (401 without it); bodies over `serve.max_body_bytes` get 413; one log line
-per request (model, status, tokens, FLOPs, seconds) goes to stderr.
+`serve.api_key` makes a key required (401 without it); bodies over `serve.max_body_bytes` get 413; a request
+unanswered after `serve.timeout_s` gets 504 (a strategy call already running finishes, its answer dropped);
+SIGTERM lets the requests in flight finish, then exits (uvicorn's graceful shutdown); one log line per request
+(model, status, tokens, FLOPs, seconds) goes to stderr.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def app(service: Service):
 
     settings = service.cfg.serve
     max_n, limit, key = int(settings.max_n), int(settings.max_body_bytes), settings.get("api_key")
+    timeout = float(settings.timeout_s)
     batcher = Batcher(service.answer, float(settings.batch_window_ms) / 1000, int(settings.max_batch),
                       int(settings.max_queue))
 
@@ -110,7 +113,12 @@ def app(service: Service):
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 raise RequestError(400, f"the body is not valid JSON ({err})") from None
             req = parse(body, kind, max_n)
-            out = await batcher.submit(req, service.strategy(req), service.seed(req))
+            limit_s = min(timeout, req.timeout_s if req.timeout_s is not None else timeout)
+            try:
+                out = await asyncio.wait_for(batcher.submit(req, service.strategy(req), service.seed(req)), limit_s)
+            except asyncio.TimeoutError:
+                raise RequestError(504, f"no answer within {limit_s:g} s (serve.timeout_s={timeout:g}, the request's "
+                                        f"ttc.timeout_s={req.timeout_s})", kind="timeout") from None
         except RequestError as err:
             _log(req, err.status, None, start)
             return JSONResponse(err.body(), status_code=err.status,
@@ -167,14 +175,17 @@ def _log(req: Request | None, status: int, out: dict | None, start: float) -> No
 
 
 def load(overrides: list[str], conf_dir: Path) -> Service:
-    """The service a `ttc serve` command line composes: the run's groups, `serve`'s settings and its presets."""
+    """The service a `ttc serve` command line composes: the run's groups, `serve`'s settings and its presets (a
+    `strategy.KEY=...` setting applies to every preset whose strategy has KEY)."""
     with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
         register()
         cfg = compose(config_name="config", overrides=["+serve=default", *overrides])
-        names = list(cfg.serve.presets)
-        strategy = [o for o in overrides if o.startswith("strategy.")]  # the command line's settings, per preset
-        presets = [Preset(name, compose(config_name="config", overrides=[f"strategy={name}", *strategy]).strategy)
-                   for name in names]
+        settings = [o for o in overrides if o.startswith("strategy.")]  # the command line's, for every preset
+        presets = []
+        for name in cfg.serve.presets:
+            node = compose(config_name="config", overrides=[f"strategy={name}"]).strategy
+            mine = [o for o in settings if o.split("=", 1)[0].removeprefix("strategy.").split(".")[0] in node]
+            presets.append(Preset(name, compose(config_name="config", overrides=[f"strategy={name}", *mine]).strategy))
     return Service(cfg, presets)
 
 

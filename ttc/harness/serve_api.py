@@ -4,8 +4,8 @@ the field, in OpenAI's error shape, never a traceback), and a strategy's result 
 A request names a preset (`model`), its prompt (`messages` for chat, `prompt` for completions), and optionally
 `n` (the strategy's budget), `temperature`, `top_p`, `max_tokens`, `stop`, `seed` and `stream`; what is ttc's own
 sits under one extension key, `ttc`: `problem_id` (seeds and tie-breaks hang on it, as in a run; default: a
-digest of the prompt, so the same prompt and seed give the same answer) and `candidates` (return every
-candidate). Knows nothing about models or HTTP.
+digest of the prompt, so the same prompt and seed give the same answer), `candidates` (return every
+candidate) and `timeout_s` (this request's deadline, at most the server's). Knows nothing about models or HTTP.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class Request:
     stream: bool = False
     problem_id: str = ""
     candidates: bool = False
+    timeout_s: float | None = None
 
 
 def _number(body: dict, key: str, kind: type, low: float, high: float | None = None) -> Any:
@@ -94,12 +95,12 @@ def parse(body: object, kind: Kind, max_n: int) -> Request:
         raise RequestError(400, "stop must be a string or a list of strings", "stop")
     extension = body.get("ttc") or {}
     if not isinstance(extension, dict):
-        raise RequestError(400, "ttc must be an object (problem_id, candidates)", "ttc")
+        raise RequestError(400, "ttc must be an object (problem_id, candidates, timeout_s)", "ttc")
     question = _question(body, kind)
     pid = extension.get("problem_id") or "req-" + hashlib.sha256(question.encode()).hexdigest()[:16]
     return Request(kind, model, question, {k: v for k, v in settings.items() if v is not None}, tuple(stop),
                    _number(body, "seed", int, 0), bool(body.get("stream", False)), str(pid),
-                   bool(extension.get("candidates", False)))
+                   bool(extension.get("candidates", False)), _number(extension, "timeout_s", float, 0))
 
 
 def completion(req: Request, result: ProblemResult, strategy: str, prompt_tokens: int) -> dict:
