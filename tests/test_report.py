@@ -254,10 +254,32 @@ def test_adaptive_policy_runs_its_arms_per_predicted_bin(runs, tmp_path):
         [chosen] = [x for x in mine if x["selected"]]
         assert chosen["info"]["role"] == "arm"
         assert mine[0]["ledger"]["generator_flops"] == pytest.approx(sum(x["flops"] for x in mine), rel=1e-6)
+    _served_policy_equals_the_run(policy_file, lines)
     with pytest.raises(ConfigError, match="predicts difficulty with a verifier"):
         _execute(tmp_path / "nov", ["strategy=adaptive", f"strategy.policy={policy_file}", "verifier=none"])
     with pytest.raises(ConfigError, match="does not exist; write one with `ttc report"):
         _execute(tmp_path / "nofile", ["strategy=adaptive", "strategy.policy=/no/such.json"])
+
+
+def _served_policy_equals_the_run(policy_file, lines):
+    """`ttc serve` with the policy as a preset (the openai SDK over the ASGI app in process): each served answer,
+    its difficulty bin and its arm are the batch run's for the same problem and seed."""
+    import openai
+    from starlette.testclient import TestClient
+
+    from ttc.harness.serve import app, load
+
+    service = load(["serve.presets=[adaptive]", f"strategy.policy={policy_file}", "verifier=self_critique",
+                    "logger=none"], CONF_DIR)
+    with TestClient(app(service)) as http:
+        client = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", http_client=http, max_retries=0)
+        for chosen in [x for x in lines if x["selected"]][:3]:
+            question = chosen["prompt"].removeprefix("Q: ").removesuffix("\nA:\n")
+            reply = client.chat.completions.create(model="adaptive", seed=0, messages=[{"role": "user",
+                                                   "content": question}], extra_body={"ttc": {"problem_id": chosen["problem_id"]}})
+            extra = reply.to_dict()["ttc"]
+            assert reply.choices[0].message.content == chosen["text"]
+            assert (extra["info"]["bin"], extra["info"]["arm"]) == (chosen["info"]["bin"], chosen["info"]["arm"])
 
 
 def test_runs_that_share_problems_are_kept_whole_or_once(tmp_path):

@@ -80,6 +80,7 @@ def test_served_answers_equal_a_batch_runs_selection(server, tmp_path):
         extra_body={"ttc": {"problem_id": best["problem_id"], "candidates": True}})
     extra = resp.to_dict()["ttc"]
     assert resp.choices[0].message.content == best["text"] and extra["answer"] == best["answer"]
+    assert extra["info"] == best["info"] and extra["selected"] == best["candidate"]
     assert extra["budget"] == {"amount": 4, "unit": "samples"} and len(extra["candidates"]) == 4
     assert resp.usage.completion_tokens == extra["ledger"]["generated_tokens"] == best["ledger"]["generated_tokens"]
     assert extra["ledger"]["verifier_flops"] == pytest.approx(best["ledger"]["verifier_flops"])

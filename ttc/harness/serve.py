@@ -179,12 +179,13 @@ def load(overrides: list[str], conf_dir: Path) -> Service:
     `strategy.KEY=...` setting applies to every preset whose strategy has KEY)."""
     with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
         register()
-        cfg = compose(config_name="config", overrides=["+serve=default", *overrides])
         settings = [o for o in overrides if o.startswith("strategy.")]  # the command line's, for every preset
+        cfg = compose(config_name="config", overrides=["+serve=default", *[o for o in overrides if o not in settings]])
         presets = []
         for name in cfg.serve.presets:
             node = compose(config_name="config", overrides=[f"strategy={name}"]).strategy
-            mine = [o for o in settings if o.split("=", 1)[0].removeprefix("strategy.").split(".")[0] in node]
+            keys = set(node.keys())  # `in` a DictConfig is False for a mandatory (???) key, such as adaptive's policy
+            mine = [o for o in settings if o.split("=", 1)[0].removeprefix("strategy.").split(".")[0] in keys]
             presets.append(Preset(name, compose(config_name="config", overrides=[f"strategy={name}", *mine]).strategy))
     return Service(cfg, presets)
 

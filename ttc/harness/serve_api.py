@@ -105,7 +105,8 @@ def parse(body: object, kind: Kind, max_n: int) -> Request:
 
 def completion(req: Request, result: ProblemResult, strategy: str, prompt_tokens: int) -> dict:
     """The response body: the selected candidate as choice 0, usage over every candidate, and `ttc`: the ledger,
-    the strategy and its budget (and every candidate where asked)."""
+    the strategy and its budget, the selected candidate's answer and `info` (for strategy=adaptive, the difficulty
+    bin and the arm it chose), and every candidate where asked."""
     chosen = result.candidates[result.selected]
     text, reason = chosen.completion.text, "length" if chosen.completion.finish_reason == "length" else "stop"
     choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
@@ -114,6 +115,7 @@ def completion(req: Request, result: ProblemResult, strategy: str, prompt_tokens
     ledger = result.ledger
     extra = {"strategy": strategy, "budget": {"amount": result.budget.amount, "unit": result.budget.unit},
              "problem_id": req.problem_id, "answer": chosen.answer, "selected": result.selected,
+             "info": dict(chosen.info),  # the strategy's own record of the pick (adaptive: the bin and the arm)
              "ledger": {k: getattr(ledger, k) for k in ("generated_tokens", "prompt_tokens", "cached_tokens",
                                                         "generator_flops", "verifier_flops", "verifier_tokens")}}
     if req.candidates:
