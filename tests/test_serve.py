@@ -34,23 +34,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port, cwd = _free_port(), tmp_path_factory.mktemp("serve")
+def _start(cwd, *settings):
+    """`ttc serve` on a free port in a child process, once /health answers: (process, base url, its log file)."""
+    port = _free_port()
     log = cwd / "serve.log"
     proc = subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", "serve", f"serve.port={port}", "logger=none",
-                             f"serve.api_key={KEY}", "serve.max_body_bytes=4096"], cwd=cwd, stdout=open(log, "w"),
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 180
+                             *settings], cwd=cwd, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    url, deadline = f"http://127.0.0.1:{port}", time.time() + 180
     while time.time() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-            break
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            return proc, url, log
         except OSError:
             if proc.poll() is not None:
                 pytest.fail(log.read_text())
             time.sleep(0.2)
-    yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0), port, log
+    pytest.fail(f"ttc serve did not answer /health in 180 s: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    proc, url, log = _start(tmp_path_factory.mktemp("serve"), f"serve.api_key={KEY}", "serve.max_body_bytes=4096")
+    yield openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0), int(url.rsplit(":", 1)[1]), log
     proc.terminate()
     proc.wait(timeout=30)
 
@@ -190,19 +195,7 @@ def test_a_request_past_its_deadline_is_504(server):
 
 
 def test_sigterm_finishes_the_requests_in_flight_then_exits(tmp_path):
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    proc = subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", "serve", f"serve.port={port}", "logger=none"],
-                            cwd=tmp_path, stdout=open(log, "w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2)
-            break
-        except OSError:
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.2)
+    proc, url, log = _start(tmp_path)
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(lambda: json.loads(urllib.request.urlopen(urllib.request.Request(
             f"{url}/v1/completions", data=json.dumps({"model": "majority", "n": 64, "prompt": "x"}).encode(),
