@@ -1,7 +1,8 @@
 """Batching across requests for `ttc serve`: requests that arrive within a short window (`serve.batch_window_ms`,
 at most `serve.max_batch`) and ask for the same preset, settings and seed run as one `strategy.run` over their
-problems (every ttc strategy batches across problems); a lone request waits no longer than the window. Requests
-wait in a bounded queue (`serve.max_queue`): a full queue answers 429 with Retry-After. A batch's problems are
+problems (every ttc strategy batches across problems); a lone request waits no longer than the window, and not
+at all while requests come one at a time (the window opens when the last call had company or others wait).
+Requests wait in a bounded queue (`serve.max_queue`): a full queue answers 429 with Retry-After. A batch's problems are
 padded together on the generator, so a batched answer can differ from the lone one in the last bits of its
 logits (as a run's answers depend on its fixed batches); a lone request's answer is the batch run's.
 """
@@ -54,9 +55,11 @@ class Batcher:
 
     async def loop(self) -> None:
         """Forever: take the first waiting request, gather more for up to the window, answer them in groups."""
+        last = 1  # requests in the last call: a client alone is not held for company that never comes
         while True:
             items = [await self.queue.get()]
-            deadline = asyncio.get_running_loop().time() + self.window_s
+            window = self.window_s if last > 1 or not self.queue.empty() else 0.0
+            deadline = asyncio.get_running_loop().time() + window
             while len(items) < self.max_batch:
                 left = deadline - asyncio.get_running_loop().time()
                 if left <= 0:
@@ -65,6 +68,7 @@ class Batcher:
                     items.append(await asyncio.wait_for(self.queue.get(), left))
                 except asyncio.TimeoutError:
                     break
+            last = len(items)
             for group in groups(items):
                 live = [w for w in group if not w.future.cancelled()]
                 if not live:
