@@ -7,6 +7,10 @@ from ttc.contracts.records import SamplingParams
 from ttc.tasks.arith_task import ArithTask
 from tests.conftest import vllm_server
 
+# `slow` (~60 s, a vLLM engine start): the default suite passed 15 minutes; tests/test_real_model.py's vLLM server
+# test keeps the OpenAI client against `vllm serve` (SmolLM2) in the default suite.
+pytestmark = pytest.mark.slow
+
 GREEDY = SamplingParams(temperature=0.0, max_tokens=160)
 
 
