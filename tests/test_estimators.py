@@ -144,13 +144,14 @@ def test_weighted_vote_rate_equals_the_vote_subset_by_subset():
             def ok(subset):
                 return vote([answers[i] for i in subset], [scores[i] for i in subset], trial, "p") in rights
             want = est.subset_rate(ok, n, k, draws=300, seed=trial)
-            got = est.weighted_vote_rate(answers, scores, rights, lambda a: answer_key(trial, "p", a), k, 300, trial)
+            got = est.weighted_vote_rate(answers, scores, rights, lambda a: answer_key(trial, "p", a), k,
+                                         est.Draws(n, 300, trial))
             assert got == want, (trial, n, k)
 
 
 def test_drawn_subsets_are_uniform_sorted_and_distinct_members():
     from collections import Counter
-    subsets, exact = est.k_subsets(6, 3, 20_000, seed=1, exact_limit=0)
+    subsets, exact = est.Draws(6, 20_000, seed=1, exact_limit=0).subsets(3)
     assert not exact and subsets.shape == (20_000, 3)
     assert all(list(row) == sorted(set(row)) for row in subsets.tolist())
     counts = Counter(map(tuple, subsets.tolist()))

@@ -64,7 +64,7 @@ def majority_at_k(answers: Sequence[str | None], right: Callable[[str], bool],
     """Exact expected rightness of a majority vote over a random k-subset (None answers abstain)."""
     n = len(answers)
     counts = Counter(a for a in answers if a is not None)
-    draws = _Draws(k / n)
+    draws = _Binomials(k / n)
     total = 0.0
     for a, ca in counts.items():
         if right(a):
@@ -81,7 +81,7 @@ def _snapped(value: float, n: int, k: int) -> float:
     return round(value * subsets) / subsets if subsets <= SNAP_LIMIT else value
 
 
-class _Draws:
+class _Binomials:
     """Binomial(c, p) probabilities of how many of c candidates are drawn, per c, computed once."""
 
     def __init__(self, p: float) -> None:
@@ -121,7 +121,7 @@ def binomial_pmf(c: int, p: float) -> np.ndarray:
     return out / out.sum()
 
 
-def _wins(draws: _Draws, ca: int, others: list[tuple[int, bool]], abstain: int, k: int) -> float:
+def _wins(draws: _Binomials, ca: int, others: list[tuple[int, bool]], abstain: int, k: int) -> float:
     """P(answer a, c_a copies, wins and k are drawn), each candidate drawn independently (see the docstring)."""
     total = 0.0
     for m, pm in enumerate(draws.pmf(ca)[: k + 1]):
@@ -140,17 +140,10 @@ def _wins(draws: _Draws, ca: int, others: list[tuple[int, bool]], abstain: int, 
 
 
 def subset_rate(rule: Callable[[Sequence[int]], bool], n: int, k: int, draws: int, seed: int,
-                exact_limit: int = 5000, drawn: "Draws | None" = None) -> tuple[float, float]:
+                exact_limit: int = 5000) -> tuple[float, float]:
     """Mean of `rule(subset)` over k-subsets of range(n): every subset when there are at most
-    `exact_limit` (standard error 0), else `draws` seeded uniform subsets (with their standard error); `drawn`
-    (the series' own Draws, shared by its budgets) stands for (n, draws, seed, exact_limit) where given."""
-    subsets, exact = (drawn or Draws(n, draws, seed, exact_limit)).subsets(k)
-    return _rate([float(rule(s)) for s in subsets.tolist()], exact)
-
-
-def k_subsets(n: int, k: int, draws: int, seed: int, exact_limit: int = 5000) -> tuple[np.ndarray, bool]:
-    """`Draws(n, draws, seed, exact_limit).subsets(k)`."""
-    return Draws(n, draws, seed, exact_limit).subsets(k)
+    `exact_limit` (standard error 0), else `draws` seeded uniform subsets (with their standard error)."""
+    return Draws(n, draws, seed, exact_limit).rate(rule, k)
 
 
 class Draws:
@@ -168,6 +161,11 @@ class Draws:
         self._order: np.ndarray | None = None
         self._mask: np.ndarray | None = None
         self._filled = 0
+
+    def rate(self, rule: Callable[[Sequence[int]], bool], k: int) -> tuple[float, float]:
+        """Mean of `rule(subset)` over the k-subsets (`subset_rate`), with its standard error where drawn."""
+        subsets, exact = self.subsets(k)
+        return _rate([float(rule(s)) for s in subsets.tolist()], exact)
 
     def subsets(self, k: int) -> tuple[np.ndarray, bool]:
         """(the k-subsets, sorted rows; whether they are every k-subset)."""
@@ -195,11 +193,11 @@ def _rate(vals: list[float], exact: bool) -> tuple[float, float]:
 
 
 def weighted_vote_rate(answers: Sequence[str | None], scores: Sequence[float], right_answers: set[str],
-                       key: Callable[[str], float], k: int, draws: int, seed: int,
-                       drawn: Draws | None = None) -> tuple[float, float]:
+                       key: Callable[[str], float], k: int, drawn: Draws) -> tuple[float, float]:
     """subset_rate of "the score-weighted vote (ttc.contracts.rules.vote) of a k-subset is right", every subset
-    voted at once: per-answer totals by np.bincount, which adds a subset's scores in the order the vote does."""
-    subsets, exact = (drawn or Draws(len(answers), draws, seed)).subsets(k)
+    voted at once: per-answer totals by np.bincount, which adds a subset's scores in the order the vote does;
+    the subsets are `drawn`'s (the series' Draws over the pool)."""
+    subsets, exact = drawn.subsets(k)
     names = sorted({a for a in answers if a is not None}, key=key)  # column j: the j-th lowest answer key
     if not names:
         return _rate([0.0] * len(subsets), exact)

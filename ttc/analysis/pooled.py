@@ -56,10 +56,6 @@ class Pool:
                        reverse=True)
         return [self.right[i] for i in order]
 
-    def subsets(self, ok: Callable[[Sequence[int]], bool], k: int, drawn: est.Draws) -> tuple[float, float]:
-        """The share of k-subsets on which `ok` holds: exact when they are few, else the series' seeded draws."""
-        return est.subset_rate(ok, len(self.lines), k, drawn.count, drawn.seed, drawn=drawn)
-
     def draws(self, count: int, tag: str) -> est.Draws:
         """The seeded subsets series `tag` reads this problem's pool on, at every budget."""
         return est.Draws(len(self.lines), count, self.subset_seed(tag))
@@ -74,6 +70,7 @@ _SCORES: dict[str, Callable[[SampleLine], float]] = {  # what a best-of-k arm ra
     "logprob_mean": lambda c: c["logprob"] / max(c["generated_tokens"], 1),
     "verifier": lambda c: c["verifier_score"],
 }
+READS_LOGPROB = ("logprob_sum", "logprob_mean")  # the arms that rank by a line's log-probability
 
 
 def _pass_at_k(p: Pool, rule: Rule) -> Rate:
@@ -104,7 +101,7 @@ def _best_of_k(p: Pool, rule: Rule) -> Rate:
 def _weighted_vote(p: Pool, rule: Rule) -> Rate:
     scores, drawn = [c["verifier_score"] for c in p.lines], p.draws(2000, "weighted_vote")
     return lambda k: est.weighted_vote_rate(p.answers, scores, p.right_answers, lambda a: answer_key(p.seed, p.pid, a),
-                                            k, drawn.count, drawn.seed, drawn)
+                                            k, drawn)
 
 
 def _mbr(p: Pool, rule: Rule) -> Rate:
@@ -117,7 +114,7 @@ def _mbr(p: Pool, rule: Rule) -> Rate:
         kept = [i for i in sub if p.answers[i] is not None or not p.rejecting] or list(sub)
         return p.right[mbr_pick(kept, u, p.answers, p.seed, p.pid)]
     drawn = p.draws(2000, rule.selection)
-    return lambda k: p.subsets(pick, k, drawn)
+    return lambda k: drawn.rate(pick, k)
 
 
 def _cluster(p: Pool, rule: Rule) -> Rate | None:
@@ -132,7 +129,7 @@ def _cluster(p: Pool, rule: Rule) -> Rate | None:
     def hit(sub: Sequence[int]) -> bool:
         return any(p.right[i] for i in submissions(sorted(sub), passed, behaviour, p.keys, m))
     drawn = p.draws(1000, f"cluster{m}")
-    return lambda k: p.subsets(hit, k, drawn)
+    return lambda k: drawn.rate(hit, k)
 
 
 ESTIMATE: dict[Estimator, Callable[[Pool, Rule], Rate | None]] = {
@@ -142,10 +139,13 @@ ESTIMATE: dict[Estimator, Callable[[Pool, Rule], Rate | None]] = {
 
 
 def applies(rule: Rule, p: Pool) -> bool:
-    """Whether the pool gives this series: scores where it reads them, the selection it was drawn with where it
-    needs it, rejection where it undoes it."""
+    """Whether the pool gives this series: scores where it reads them, log-probabilities where it ranks by them
+    (a replayed pool may have none), the selection it was drawn with where it needs it, rejection where it
+    undoes it."""
     head = p.lines[0]
     if rule.needs_scores and (head.get("verifier", "none") == "none" or head["verifier_score"] is None):
+        return False
+    if rule.arm in READS_LOGPROB and any(c["logprob"] is None for c in p.lines):
         return False
     if rule.drawn_with is not None and head.get("selection") != rule.drawn_with:
         return False

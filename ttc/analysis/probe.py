@@ -5,24 +5,9 @@ Reads sample lines; ttc.analysis.optimal cuts the scores into bins.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 
 from ttc.contracts.samples import SampleLine
-
-
-def probe(lines: list[SampleLine], m: int = 4) -> tuple[dict[str, float], dict[str, float]]:
-    """(mean verifier score over the first m candidates, probe FLOPs) per problem of a pooled run."""
-    pools: dict[str, list[SampleLine]] = defaultdict(list)
-    for line in lines:
-        pools[line["problem_id"]].append(line)
-    scores, cost = {}, {}
-    for pid, pool in pools.items():
-        probed = probe_problem(sorted(pool, key=lambda c: c["candidate"]), m)
-        if probed is not None:
-            scores[pid], cost[pid] = probed
-    return scores, cost
 
 
 def probe_problem(pool: list[SampleLine], m: int) -> tuple[float, float] | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -76,17 +75,6 @@ def shard_of(config: dict) -> tuple[int, int]:
     return 0, 1
 
 
-@dataclass(frozen=True)
-class SampleScan:
-    """One pass over samples.jsonl: its lines (a repeated (problem, candidate) key read once), the problems whose
-    every candidate is on disk, and where a torn tail starts (`tail`: the byte offset after the last finished
-    problem's block when what follows it is a write a kill cut short; None when the file ends cleanly)."""
-
-    lines: list[SampleLine]
-    done: set[str]
-    tail: int | None
-
-
 def damaged(path: Path, n: int, why: str) -> ConfigError:
     """The one line for damage before the end of samples.jsonl: the file is left as it is."""
     return ConfigError(f"{path} line {n} {why}; the file was edited or damaged and is left untouched: restore it, "
@@ -99,7 +87,8 @@ class SampleStream:
     problem's block, not the file. Only the end may be torn (a kill mid-write of a problem's block: a last piece
     with no newline, and the block's whole lines before it); damage anywhere else raises `damaged`, naming the
     file, the line and the fix. After the pass: `done` (finished problems), `partial` (problem -> the lines of
-    a block not finished) and `tail` (as SampleScan's)."""
+    a block not finished) and `tail` (the byte offset after the last finished problem's block when what follows
+    it is a write a kill cut short; None when the file ends cleanly)."""
 
     def __init__(self, run_dir: str | Path) -> None:
         self.path = Path(run_dir) / SAMPLES
@@ -124,10 +113,10 @@ class SampleStream:
                 if line.get("problem_id") in self.done:
                     continue  # a block appended twice (two writers before the lock) counts once
                 line = self._whole(line, n, pending)
-                block = pending.setdefault(line["problem_id"], {})
+                pid = line["problem_id"]
+                block = pending.setdefault(pid, {})
                 if line["candidate"] in block:
                     continue
-                pid = line["problem_id"]
                 block[line["candidate"]] = line
                 if len(block) == line["n_candidates"]:
                     self.done.add(pid)
@@ -165,19 +154,13 @@ def drained(run_dir: str | Path) -> SampleStream:
     return stream
 
 
-def scan_samples(run_dir: str | Path) -> SampleScan:
-    """Read samples.jsonl once, whole (`SampleStream`'s pass, keeping every line), for the resume and small
-    readers; readers of large runs iterate `SampleStream` instead."""
+def read_samples(run_dir: str | Path) -> list[SampleLine]:
+    """Every sample line of a run directory, checked against the schema, finished problems first, then those of
+    unfinished blocks; [] when there is none yet. A torn last line is left out (the writer's resume cuts it off);
+    damage before it is one line (`damaged`). Readers of large runs iterate `SampleStream` instead."""
     stream = SampleStream(run_dir)
     lines = [line for block in stream for line in block]
-    lines += [line for block in stream.partial.values() for line in block]
-    return SampleScan(lines, stream.done, stream.tail)
-
-
-def read_samples(run_dir: str | Path) -> list[SampleLine]:
-    """Every sample line of a run directory, checked against the schema; [] when there is none yet. A torn last
-    line is left out (the writer's resume cuts it off); damage before it is one line (`damaged`)."""
-    return scan_samples(run_dir).lines
+    return lines + [line for block in stream.partial.values() for line in block]
 
 
 def _checked(line: dict, path: Path, n: int) -> SampleLine:

@@ -59,7 +59,7 @@ class SampleLine(RunMeta):
     prompt_tokens: int  # the whole prompt, its cached part included
     cached_tokens: int
     generated_tokens: int
-    logprob: float  # rounded to 6 decimals
+    logprob: float | None  # rounded to 6 decimals; None where none was recorded (a replayed pool without them)
     finish_reason: FinishReason
     flops: float
     prompt_flops: float

@@ -12,12 +12,12 @@ The pool is a JSONL file in either of two layouts, told apart line by line:
   `completion_tokens` (per completion). Its `pred_*` fields (its own answers at each n) are not read: ttc
   extracts and grades every completion itself and reads each rule off the pool with its exact estimators.
 Every completion's answer is extracted and graded by the task's own extractor and grader against the task's
-own reference (the pool's `answer` field is never read). The result is a run directory (`out`, default the
+own reference (a search-and-learn row's `answer`, its reference, is never read). The result is a run directory (`out`, default the
 pool's name without `.jsonl`): run.json, samples.jsonl (strategy `best_of_n`, curve `pooled`), curves.csv and
 curves.png, so `ttc report DIR` reports it like any run. Compute: a pool records no FLOPs; with `params=N` (the
 model's non-embedding parameters) a sample's FLOPs are 2 N x its generated tokens (prompt and verifier not
-counted), else 0 and the curves' x-axis is samples only. Rules that read log-probabilities are left out of a
-pool without them.
+counted), else 0 and the curves' x-axis is samples only. A sample without a log-probability records none, so
+the rules that rank by them are left out of its pool (ttc.analysis.pooled.applies).
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ttc.analysis.curves import problem_records, summarize
-from ttc.analysis.outputs import Curves, title_of, to_csv, write_png
+from ttc.analysis.outputs import Curves, derive_curves, write_png
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import Task
 from ttc.contracts.records import Problem
@@ -39,7 +38,6 @@ from ttc.harness.grade import grades, task_of
 from ttc.harness.store import RunStore
 
 IDS = ("id", "problem_id", "unique_id")
-LOGPROB_RULES = ("logprob_sum", "logprob_mean")
 USAGE = "usage: ttc curves task=NAME pool=FILE.jsonl [out=DIR] [agg=last|min|prod|mean] [model=NAME] " \
         "[verifier=NAME] [params=N] [task.path=...]"
 OPTIONS = ("pool", "out", "agg", "model", "verifier", "params")
@@ -62,20 +60,25 @@ def parse(argv: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def samples_of(row: dict, n: int, agg: Aggregate) -> list[dict]:
-    """The samples of line `n` of a pool: one, or a search-and-learn row's completions."""
-    if "completions" not in row:
-        steps = row.get("scores") if isinstance(row.get("scores"), list) else None
-        score = row.get("score", aggregate(steps, agg) if steps else None)
-        return [{"text": row.get("text", row.get("completion")), "answer": row.get("answer") if "text" not in row
-                 and "completion" not in row else None, "score": score, "steps": steps,
-                 "logprob": row.get("logprob"), "tokens": row.get("tokens", 0)}]
-    texts, scores = row["completions"], row.get("scores")
-    tokens = row.get("completion_tokens") or [0] * len(texts)
-    if scores is not None and len(scores) != len(texts) or len(tokens) != len(texts):
-        raise ConfigError(f"pool line {n}: completions, scores and completion_tokens differ in length")
-    return [{"text": t, "answer": None, "score": None if scores is None else aggregate(s, agg) if isinstance(s, list)
-             else s, "steps": s if scores is not None and isinstance(s, list) else None, "logprob": None,
-             "tokens": k} for t, s, k in zip(texts, scores or [None] * len(texts), tokens)]
+    """The samples of line `n` of a pool: one, or a search-and-learn row's completions. A sample is its text (None
+    where the line gives only an `answer`), answer, score (one, or step scores aggregated by `agg`), step
+    scores, log-probability and generated tokens."""
+    if "completions" in row:
+        texts, scores = row["completions"], row.get("scores") or [None] * len(row["completions"])
+        tokens = row.get("completion_tokens") or [0] * len(texts)
+        if not len(texts) == len(scores) == len(tokens):
+            raise ConfigError(f"pool line {n}: completions, scores and completion_tokens differ in length")
+        return [_sample(t, None, s, None, k, agg) for t, s, k in zip(texts, scores, tokens)]
+    text = row.get("text", row.get("completion"))
+    return [_sample(text, row.get("answer") if text is None else None, row.get("score", row.get("scores")),
+                    row.get("logprob"), row.get("tokens", 0), agg)]
+
+
+def _sample(text: str | None, answer: str | None, score: float | list[float] | None, logprob: float | None,
+            tokens: int, agg: Aggregate) -> dict:
+    steps = score if isinstance(score, list) else None
+    return {"text": text, "answer": answer, "score": aggregate(steps, agg) if steps else score, "steps": steps,
+            "logprob": logprob, "tokens": int(tokens)}
 
 
 def read_pool(path: Path, agg: Aggregate) -> dict[str, list[dict]]:
@@ -96,12 +99,11 @@ def read_pool(path: Path, agg: Aggregate) -> dict[str, list[dict]]:
     return pools
 
 
-def lines_of(task: Task, problem: Problem, index: int, samples: list[dict], names: dict, params: float) -> list[SampleLine]:
-    """One problem's sample lines: every completion's answer extracted and graded by the task."""
-    answers = [s["answer"] if s["text"] is None else task.extract(s["text"]) for s in samples]
-    graded = grades(task, answers, [problem] * len(answers))
+def lines_of(task: Task, problem: Problem, index: int, samples: list[dict], answers: list[tuple[str | None, bool]],
+             names: dict, params: float) -> list[SampleLine]:
+    """One problem's sample lines; `answers`: each completion's answer and grade, in order."""
     scored = all(s["score"] is not None for s in samples)
-    tokens = sum(int(s["tokens"]) for s in samples)
+    tokens = sum(s["tokens"] for s in samples)
     ledger = {"generated_tokens": tokens, "prompt_tokens": 0, "cached_tokens": 0, "generator_flops": 2 * params * tokens,
               "verifier_flops": 0.0, "verifier_tokens": 0}
     return [{
@@ -110,41 +112,42 @@ def lines_of(task: Task, problem: Problem, index: int, samples: list[dict], name
         "selection": None, "run_seed": 0, "problem_index": index, "problem_id": problem.id,
         "difficulty": problem.difficulty, "candidate": c, "n_candidates": len(samples), "selected": c == 0,
         "budget": len(samples), "budget_unit": "samples", "curve": "pooled", "seed": c,
-        "text": s["text"] if s["text"] is not None else str(s["answer"]), "answer": a, "correct": bool(ok),
-        "prompt_tokens": 0, "cached_tokens": 0, "generated_tokens": int(s["tokens"]),
-        "logprob": round(float(s["logprob"] or 0.0), 6), "finish_reason": "stop",
-        "flops": 2 * params * int(s["tokens"]), "prompt_flops": 0.0,
+        "text": s["text"] if s["text"] is not None else str(s["answer"]), "answer": a, "correct": bool(ok), "prompt_tokens": 0, "cached_tokens": 0, "generated_tokens": s["tokens"],
+        "logprob": None if s["logprob"] is None else round(float(s["logprob"]), 6), "finish_reason": "stop",
+        "flops": 2 * params * s["tokens"], "prompt_flops": 0.0,
         "verifier_score": float(s["score"]) if scored else None, "verifier_tokens": 0, "verifier_flops": 0.0,
         "step_scores": s["steps"] if scored else None, "info": {}, "ledger": ledger, "prompt": problem.prompt,
         "reference": problem.reference,
-    } for c, (s, a, ok) in enumerate(zip(samples, answers, graded))]
+    } for c, (s, (a, ok)) in enumerate(zip(samples, answers))]
+
+
+def _answer(task: Task, sample: dict) -> str | None:
+    """A sample's answer: the task's extraction from its text, or the answer the pool gives alone."""
+    return sample["answer"] if sample["text"] is None else task.extract(sample["text"])
 
 
 def replay(task: Task, pool: Path, out: Path, opts: dict[str, str], config: dict) -> Curves:
-    """Grade the pool, write it as a run directory (`out`) and derive its curves; returns them."""
+    """Grade the pool (every answer in one call of the task's grader), write it as a run directory (`out`) and
+    derive its curves; returns them."""
     pools = read_pool(pool, opts.get("agg", "last"))
     problems = {p.id: p for p in task.problems()}
     unknown = sorted(set(pools) - set(problems))
     if unknown:
         raise ConfigError(f"pool={pool}: problem {unknown[0]!r} is not a problem of task {task.name} "
                           f"({len(unknown)} such); pass the task the pool was made on (task=..., task.path=...)")
-    has_logprob = any(s["logprob"] is not None for samples in pools.values() for s in samples)
     names = {"model": opts.get("model", pool.stem), "verifier": opts.get("verifier", "pool-score")}
     store = RunStore(out)
     store.bind({"replay": {k: opts.get(k) for k in OPTIONS} | {"pool": str(pool.resolve())}, "task": config},
                {"meta": {"task": task.name, "generator": names["model"], "strategy": "best_of_n"},
                 "card": None, "problems": len(pools)})
     done = store.resume()
-    order = [pid for pid in problems if pid in pools]
-    for index, pid in enumerate(order):
-        if pid not in done:
-            store.append(lines_of(task, problems[pid], index, pools[pid], names, float(opts.get("params", 0))))
-    records, head = [], []
-    for lines in store.problems():
-        head = head or lines[:1]
-        records += [r for r in problem_records(lines) if has_logprob or r["selection"] not in LOGPROB_RULES]
-    rows = summarize(records, None)
-    curves = Curves(rows, to_csv(rows), title_of(head))
+    todo = [(index, pid) for index, pid in enumerate(pid for pid in problems if pid in pools) if pid not in done]
+    pairs = [(_answer(task, s), problems[pid]) for _, pid in todo for s in pools[pid]]
+    graded = iter(zip([a for a, _ in pairs], grades(task, [a for a, _ in pairs], [p for _, p in pairs])))
+    for index, pid in todo:
+        mine = [next(graded) for _ in pools[pid]]
+        store.append(lines_of(task, problems[pid], index, pools[pid], mine, names, float(opts.get("params", 0))))
+    curves = derive_curves(store.problems(), None)
     store.write_curves(curves, write_png)
     return curves
 

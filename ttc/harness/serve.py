@@ -107,7 +107,7 @@ def app(service: Service):
             _admit(http, key, limit)
             raw = await http.body()
             if len(raw) > limit:
-                raise RequestError(413, f"the body is {len(raw):,} bytes, over serve.max_body_bytes={limit:,}")
+                raise _too_big(len(raw), limit)
             try:
                 body = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -163,7 +163,12 @@ def _admit(http: Any, key: str | None, limit: int) -> None:
         raise RequestError(401, "a valid API key is required (Authorization: Bearer KEY)", kind="authentication_error")
     length = http.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
-        raise RequestError(413, f"the body is {int(length):,} bytes, over serve.max_body_bytes={limit:,}")
+        raise _too_big(int(length), limit)
+
+
+def _too_big(size: int, limit: int) -> RequestError:
+    """413 for a body of `size` bytes (announced by its header, or read)."""
+    return RequestError(413, f"the body is {size:,} bytes, over serve.max_body_bytes={limit:,}")
 
 
 def _log(req: Request | None, status: int, out: dict | None, start: float) -> None:
