@@ -88,6 +88,39 @@ def test_gsm8k_chat_and_fewshot_with_the_real_tokenizer(smol, tmp_path):
     assert again[0][0].text == outs[0][0].text  # greedy reruns are identical
 
 
+def _serve(overrides: list[str]):
+    """An openai SDK client on `ttc serve` with these overrides, in process (Starlette's TestClient), and its
+    closer."""
+    import openai
+    from starlette.testclient import TestClient
+
+    from ttc.harness.serve import app, load
+
+    http = TestClient(app(load(["logger=none", "serve.presets=[greedy]", "serve.chat_tokenizer=${model_dir:smollm2-135m}",
+                                *overrides], CONF_DIR)))
+    http.__enter__()
+    return openai.OpenAI(base_url="http://testserver/v1", api_key="-", http_client=http, max_retries=0), http
+
+
+def test_served_chat_goes_through_the_models_template_and_equals_the_batch_run(smol, tmp_path):
+    """`ttc serve generator=smollm2_135m serve.chat_tokenizer=...`: a chat request's messages are rendered with
+    SmolLM2's chat template, and the greedy answer served to the openai SDK is the batch run's for that prompt."""
+    from ttc.tasks.gsm8k import CHAT_INSTRUCTION, GSM8KTask
+
+    task = ["task=gsm8k", f"task.path={DATA}/gsm8k/test.jsonl", "task.mode=chat",
+            "task.chat_tokenizer=${model_dir:smollm2-135m}", "strategy.max_tokens=96"]
+    (line,) = _run(tmp_path, [*task, "task.limit=1", "strategy=greedy"])
+    question = GSM8KTask(path=f"{DATA}/gsm8k/test.jsonl", limit=1).problems()[0].metadata["question"]
+    client, http = _serve(["generator=smollm2_135m", *task])
+    try:
+        reply = client.chat.completions.create(model="greedy", messages=[
+            {"role": "user", "content": CHAT_INSTRUCTION.format(question=question)}])
+    finally:
+        http.__exit__(None, None, None)
+    assert reply.choices[0].message.content == line["text"] and reply.to_dict()["ttc"]["answer"] == line["answer"]
+    assert reply.usage.prompt_tokens == line["prompt_tokens"] and reply.usage.completion_tokens == line["generated_tokens"]
+
+
 def test_math500_chat_boxed_answers_come_from_the_text(smol, tmp_path):
     lines = _run(tmp_path, ["task=math500", f"task.path={DATA}/math500/test.jsonl", "task.mode=chat",
                             "task.chat_tokenizer=${model_dir:smollm2-135m}", "task.limit=2", "strategy=greedy",
@@ -177,6 +210,14 @@ def test_vllm_serve_gives_hf_greedy_tokens_through_the_openai_client(smol, serve
     questions = [CHAT_INSTRUCTION.format(question=p.metadata["question"]) for p in task.problems()[:2]]
     through_template = chat.generate(questions, greedy, [[0]] * 2)  # the server applies the model's template
     assert [r[0].text for r in through_template] == [r[0].text for r in want[:2]]
+    proxy, http = _serve(["generator=openai", f"generator.base_url={served}", f"generator.model={NAME}",
+                          f"generator.card={NAME}", "strategy.max_tokens=64"])  # ttc serve in front of vllm serve
+    try:
+        reply = proxy.chat.completions.create(model="greedy", messages=[{"role": "user", "content": questions[0]}])
+    finally:
+        http.__exit__(None, None, None)
+    assert reply.choices[0].message.content == want[0][0].text and reply.usage.prompt_tokens == want[0][0].prompt_tokens
+    assert reply.usage.prompt_tokens_details.cached_tokens == reply.to_dict()["ttc"]["ledger"]["cached_tokens"]
 
 
 @pytest.mark.slow

@@ -207,3 +207,66 @@ def test_sigterm_finishes_the_requests_in_flight_then_exits(tmp_path):
     assert answer["ttc"]["budget"]["amount"] == 64 and answer["choices"][0]["text"]
     assert proc.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after its graceful exit
     assert "ttc serve: majority 200 " in log.read_text()
+
+
+def test_proxy_mode_sends_one_upstream_request_per_sample_and_passes_errors_on_as_502():
+    """`ttc serve generator=openai` in front of an OpenAI-compatible engine (ttc's small model server): the greedy
+    answer is the in-process model's, a best-of-4 costs exactly 4 upstream requests (n=1 each; providers ignore
+    n > 1), a 503 is retried, and an upstream that keeps failing is a 502
+    carrying the upstream's own message."""
+    from starlette.testclient import TestClient
+
+    from ttc.generators.serve import ModelServer
+    from ttc.harness.serve import app, load
+
+    upstream = ModelServer("tiny-0.3m").start()
+    try:
+        service = load(["generator=openai", f"generator.base_url={upstream.url}", "generator.retries=2",
+                        "generator.backoff_s=0.01", "generator.card=tiny-0.3m", "logger=none",
+                        "serve.presets=[greedy,best_of_n]"], CONF_DIR)
+        direct = load(["logger=none", "serve.presets=[greedy]"], CONF_DIR)
+        question = "Cal has 5 nuts. Cal is given 2 more. How many nuts does Cal have?"
+        with TestClient(app(service)) as http, TestClient(app(direct)) as local:
+            proxy = openai.OpenAI(base_url="http://testserver/v1", api_key="-", http_client=http, max_retries=0)
+            here = openai.OpenAI(base_url="http://testserver/v1", api_key="-", http_client=local, max_retries=0)
+            ask = {"model": "greedy", "messages": [{"role": "user", "content": question}]}
+            served, want = proxy.chat.completions.create(**ask), here.chat.completions.create(**ask)
+            assert served.choices[0].message.content == want.choices[0].message.content
+            assert served.usage.completion_tokens == want.usage.completion_tokens > 0
+            before = upstream.requests
+            best = proxy.chat.completions.create(model="best_of_n", n=4, seed=3, messages=ask["messages"])
+            assert upstream.requests - before == 4  # n=1 each (the verifier, model_prob, scores with its own model)
+            assert best.to_dict()["ttc"]["ledger"]["generator_flops"] > 0
+            upstream.fail_left = 1  # one 503, retried
+            assert proxy.chat.completions.create(**ask).choices[0].message.content == want.choices[0].message.content
+            upstream.fail_left = 100
+            with pytest.raises(openai.APIStatusError, match=r"upstream: .*answered HTTP 503 \(.*warming up") as bad:
+                proxy.chat.completions.create(**ask)
+            assert bad.value.status_code == 502 and bad.value.body["type"] == "upstream_error"
+    finally:
+        upstream.stop()
+
+
+def test_a_client_that_disconnects_while_waiting_costs_no_strategy_call(server):
+    """A request queued behind a running call whose client hangs up is dropped before its call (499 in the log)."""
+    client, port, log = server
+    health = lambda: json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10).read())
+    start = health()
+    with ThreadPoolExecutor(1) as pool:
+        blocker = pool.submit(client.completions.create, model="majority", n=256, prompt="x")
+        while health()["strategy_calls"] == start["strategy_calls"]:
+            time.sleep(0.005)  # the blocker's call has started
+        body = json.dumps({"model": "majority", "n": 4, "prompt": "left early"}).encode()
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            raw.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            while health()["waiting"] == 0 and not blocker.done():
+                time.sleep(0.005)
+        blocker.result(timeout=120)
+    deadline = time.time() + 60
+    while health()["dropped"] < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    after = health()
+    assert after["dropped"] >= 1 and after["waiting"] == 0
+    assert after["strategy_calls"] - start["strategy_calls"] == 1  # the blocker's call only
+    assert " 499 " in log.read_text()

@@ -24,7 +24,7 @@ from typing import Sequence
 
 from ttc.contracts.cards import ModelCard, load_card
 from ttc.generators.constraints import refuse
-from ttc.contracts.errors import ConfigError
+from ttc.contracts.errors import ConfigError, UpstreamError
 from ttc.generators.models import resolve_model
 from ttc.contracts.records import Completion, SamplingParams, Scored
 
@@ -85,13 +85,13 @@ class OpenAIGenerator:
             except urllib.error.HTTPError as err:
                 if err.code not in RETRY_STATUS or attempt == self.retries:
                     detail = " ".join(err.read().decode(errors="replace")[:300].split())
-                    raise ConfigError(f"generator.base_url={self.base_url}: {path} answered HTTP {err.code} "
+                    raise UpstreamError(f"generator.base_url={self.base_url}: {path} answered HTTP {err.code} "
                                       f"({detail}); check generator.model={self.model} and the server") from None
             except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
                 if attempt == self.retries:
                     reason = getattr(err, "reason", err)
-                    raise ConfigError(f"generator.base_url={self.base_url}: cannot reach the server ({reason}, "
-                                      f"{attempt + 1} tries); start it or fix the URL, then rerun to resume") from None
+                    raise UpstreamError(f"generator.base_url={self.base_url}: cannot reach the server ({reason}, "
+                                        f"{attempt + 1} tries); start it or fix the URL, then rerun to resume") from None
             time.sleep(self.backoff_s * 2 ** attempt * (0.5 + random.random()))
         raise AssertionError("unreachable")
 

@@ -31,12 +31,13 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from ttc.contracts.errors import ConfigError
+from ttc.contracts.errors import ConfigError, UpstreamError
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.harness.resolvers import register
 from ttc.harness.run import build, build_verifier
 from ttc.harness.serve_api import SAMPLING, Request, RequestError, chunks, completion, parse
 from ttc.harness.serve_batch import Batcher, Waiting
+from ttc.tasks.chat import conversation_renderer
 
 
 @dataclass
@@ -57,6 +58,15 @@ class Service:
         self.generator = build(cfg.generator, "generator")
         self.verifier = build_verifier(cfg, self.generator)
         self.lock = threading.Lock()
+        tokenizer = cfg.serve.get("chat_tokenizer")
+        self.render = conversation_renderer(str(tokenizer), "serve.chat_tokenizer") if tokenizer else None
+
+    def prompt(self, req: Request) -> str:
+        """The request's prompt: a chat in the model's chat template (serve.chat_tokenizer), else the user's text
+        in the task's prompt format (serve.template)."""
+        if self.render and req.messages:
+            return self.render([{"role": role, "content": content} for role, content in req.messages])
+        return self.cfg.serve.template.format(question=req.question)
 
     def strategy(self, req: Request) -> Any:
         """The preset's strategy with the request's settings (a setting its config has no field for is refused)."""
@@ -77,15 +87,17 @@ class Service:
         """The request's seed, else the config's."""
         return int(self.cfg.seed if req.seed is None else req.seed)
 
-    def answer(self, batch: list[Waiting]) -> list[dict]:
+    def answer(self, batch: list[Waiting]) -> list[dict | RequestError]:
         """Run one batch of requests (equal preset, settings and seed) as one strategy call; their bodies."""
         strategy = batch[0].strategy
-        problems = [Problem(w.req.problem_id, self.cfg.serve.template.format(question=w.req.question), "")
-                    for w in batch]
-        with self.lock:
-            results: list[ProblemResult] = strategy.run(problems, self.generator, self.verifier, self.task.extract,
-                                                        batch[0].seed)
-        return [completion(w.req, r, strategy.name, r.ledger.prompt_tokens) for w, r in zip(batch, results)]
+        problems = [Problem(w.req.problem_id, self.prompt(w.req), "") for w in batch]
+        try:
+            with self.lock:
+                results: list[ProblemResult] = strategy.run(problems, self.generator, self.verifier,
+                                                            self.task.extract, batch[0].seed)
+        except UpstreamError as err:  # proxy mode: the engine behind generator=openai failed after its retries
+            return [RequestError(502, f"upstream: {err}", kind="upstream_error")] * len(batch)
+        return [completion(w.req, r, strategy.name) for w, r in zip(batch, results)]
 
 
 def app(service: Service):
@@ -115,7 +127,8 @@ def app(service: Service):
             req = parse(body, kind, max_n)
             limit_s = min(timeout, req.timeout_s if req.timeout_s is not None else timeout)
             try:
-                out = await asyncio.wait_for(batcher.submit(req, service.strategy(req), service.seed(req)), limit_s)
+                out = await _unless_gone(http, asyncio.wait_for(batcher.submit(req, service.strategy(req),
+                                                                                service.seed(req)), limit_s))
             except asyncio.TimeoutError:
                 raise RequestError(504, f"no answer within {limit_s:g} s (serve.timeout_s={timeout:g}, the request's "
                                         f"ttc.timeout_s={req.timeout_s})", kind="timeout") from None
@@ -144,7 +157,7 @@ def app(service: Service):
 
     async def health(_: HTTPRequest):
         return JSONResponse({"status": "ok", "requests": batcher.requests, "strategy_calls": batcher.calls,
-                             "waiting": batcher.queue.qsize()})
+                             "waiting": batcher.queue.qsize(), "dropped": batcher.dropped})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any):
@@ -155,6 +168,27 @@ def app(service: Service):
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
                              Route("/v1/completions", text, methods=["POST"]),
                              Route("/v1/models", models), Route("/health", health)], lifespan=lifespan)
+
+
+async def _unless_gone(http: Any, work: Any) -> Any:
+    """`work`'s result, unless the client disconnects first: then the wait is cancelled (a request still queued
+    is dropped before its strategy call; one already in a call finishes it) and the answer is 499."""
+    task, gone = asyncio.ensure_future(work), asyncio.ensure_future(_disconnected(http))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, gone):
+            if not pending.done():
+                pending.cancel()
+    if not task.done() or task.cancelled():
+        raise RequestError(499, "the client closed the connection before its answer", kind="client_closed")
+    return task.result()
+
+
+async def _disconnected(http: Any) -> None:
+    """Returns when the client has gone (the body is read, so the next ASGI message is the disconnect)."""
+    while (await http.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _admit(http: Any, key: str | None, limit: int) -> None:

@@ -4,13 +4,14 @@ the field, in OpenAI's error shape, never a traceback), and a strategy's result 
 A request names a preset (`model`), its prompt (`messages` for chat, `prompt` for completions), and optionally
 `n` (the strategy's budget), `temperature`, `top_p`, `max_tokens`, `stop`, `seed` and `stream`; what is ttc's own
 sits under one extension key, `ttc`: `problem_id` (seeds and tie-breaks hang on it, as in a run; default: a
-digest of the prompt, so the same prompt and seed give the same answer), `candidates` (return every
+digest of the prompt or the conversation, so the same prompt and seed give the same answer), `candidates` (return every
 candidate) and `timeout_s` (this request's deadline, at most the server's). Knows nothing about models or HTTP.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -47,6 +48,7 @@ class Request:
     problem_id: str = ""
     candidates: bool = False
     timeout_s: float | None = None
+    messages: tuple[tuple[str, str], ...] = ()  # a chat's (role, content) turns, for a model's chat template
 
 
 def _number(body: dict, key: str, kind: type, low: float, high: float | None = None) -> Any:
@@ -97,14 +99,18 @@ def parse(body: object, kind: Kind, max_n: int) -> Request:
     if not isinstance(extension, dict):
         raise RequestError(400, "ttc must be an object (problem_id, candidates, timeout_s)", "ttc")
     question = _question(body, kind)
-    pid = extension.get("problem_id") or "req-" + hashlib.sha256(question.encode()).hexdigest()[:16]
+    turns = tuple((m["role"], m["content"]) for m in body["messages"]) if kind == "chat" else ()
+    digest = hashlib.sha256(json.dumps(turns).encode() if turns else question.encode()).hexdigest()[:16]
+    pid = extension.get("problem_id") or f"req-{digest}"
     return Request(kind, model, question, {k: v for k, v in settings.items() if v is not None}, tuple(stop),
                    _number(body, "seed", int, 0), bool(body.get("stream", False)), str(pid),
-                   bool(extension.get("candidates", False)), _number(extension, "timeout_s", float, 0))
+                   bool(extension.get("candidates", False)), _number(extension, "timeout_s", float, 0), turns)
 
 
-def completion(req: Request, result: ProblemResult, strategy: str, prompt_tokens: int) -> dict:
-    """The response body: the selected candidate as choice 0, usage over every candidate, and `ttc`: the ledger,
+def completion(req: Request, result: ProblemResult, strategy: str) -> dict:
+    """The response body: the selected candidate as choice 0, usage over every candidate (prompt tokens as OpenAI
+    counts them: those computed and those read from a prefix cache, the cached ones also under
+    prompt_tokens_details), and `ttc`: the ledger,
     the strategy and its budget, the selected candidate's answer and `info` (for strategy=adaptive, the difficulty
     bin and the arm it chose), and every candidate where asked."""
     chosen = result.candidates[result.selected]
@@ -113,6 +119,7 @@ def completion(req: Request, result: ProblemResult, strategy: str, prompt_tokens
               if req.kind == "chat" else {"index": 0, "text": text, "finish_reason": reason, "logprobs": None})
     generated = sum(c.completion.generated_tokens for c in result.candidates)
     ledger = result.ledger
+    prompt = ledger.prompt_tokens + ledger.cached_tokens
     extra = {"strategy": strategy, "budget": {"amount": result.budget.amount, "unit": result.budget.unit},
              "problem_id": req.problem_id, "answer": chosen.answer, "selected": result.selected,
              "info": dict(chosen.info),  # the strategy's own record of the pick (adaptive: the bin and the arm)
@@ -124,8 +131,8 @@ def completion(req: Request, result: ProblemResult, strategy: str, prompt_tokens
     return {"id": f"{'chatcmpl' if req.kind == 'chat' else 'cmpl'}-{req.problem_id}-{time.time_ns()}",
             "object": "chat.completion" if req.kind == "chat" else "text_completion", "created": int(time.time()),
             "model": req.model, "choices": [choice],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": generated,
-                      "total_tokens": prompt_tokens + generated}, "ttc": extra}
+            "usage": {"prompt_tokens": prompt, "completion_tokens": generated, "total_tokens": prompt + generated,
+                      "prompt_tokens_details": {"cached_tokens": ledger.cached_tokens}}, "ttc": extra}
 
 
 def chunks(body: dict) -> list[dict]:

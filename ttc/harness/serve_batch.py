@@ -2,7 +2,8 @@
 at most `serve.max_batch`) and ask for the same preset, settings and seed run as one `strategy.run` over their
 problems (every ttc strategy batches across problems); a lone request waits no longer than the window, and not
 at all while requests come one at a time (the window opens when the last call had company or others wait).
-Requests wait in a bounded queue (`serve.max_queue`): a full queue answers 429 with Retry-After. A batch's problems are
+Requests wait in a bounded queue (`serve.max_queue`): a full queue answers 429 with Retry-After. A request whose
+client disconnected (or whose deadline passed) while it waited is dropped before its strategy call, costing nothing. A batch's problems are
 padded together on the generator, so a batched answer can differ from the lone one in the last bits of its
 logits (as a run's answers depend on its fixed batches); a lone request's answer is the batch run's.
 """
@@ -40,7 +41,7 @@ class Batcher:
                  max_queue: int) -> None:
         self.run, self.window_s, self.max_batch = run, window_s, max_batch
         self.queue: asyncio.Queue[Waiting] = asyncio.Queue(maxsize=max_queue)
-        self.requests = self.calls = 0
+        self.requests = self.calls = self.dropped = 0  # dropped: requests whose client left while they waited
 
     async def submit(self, req: Request, strategy: Any, seed: int) -> dict:
         """Queue a request and wait for its answer (429 when the queue is full)."""
@@ -70,7 +71,8 @@ class Batcher:
                     break
             last = len(items)
             for group in groups(items):
-                live = [w for w in group if not w.future.cancelled()]
+                live = [w for w in group if not w.future.cancelled()]  # cancelled: the client left, or its deadline
+                self.dropped += len(group) - len(live)
                 if not live:
                     continue
                 self.calls += 1
