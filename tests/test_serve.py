@@ -270,3 +270,46 @@ def test_a_client_that_disconnects_while_waiting_costs_no_strategy_call(server):
     assert after["dropped"] >= 1 and after["waiting"] == 0
     assert after["strategy_calls"] - start["strategy_calls"] == 1  # the blocker's call only
     assert " 499 " in log.read_text()
+
+
+def test_a_served_day_is_a_run_that_ttc_curves_grades_like_the_batch_run(tmp_path):
+    """serve.record=DIR: each answered request's candidates go to DIR/PRESET in the sample-line schema (prompt,
+    scores, selection, ledger; no reference, correct null); `ttc report` refuses it ungraded in one line, and
+    `ttc curves` grades it into the same majority and best-of-k curves as a batch run of the same problems."""
+    import csv
+
+    from starlette.testclient import TestClient
+
+    from ttc.analysis.report import build
+    from ttc.contracts.errors import ConfigError
+    from ttc.harness.replay import curves_command
+    from ttc.harness.serve import app, load
+
+    batch = tmp_path / "batch"
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[*TASK, "task.levels=[1,2]", "strategy=best_of_n",
+                                                       "strategy.n=4"])
+    execute(cfg, batch, quiet=True)
+    pools = {}
+    for line in read_samples(batch):
+        pools.setdefault(line["problem_id"], line)
+    service = load(["logger=none", "serve.presets=[best_of_n]", f"serve.record={tmp_path / 'day'}"], CONF_DIR)
+    with TestClient(app(service)) as http:
+        client = openai.OpenAI(base_url="http://testserver/v1", api_key="-", http_client=http, max_retries=0)
+        for pid, line in pools.items():
+            client.chat.completions.create(model="best_of_n", n=4, seed=0, messages=[
+                {"role": "user", "content": _question(line)}], extra_body={"ttc": {"problem_id": pid}})
+    day = tmp_path / "day" / "best_of_n"
+    served = [json.loads(x) for x in (day / "samples.jsonl").read_text().splitlines()]
+    assert len(served) == 4 * len(pools) and all(x["correct"] is None and "reference" not in x for x in served)
+    assert [(x["problem_id"], x["text"], x["verifier_score"]) for x in served] == [
+        (x["problem_id"], x["text"], x["verifier_score"]) for x in read_samples(batch)]
+    assert json.loads((day / "run.json").read_text())["served"] is True
+    with pytest.raises(ConfigError, match=r"holds served traffic, ungraded .* ttc curves task=NAME pool="):
+        build([str(day)])
+    curves_command([f"pool={day / 'samples.jsonl'}", f"out={tmp_path / 'graded'}", "task=arith", "task.per_level=1",
+                    "task.levels=[1,2]"], CONF_DIR)
+    rows = lambda run: {(r["series"], r["budget"]): r["accuracy"] for r in csv.DictReader(open(run / "curves.csv"))
+                        if r["level"] == "all" and r["series"] in ("majority", "best_of_n")}
+    graded, want = rows(tmp_path / "graded"), rows(batch)
+    assert graded == want and len(graded) == 6  # k = 1, 2, 4 for each rule

@@ -20,6 +20,7 @@ from ttc.analysis.curves import problem_records
 from ttc.analysis.diagnostics import Scored
 from ttc.analysis.probe import probe_problem
 from ttc.contracts.cards import pretraining_flops
+from ttc.contracts.errors import ConfigError
 from ttc.contracts.rundir import SAMPLES, SampleStream, is_run_dir, read_record, shard_of
 from ttc.contracts.samples import SampleLine
 from ttc.contracts.selections import is_measure, rule_of
@@ -50,6 +51,9 @@ class LoadedRun:
     @classmethod
     def of(cls, path: Path, record: dict, m: int = 4) -> "LoadedRun":
         """A run whose record is read already: one pass over its samples."""
+        if record.get("served"):
+            raise ConfigError(f"{path} holds served traffic, ungraded (no references); grade it first: ttc curves "
+                              f"task=NAME pool={Path(path) / SAMPLES}")
         stream, records, scored, probes = SampleStream(path), [], Scored(), {}
         head = None
         for pool in stream:

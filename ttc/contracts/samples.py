@@ -55,7 +55,7 @@ class SampleLine(RunMeta):
     seed: int
     text: str
     answer: str | None
-    correct: bool
+    correct: bool | None  # None: ungraded (served traffic, ttc.harness.serve_record)
     prompt_tokens: int  # the whole prompt, its cached part included
     cached_tokens: int
     generated_tokens: int
@@ -82,7 +82,7 @@ OPTIONAL = ("selection", "prompt", "reference", "speculation")  # absent from li
 REQUIRED = tuple(k for k in SampleLine.__annotations__ if k not in OPTIONAL)
 
 
-def sample_lines(problem: Problem, result: ProblemResult, correct: list[bool], meta: dict) -> list[SampleLine]:
+def sample_lines(problem: Problem, result: ProblemResult, correct: list[bool | None], meta: dict) -> list[SampleLine]:
     """One line per candidate of a problem; the problem's ledger rides on every line."""
     missing = [k for k in META_FIELDS if k not in meta]
     if missing:

@@ -5,7 +5,8 @@ estimators, intervals and report.
 The pool is a JSONL file in either of two layouts, told apart line by line:
 - one line per sample: the problem id (`id`, `problem_id` or `unique_id`), the completion (`text` or
   `completion`) or its extracted `answer`, and optionally the verifier's `score` (or a list of step `scores`),
-  the completion's `logprob` and its generated `tokens`;
+  the completion's `logprob` and its generated `tokens` (a ttc samples.jsonl, such as served traffic recorded
+  by `ttc serve serve.record=DIR`, reads as this layout: `verifier_score`, `generated_tokens`);
 - one line per problem, search-and-learn's dataset layout (HuggingFaceH4/search-and-learn, best-of-N): the id
   (`unique_id`, as MATH-500 has it, or `id`), `completions` (a list), `scores` (per completion a list of PRM step
   scores, aggregated as search-and-learn does: `agg=last` by default, or min, prod, mean) and optionally
@@ -70,8 +71,9 @@ def samples_of(row: dict, n: int, agg: Aggregate) -> list[dict]:
             raise ConfigError(f"pool line {n}: completions, scores and completion_tokens differ in length")
         return [_sample(t, None, s, None, k, agg) for t, s, k in zip(texts, scores, tokens)]
     text = row.get("text", row.get("completion"))
-    return [_sample(text, row.get("answer") if text is None else None, row.get("score", row.get("scores")),
-                    row.get("logprob"), row.get("tokens", 0), agg)]
+    score = next((row[k] for k in ("score", "scores", "verifier_score") if row.get(k) is not None), None)
+    return [_sample(text, row.get("answer") if text is None else None, score, row.get("logprob"),
+                    row.get("tokens", row.get("generated_tokens", 0)), agg)]
 
 
 def _sample(text: str | None, answer: str | None, score: float | list[float] | None, logprob: float | None,

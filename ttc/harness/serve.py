@@ -13,7 +13,10 @@ not shared across threads); the event loop stays free while it runs. Binds 127.0
 `serve.api_key` makes a key required (401 without it); bodies over `serve.max_body_bytes` get 413; a request
 unanswered after `serve.timeout_s` gets 504 (a strategy call already running finishes, its answer dropped);
 SIGTERM lets the requests in flight finish, then exits (uvicorn's graceful shutdown); one log line per request
-(model, status, tokens, FLOPs, seconds) goes to stderr.
+(model, status, tokens, FLOPs, seconds) goes to stderr. `serve.record=DIR` keeps every answered request as a run
+directory per preset (ttc.harness.serve_record). Proxy mode: with generator=openai in front of another engine,
+one upstream request per sample, retried with backoff; an upstream that still fails is a 502 with its message.
+`serve.chat_tokenizer` renders a chat request's messages in the model's chat template.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from ttc.harness.resolvers import register
 from ttc.harness.run import build, build_verifier
 from ttc.harness.serve_api import SAMPLING, Request, RequestError, chunks, completion, parse
 from ttc.harness.serve_batch import Batcher, Waiting
+from ttc.harness.serve_record import Recorder
 from ttc.tasks.chat import conversation_renderer
 
 
@@ -58,8 +62,9 @@ class Service:
         self.generator = build(cfg.generator, "generator")
         self.verifier = build_verifier(cfg, self.generator)
         self.lock = threading.Lock()
-        tokenizer = cfg.serve.get("chat_tokenizer")
+        tokenizer, record = cfg.serve.get("chat_tokenizer"), cfg.serve.get("record")
         self.render = conversation_renderer(str(tokenizer), "serve.chat_tokenizer") if tokenizer else None
+        self.recorder = Recorder(record, cfg, self.task, self.generator, self.verifier) if record else None
 
     def prompt(self, req: Request) -> str:
         """The request's prompt: a chat in the model's chat template (serve.chat_tokenizer), else the user's text
@@ -97,6 +102,9 @@ class Service:
                                                             self.task.extract, batch[0].seed)
         except UpstreamError as err:  # proxy mode: the engine behind generator=openai failed after its retries
             return [RequestError(502, f"upstream: {err}", kind="upstream_error")] * len(batch)
+        if self.recorder is not None:
+            name = batch[0].req.model
+            self.recorder.record(name, self.presets[name].node, strategy, problems, results)
         return [completion(w.req, r, strategy.name) for w, r in zip(batch, results)]
 
 
