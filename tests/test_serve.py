@@ -313,3 +313,45 @@ def test_a_served_day_is_a_run_that_ttc_curves_grades_like_the_batch_run(tmp_pat
                         if r["level"] == "all" and r["series"] in ("majority", "best_of_n")}
     graded, want = rows(tmp_path / "graded"), rows(batch)
     assert graded == want and len(graded) == 6  # k = 1, 2, 4 for each rule
+
+
+def _rss_kib(pid: int) -> int:
+    return next(int(x.split()[1]) for x in open(f"/proc/{pid}/status") if x.startswith("VmRSS:"))
+
+
+def test_sixteen_clients_four_hundred_requests_none_lost_memory_flat_overload_429(tmp_path):
+    """A bounded load test on loopback: 16 clients send 400 requests (each retried after a 429) to a server whose
+    queue holds 4: every request is answered 200 exactly once, none is a 5xx, overload is answered with 429s, and
+    the server's resident memory does not grow between the 100th answer and the 400th."""
+    proc, url, _ = _start(tmp_path, "serve.max_queue=4", "serve.max_batch=4")
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="-", max_retries=0, timeout=120)
+    lock, answered, refused, rss, failures = threading.Lock(), [], [0], {}, []
+
+    def one(i: int) -> None:
+        question = f"Cal has {i % 10} nuts. Cal is given {i // 10 % 10} more. How many nuts does Cal have?"
+        while True:
+            try:
+                reply = client.completions.create(model="greedy", prompt=question, extra_body={"ttc": {
+                    "problem_id": f"load-{i}"}})
+                break
+            except openai.RateLimitError:
+                with lock:
+                    refused[0] += 1
+                time.sleep(0.01)
+            except openai.APIError as err:  # a 5xx or anything else: recorded, the test fails
+                failures.append(f"{i}: {err}")
+                return
+        with lock:
+            answered.append(reply.to_dict()["ttc"]["problem_id"])
+            if len(answered) in (100, 400):
+                rss[len(answered)] = _rss_kib(proc.pid)
+
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(one, range(400), timeout=600))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert not failures and sorted(answered) == sorted(f"load-{i}" for i in range(400))
+    assert refused[0] > 0  # 16 clients against a queue of 4: some were told to come back
+    assert rss[400] - rss[100] < 16 * 1024, rss  # KiB: no growth with the requests served
