@@ -1,12 +1,14 @@
 """`ttc serve` against calling the strategy in process, and 16 clients against 1 (a benchmark, not a test).
 
-    python bench/bench_serve.py [--preset majority] [--n 8] [--rounds 15] [--requests 64]
+    python bench/bench_serve.py [--preset majority] [--n 8] [--rounds 15] [--requests 64] [--throughput-rounds 5]
+    python bench/bench_serve.py --preset greedy --n 0     # one sample a request (n=0: the request sends no n)
 
 On the tiny world: a `ttc serve` child process on a free port, and the same Service built in this process.
 1. Latency at one client: interleaved pairs (in process, then served through the openai SDK; the same prompt,
    preset, n and seed), the median of each and the median of the per-pair ratios (goal: served <= 1.10x).
-2. Throughput: `--requests` distinct questions sent by 1 client one after another, then by 16 concurrent
-   clients; requests a second of each, their ratio (goal >= 3x, from cross-request batching), p50/p95 latency.
+2. Throughput: in each of `--throughput-rounds` rounds, `--requests` fresh questions sent by 1 client one after
+   another, then by 16 concurrent clients; the median over rounds of the ratio of their walls (goal >= 3x, from
+   cross-request batching), p50/p95 latency of each.
 Prints one line per measure. Torch runs 1 thread in both processes (OMP_NUM_THREADS=1).
 """
 
@@ -59,7 +61,8 @@ def in_process(preset: str, n: int):
     service = load(["logger=none"], CONF_DIR)
 
     def answer(q: str) -> str:
-        req = parse({"model": preset, "n": n, "seed": 0, "messages": [{"role": "user", "content": q}]}, "chat", 256)
+        body = {"model": preset, "seed": 0, "messages": [{"role": "user", "content": q}], **({"n": n} if n else {})}
+        req = parse(body, "chat", 256)
         waiting = Waiting(req, service.strategy(req), service.seed(req), None)  # type: ignore[arg-type]
         return service.answer([waiting])[0]["choices"][0]["message"]["content"]
     return answer
@@ -82,6 +85,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--requests", type=int, default=64)
+    parser.add_argument("--throughput-rounds", type=int, default=5)
     args = parser.parse_args()
     os.environ.update(ENV)
     import openai
@@ -91,8 +95,8 @@ def main() -> None:
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
 
         def served(q: str) -> str:
-            reply = client.chat.completions.create(model=args.preset, n=args.n, seed=0,
-                                                   messages=[{"role": "user", "content": q}])
+            reply = client.chat.completions.create(model=args.preset, seed=0, messages=[{"role": "user", "content": q}],
+                                                   **({"n": args.n} if args.n else {}))
             return reply.choices[0].message.content
 
         local = in_process(args.preset, args.n)
@@ -108,16 +112,23 @@ def main() -> None:
         print(f"1 client, {args.preset} n={args.n}: in process {statistics.median(mine) * 1e3:.1f} ms, served "
               f"{statistics.median(theirs) * 1e3:.1f} ms (median), served/in-process {ratio:.3f} (median of "
               f"{args.rounds} interleaved pairs)")
-        qs = [question(i) for i in range(args.requests)]
-        one = [timed(served, q)[0] for q in qs]
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(16) as pool:
-            many = list(pool.map(lambda q: timed(served, q)[0], qs))
-        wall16 = time.perf_counter() - t0
-        rate1, rate16 = len(qs) / sum(one), len(qs) / wall16
-        print(f"throughput: 1 client {rate1:.2f} req/s (p50 {pct(one, 0.5) * 1e3:.0f} ms, p95 "
-              f"{pct(one, 0.95) * 1e3:.0f} ms); 16 clients {rate16:.2f} req/s (p50 {pct(many, 0.5) * 1e3:.0f} ms, "
-              f"p95 {pct(many, 0.95) * 1e3:.0f} ms); 16/1 = {rate16 / rate1:.2f}x")
+        ones, manys, ratios = [], [], []
+        for r in range(args.throughput_rounds):  # interleaved: 1 client, then 16, on fresh questions each round
+            qs = [question(1000 + r * args.requests + i) for i in range(args.requests)]
+            t0 = time.perf_counter()
+            one = [timed(served, q)[0] for q in qs]
+            wall1 = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(16) as pool:
+                many = list(pool.map(lambda q: timed(served, q)[0], qs))
+            wall16 = time.perf_counter() - t0
+            ones, manys, ratios = ones + one, manys + many, ratios + [wall1 / wall16]
+        rate1 = len(ones) / sum(ones)
+        print(f"throughput, {args.preset}{f' n={args.n}' if args.n else ''}: 1 client {rate1:.2f} req/s (p50 "
+              f"{pct(ones, 0.5) * 1e3:.0f} ms, p95 {pct(ones, 0.95) * 1e3:.0f} ms); 16 clients p50 "
+              f"{pct(manys, 0.5) * 1e3:.0f} ms, p95 {pct(manys, 0.95) * 1e3:.0f} ms; 16/1 = "
+              f"{statistics.median(ratios):.2f}x (median of {args.throughput_rounds} interleaved rounds of "
+              f"{args.requests} requests; min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
         health = urllib.request.urlopen(f"{url}/health", timeout=10).read().decode()
         print(f"server: {health}")
     finally:
