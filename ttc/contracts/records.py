@@ -251,6 +251,7 @@ class ProblemResult:
     ledger: Ledger
     budget: Budget
     curve: CurveKind = "fixed"
+    tree: tuple[dict, ...] = ()  # a step-level search's every node (ttc.contracts.trees); () for the others
 
     def __post_init__(self) -> None:
         if self.curve not in CURVES:

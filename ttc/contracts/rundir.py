@@ -23,7 +23,7 @@ from typing import BinaryIO, Iterator
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.samples import REQUIRED, SampleLine, legacy_curve, restore
 
-RECORD, SAMPLES = "run.json", "samples.jsonl"
+RECORD, SAMPLES, TREES = "run.json", "samples.jsonl", "trees.jsonl"
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -170,3 +170,27 @@ def _checked(line: dict, path: Path, n: int) -> SampleLine:
     if missing:
         raise damaged(path, n, f"has no field {missing[0]!r}")
     return line  # type: ignore[return-value]
+
+
+def read_trees(run_dir: str | Path) -> dict[str, list[dict]]:
+    """problem id -> its recorded search tree (trees.jsonl, ttc.contracts.trees); {} where none was written. A
+    torn last line is left out (the writer's resume cuts it); damage before it is one line (`damaged`); a problem
+    written twice (its block redone after a kill between its tree and its samples) keeps its last tree."""
+    path = Path(run_dir) / TREES
+    out: dict[str, list[dict]] = {}
+    if not path.exists():
+        return out
+    with open(path, "rb") as fh:
+        for n, row in enumerate(fh, 1):
+            if not row.endswith(b"\n"):
+                break
+            try:
+                line = json.loads(row)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                line = None
+            if not isinstance(line, dict) or not isinstance(line.get("nodes"), list) or "problem_id" not in line:
+                raise ConfigError(f"{path} line {n} is not a tree line (JSON with problem_id and nodes); the file was "
+                                  f"edited or damaged and is left untouched: restore it, or delete that line "
+                                  f"(sed -i '{n}d' {path}; that problem's tree is then not shown)")
+            out[line["problem_id"]] = line["nodes"]
+    return out

@@ -270,6 +270,10 @@ def _batch(run: _Opened, batch: list[Problem], loaded: _Loaded, live: Mirror, pr
         if problem.id in run.done:
             continue
         lines = sample_lines(problem, result, correct, {**loaded.meta, "problem_index": run.index[problem.id]})
+        if result.tree and run.cfg.get("trees", True):
+            run.store.append_tree({"problem_id": problem.id, "problem_index": run.index[problem.id],
+                                   "strategy": loaded.meta["strategy"], "run_seed": loaded.meta["run_seed"],
+                                   "nodes": list(result.tree)})
         run.store.append(lines)
         finished += 1
         live.count(lines, finished, len(run.mine))

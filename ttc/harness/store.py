@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.rundir import (RECORD, SAMPLES, SampleStream, drained, read_record, read_samples,
+from ttc.contracts.rundir import (RECORD, SAMPLES, TREES, SampleStream, drained, read_record, read_samples,
                                   write_atomic)
 from ttc.contracts.samples import SampleLine, encode
 
@@ -86,14 +86,22 @@ class RunStore:
         if scan.tail is not None:
             with open(self.samples_path, "r+b") as fh:
                 fh.truncate(scan.tail)
+        trees = self.root / TREES
+        if trees.exists():  # a tree line is one write: a kill leaves at most a piece with no newline at the end
+            data = trees.read_bytes()
+            if data and not data.endswith(b"\n"):
+                with open(trees, "r+b") as fh:
+                    fh.truncate(data.rfind(b"\n") + 1)
         return scan.done
 
     def append(self, lines: list[SampleLine]) -> None:
         """Append one problem's lines with one write, flushed and fsynced."""
-        with open(self.samples_path, "a", encoding="utf-8") as fh:
-            fh.write(encode(lines))
-            fh.flush()
-            os.fsync(fh.fileno())
+        _append(self.samples_path, encode(lines))
+
+    def append_tree(self, line: dict) -> None:
+        """Append one problem's search tree (ttc.contracts.trees) to trees.jsonl: one line, one write, before the
+        problem's samples (a kill between them redoes the problem, and its tree is written again: the last wins)."""
+        _append(self.root / TREES, json.dumps(line, separators=(",", ":")) + "\n")
 
     def write_curves(self, curves: Curves, draw: Draw) -> Any:
         """Write curves.csv (whole, by rename), then hand `draw` the path of curves.png, the rows and the title
@@ -108,3 +116,11 @@ class RunStore:
     def problems(self) -> SampleStream:
         """The finished problems' lines, one problem at a time (one pass, one problem's block in memory)."""
         return SampleStream(self.root)
+
+
+def _append(path: Path, text: str) -> None:
+    """Append `text` with one write, flushed and fsynced."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())

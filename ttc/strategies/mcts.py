@@ -49,6 +49,7 @@ class Node:
     value: float = 0.0
     rollouts: list[int] = dataclasses.field(default_factory=list)  # candidates whose path passes here
     valued: tuple[int, float] | None = None  # a complete node's (candidate, value), once valued
+    started: list[int] = dataclasses.field(default_factory=list)  # candidates rolled out from here
 
     @property
     def path(self) -> Path:
@@ -160,6 +161,7 @@ class MCTS:
         verdicts = verify_round(verifier, problems, fresh, [[texts[i][0]] for i in fresh], ledgers)
         for i, [v] in zip(fresh, verdicts):
             cands[i].append((texts[i][0], texts[i][1], v))
+            picks[i].started.append(len(cands[i]) - 1)
             if picks[i].complete:
                 picks[i].valued = (len(cands[i]) - 1, v.score)
             backpropagate(picks[i], v.score, len(cands[i]) - 1)
@@ -176,4 +178,23 @@ class MCTS:
         chosen = max(pool, key=lambda k: (cands[k][2].score, -k))
         paths = [Path(text, tuple(parts), verdict=v) for text, parts, v in cands]
         out = candidates(paths, [extract(p.text) for p in paths], lambda k, p: {"simulation": k})
-        return ProblemResult(problem.id, out, chosen, ledger, self.budget)
+        return ProblemResult(problem.id, out, chosen, ledger, self.budget, tree=recorded(root))
+
+
+def recorded(root: Node) -> tuple[dict, ...]:
+    """The search tree on the record (ttc.contracts.trees), breadth first: each node's step text, prior (its
+    score), visits, value, and fate: "completed" where rollouts started (`candidates`), "kept" where expanded,
+    "pruned" where never expanded."""
+    nodes: list[dict] = []
+    queue: list[tuple[Node, int | None, int]] = [(root, None, -1)]
+    while queue:
+        node, parent, depth = queue.pop(0)
+        me = len(nodes)
+        step = node.text[len(node.parent.text):] if node.parent is not None else ""
+        fate = "root" if parent is None else "completed" if node.started else "kept" if node.children else "pruned"
+        nodes.append({"id": me, "parent": parent, "round": depth, "text": step,
+                      "score": None if parent is None else round(node.prior, 6), "fate": fate,
+                      "visits": node.visits, "value": round(node.value, 6), "prior": round(node.prior, 6),
+                      **({"candidates": list(node.started)} if node.started else {})})
+        queue += [(child, me, depth + 1) for child in node.children]
+    return tuple(nodes)

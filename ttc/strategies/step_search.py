@@ -30,6 +30,7 @@ from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.contracts.records import Ledger, Problem, ProblemResult, SamplingParams
 from ttc.contracts.rules import sample_seed
+from ttc.contracts.trees import Grove
 from ttc.contracts.vocab import SEARCH_KINDS, SEARCH_SELECTIONS, SearchKind, SearchSelection
 from ttc.strategies.common import budget_of, guided_search
 from ttc.strategies.steps import (Ask, Path, always_guided, expand_round, generate, grown, partition, result,
@@ -75,21 +76,24 @@ class StepSearch:
         trees = self.n // self.width if self.kind == "dvts" else 1
         live = [[Path(tree=t) for t in range(trees)] for _ in problems]
         done: list[list[Path]] = [[] for _ in problems]
-        ledgers = [Ledger() for _ in problems]
+        ledgers, grove = [Ledger() for _ in problems], Grove(len(problems))
         for step in range(self.max_steps):
             if not any(live):
                 break
             asks = [Ask(i, path, step_seeds(seed, p.id, step, j, self._fanout(step)))
                     for i, (p, paths) in enumerate(zip(problems, live)) for j, path in enumerate(paths)]
-            new = expand_round(problems, generator, self.params, asks, self.delim, ledgers)
+            new = expand_round(problems, generator, self.params, asks, self.delim, ledgers, grove, step)
             shown = self._rollouts(problems, generator, new, ledgers) if self.lookahead else None
-            for i, cands in enumerate(score_round(verifier, problems, new, ledgers, shown)):
+            for i, cands in enumerate(score_round(verifier, problems, new, ledgers, shown, grove)):
                 complete, rest = partition(cands, extract, self.delim)
                 done[i] += complete
                 live[i] = self._keep(rest)
+                kept = {c.node for c in live[i]}
+                grove.fate(i, [c.node for c in rest if c.node not in kept], "pruned")
         return [result(p, finished + unfinished, led, extract, seed, name=self.name, budget=self.budget,
-                       rule=self.selection, info=lambda k, path: {"tree": path.tree, **step_info(path)})
-                for p, finished, unfinished, led in zip(problems, done, live, ledgers)]
+                       rule=self.selection, info=lambda k, path: {"tree": path.tree, **step_info(path)},
+                       tree=(grove, i))
+                for i, (p, finished, unfinished, led) in enumerate(zip(problems, done, live, ledgers))]
 
     def _fanout(self, step: int) -> int:
         if self.kind == "dvts":

@@ -19,18 +19,20 @@ from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.contracts.records import (Budget, Candidate, Completion, Ledger, Problem, ProblemResult, SamplingParams,
                                    Verdict, joined, ledger_of, verifier_cost)
 from ttc.contracts.rules import select
+from ttc.contracts.trees import Grove
 
 
 @dataclasses.dataclass(frozen=True)
 class Path:
-    """A partial solution: its text so far, the completions that wrote it, its subtree, and the score and
-    verdict of its newest step once booked."""
+    """A partial solution: its text so far, the completions that wrote it, its subtree, the score and verdict
+    of its newest step once booked, and that step's node on the record."""
 
     text: str = ""
     parts: tuple[Completion, ...] = ()
     tree: int = 0
     score: float = 0.0
     verdict: Verdict | None = None
+    node: int = 0  # its newest step's node in the problem's recorded tree (ttc.contracts.trees); 0: the root
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,12 +86,16 @@ def generate(problems: Sequence[Problem], generator: Generator, params: Sampling
 
 
 def expand_round(problems: Sequence[Problem], generator: Generator, params: SamplingParams, asks: Sequence[Ask],
-                 delim: str, ledgers: list[Ledger]) -> list[list[Path]]:
+                 delim: str, ledgers: list[Ledger], grove: Grove | None = None, round_: int = 0) -> list[list[Path]]:
     """Every ask's path grown by each of its samples (one generator call): per problem, the new paths in ask
-    and seed order."""
+    and seed order; each a node of round `round_` under its ask's path in `grove`, where one is kept."""
     new: list[list[Path]] = [[] for _ in problems]
     for a, row in zip(asks, generate(problems, generator, params, asks, ledgers)):
-        new[a.problem] += [grown(a.path, c, delim) for c in row]
+        paths = [grown(a.path, c, delim) for c in row]
+        if grove is not None:
+            paths = [dataclasses.replace(p, node=grove.add(a.problem, a.path.node, round_, p.text[len(a.path.text):]))
+                     for p in paths]
+        new[a.problem] += paths
     return new
 
 
@@ -114,12 +120,17 @@ def booked(paths: Sequence[Path], verdicts: Sequence[Verdict]) -> list[Path]:
 
 
 def score_round(verifier: Verifier, problems: Sequence[Problem], new: Sequence[Sequence[Path]],
-                ledgers: list[Ledger], shown: Sequence[Sequence[str]] | None = None) -> list[list[Path]]:
+                ledgers: list[Ledger], shown: Sequence[Sequence[str]] | None = None,
+                grove: Grove | None = None) -> list[list[Path]]:
     """Every problem's new paths with their verdicts, from one verifier call that reads `shown` (by default the
-    paths' own texts)."""
+    paths' own texts); each path's step score goes on its node in `grove`, where one is kept."""
     texts = shown if shown is not None else [[p.text for p in paths] for paths in new]
     verdicts = verify_round(verifier, problems, range(len(problems)), texts, ledgers)
-    return [booked(paths, vs) for paths, vs in zip(new, verdicts)]
+    scored = [booked(paths, vs) for paths, vs in zip(new, verdicts)]
+    for i, paths in enumerate(scored if grove is not None else ()):
+        for p in paths:
+            grove.score(i, p.node, p.score)
+    return scored
 
 
 def step_info(path: Path) -> dict:
@@ -135,11 +146,23 @@ def candidates(paths: Sequence[Path], answers: Sequence[str | None],
 
 
 def result(problem: Problem, paths: Sequence[Path], ledger: Ledger, extract: Extractor, seed: int, *,
-           name: str, budget: Budget, rule: str, info: Callable[[int, Path], dict]) -> ProblemResult:
-    """A problem's result: every path a candidate, the one `rule` selects by the paths' verdict scores."""
+           name: str, budget: Budget, rule: str, info: Callable[[int, Path], dict],
+           tree: tuple[Grove, int] | None = None) -> ProblemResult:
+    """A problem's result: every path a candidate, the one `rule` selects by the paths' verdict scores; with
+    `tree` (the grove and the problem's index in it), each candidate's node is marked completed and the
+    problem's tree goes on the result."""
     if not paths:
         raise ConfigError(f"strategy={name}: no candidate for problem {problem.id}")
     answers = [extract(p.text) for p in paths]
     scores = [p.verdict.score if p.verdict else 0.0 for p in paths]
     chosen = select(rule, answers, scores, [0.0] * len(paths), [1] * len(paths), seed, problem.id)
-    return ProblemResult(problem.id, candidates(paths, answers, info), chosen, ledger, budget)
+    nodes: tuple[dict, ...] = ()
+    if tree is not None:
+        grove, i = tree
+        at: dict[int, list[int]] = {}
+        for k, p in enumerate(paths):
+            at.setdefault(p.node, []).append(k)  # a resampled particle can be several candidates
+        for node, ks in at.items():
+            grove.fate(i, [node], "completed", candidates=ks)
+        nodes = grove.tree(i)
+    return ProblemResult(problem.id, candidates(paths, answers, info), chosen, ledger, budget, tree=nodes)

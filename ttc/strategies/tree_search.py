@@ -30,6 +30,7 @@ from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.contracts.records import Budget, Ledger, Problem, ProblemResult, SamplingParams
 from ttc.contracts.rules import sample_seed
+from ttc.contracts.trees import Grove
 from ttc.contracts.vocab import RESAMPLINGS, SEARCH_SELECTIONS, Resampling, SearchSelection
 from ttc.strategies.common import budget_of, guided_search
 from ttc.strategies.steps import (Ask, Path, expand_round, always_guided, is_complete, partition, result, score_round,
@@ -121,27 +122,31 @@ class Rebase:
         """Strategy.run (ttc.contracts.protocols): every completed solution per problem and the ledger."""
         plans = [[(Path(), self.budget.amount, 0)] for _ in problems]  # (node, children, slot) per node to expand
         done: list[list[Path]] = [[] for _ in problems]
-        ledgers = [Ledger() for _ in problems]
+        ledgers, grove = [Ledger() for _ in problems], Grove(len(problems))
         n, s = self.budget.amount, self.settings
         for step in range(s.max_steps):
             if not any(plans):
                 break
             asks = [Ask(i, path, tree_seeds(seed, p.id, step, slot, k))
                     for i, (p, plan) in enumerate(zip(problems, plans)) for path, k, slot in plan if k]
-            new = expand_round(problems, generator, s.params, asks, s.delim, ledgers)
-            for i, cands in enumerate(score_round(verifier, problems, new, ledgers)):
+            new = expand_round(problems, generator, s.params, asks, s.delim, ledgers, grove, step)
+            for i, cands in enumerate(score_round(verifier, problems, new, ledgers, grove=grove)):
                 complete, live = partition(cands, extract, s.delim)
                 done[i] += complete
                 left = n - len(done[i])
                 last = step == s.max_steps - 1
                 if last or left <= 0:
                     done[i] += live if last else []
+                    grove.fate(i, [] if last else [c.node for c in live], "pruned")
                     plans[i] = []
                     continue
                 counts = allocate([c.score for c in live], left, self.reward_temperature)
                 plans[i] = [(c, k, j) for j, (c, k) in enumerate(zip(live, counts)) if k]
+                for c, k in zip(live, counts):
+                    grove.fate(i, [c.node], "kept" if k else "pruned", children=k)
         return [result(p, paths, led, extract, seed, name=self.name, budget=self.budget, rule=s.selection,
-                       info=lambda k, path: step_info(path)) for p, paths, led in zip(problems, done, ledgers)]
+                       info=lambda k, path: step_info(path), tree=(grove, i))
+                for i, (p, paths, led) in enumerate(zip(problems, done, ledgers))]
 
 
 class ParticleFilter:
@@ -168,15 +173,16 @@ class ParticleFilter:
         n, s = self.budget.amount, self.settings
         particles = [[Path()] * n for _ in problems]
         complete = [[False] * n for _ in problems]
-        ledgers = [Ledger() for _ in problems]
+        ledgers, grove = [Ledger() for _ in problems], Grove(len(problems))
         for step in range(s.max_steps):
             if all(all(c) for c in complete):
                 break
             asks = [Ask(i, path, tree_seeds(seed, p.id, step, j, 1))
                     for i, (p, ps, cs) in enumerate(zip(problems, particles, complete))
                     for j, (path, ok) in enumerate(zip(ps, cs)) if not ok]
-            new = expand_round(problems, generator, s.params, asks, s.delim, ledgers)
-            for i, (prob, fresh) in enumerate(zip(problems, score_round(verifier, problems, new, ledgers))):
+            new = expand_round(problems, generator, s.params, asks, s.delim, ledgers, grove, step)
+            for i, (prob, fresh) in enumerate(zip(problems, score_round(verifier, problems, new, ledgers,
+                                                                        grove=grove))):
                 if not fresh:  # every particle complete: nothing moved, so nothing is resampled (batch-independent)
                     continue
                 slots = [j for j, ok in enumerate(complete[i]) if not ok]
@@ -186,8 +192,28 @@ class ParticleFilter:
                 weights = [logit(p.score) / self.weight_temperature for p in particles[i]]
                 rng = np.random.default_rng(sample_seed(seed, prob.id, 10**9 + step))
                 picks = resample(weights, n, self.resampling, rng)
+                draws(grove, i, step, particles[i], weights, picks)
                 particles[i] = [particles[i][k] for k in picks]
                 complete[i] = [complete[i][k] for k in picks]
         return [result(p, ps, led, extract, seed, name=self.name, budget=self.budget, rule=s.selection,
-                       info=lambda k, path: {**step_info(path), "resampling": self.resampling})
-                for p, ps, led in zip(problems, particles, ledgers)]
+                       info=lambda k, path: {**step_info(path), "resampling": self.resampling}, tree=(grove, i))
+                for i, (p, ps, led) in enumerate(zip(problems, particles, ledgers))]
+
+
+def draws(grove: Grove, problem: int, step: int, particles: Sequence[Path], weights: Sequence[float],
+          picks: Sequence[int]) -> None:
+    """Record a resampling round on the particles' nodes: each distinct node's normalised weight (its slots'
+    together) and the copies drawn of it, appended to its `draws` as [round, weight, copies]; a node drawn no
+    copy is "resampled" away (kept otherwise)."""
+    p = np.exp(np.asarray(weights, dtype=float) - max(weights))
+    p /= p.sum()
+    share: dict[int, float] = {}
+    copies: dict[int, int] = {}
+    for slot, path in enumerate(particles):
+        share[path.node] = share.get(path.node, 0.0) + float(p[slot])
+        copies.setdefault(path.node, 0)
+    for k in picks:
+        copies[particles[k].node] += 1
+    for node, w in share.items():
+        grove.log(problem, node, "draws", [step, round(w, 8), copies[node]])
+        grove.fate(problem, [node], "kept" if copies[node] else "resampled")
