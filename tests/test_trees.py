@@ -28,12 +28,13 @@ def _rounds(tree) -> dict[int, list[dict]]:
     return out
 
 
-def _whole(tree, candidates) -> None:
-    """Every tree: ids are indices, parents come first, fates are known, each candidate's text is its path's."""
+def _whole(tree, candidates, paths: bool = True) -> None:
+    """Every tree: ids are indices, parents come first, fates are known; with `paths` (a step search), each
+    candidate's text starts with its path's steps."""
     assert tree[0]["fate"] == "root" and all(n["id"] == i for i, n in enumerate(tree))
     assert all(n["parent"] is not None and n["parent"] < n["id"] for n in tree[1:])
     assert all(n["fate"] in FATES for n in tree)
-    for node in tree:
+    for node in tree if paths else ():
         for k in node.get("candidates", []):
             text = "".join(tree[i]["text"] for i in path_to(tree, node["id"]))
             assert candidates[k].completion.text.startswith(text)
@@ -133,3 +134,33 @@ def test_the_run_loop_writes_trees_beside_the_samples_and_resumes_past_a_torn_tr
     assert not (tmp_path / "b" / TREES).exists()
     assert [(x["problem_id"], x["text"]) for x in read_samples(tmp_path / "b")] == [
         (x["problem_id"], x["text"]) for x in lines]  # the same search, unrecorded
+
+
+def test_revision_chains_and_budget_forced_traces_are_chains_from_the_root(small):
+    from test_sequential import Constant
+
+    from ttc.strategies.budget_forcing import BudgetForcing
+    from ttc.strategies.revision import Revision
+    from ttc.tasks.arith_task import ArithTask
+
+    task = ArithTask(levels=[2, 3], per_level=2)
+    problems = [p.public() for p in task.problems()]
+    for r in Revision(n=6, parallel=2, selection="verifier").run(problems, small, Constant(0.3), task.extract, 0):
+        tree = r.tree
+        _whole(tree, r.candidates, paths=False)  # each attempt is a whole solution, not a step
+        assert len(tree) == 7 and [x["parent"] for x in tree[1:]] == [0, 1, 2, 0, 4, 5]  # two chains of three
+        for x in tree[1:]:
+            (k,) = x["candidates"]
+            c = r.candidates[k]
+            assert x["text"] == c.completion.text and x["score"] == 0.3 and x["round"] == c.info["attempt"]
+    think = ArithTask(levels=[2, 3], per_level=2, mode="think")
+    forced = BudgetForcing(max_thinking=400, min_thinking=400, max_waits=2).run(
+        [p.public() for p in think.problems()], small, None, think.extract, seed=0)
+    waited = 0
+    for r in forced:
+        tree, c = r.tree, r.candidates[0]
+        assert "".join(x["text"] for x in tree) == c.completion.text  # the trace, segment by segment
+        assert [x["forced"] for x in tree[1:-1]] == ["Wait"] * c.info["waits"] and tree[-1]["candidates"] == [0]
+        assert all(x["text"].endswith("Wait") for x in tree[1:-1])
+        waited += c.info["waits"]
+    assert waited > 0  # the worked example really forced continuations

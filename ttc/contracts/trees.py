@@ -11,7 +11,9 @@ it; the root's is -1), `text` (the step's own text, once: a path's text is its a
 - "completed": a final candidate (`candidates`: its indices among the problem's candidates, as in samples.jsonl;
   several where particle filtering's resampling copied it);
 - "root": node 0.
-MCTS nodes also carry `visits`, `value` and `prior`. Strategies build a problem's tree with a `Grove` and put
+MCTS nodes also carry `visits`, `value` and `prior`. Sequential strategies record chains from the root
+(`chain_tree`): a revision chain's attempts, each a whole solution scored by the verifier; a budget-forced
+trace's segments, each ending where the strategy forced a continuation (`forced`: the string it inserted). Strategies build a problem's tree with a `Grove` and put
 it on their ProblemResult (`tree`); the run loop writes it (ttc.harness.store) and ttc.contracts.rundir reads it.
 Knows nothing about files.
 """
@@ -66,6 +68,20 @@ class Grove:
     def tree(self, problem: int) -> tuple[Node, ...]:
         """Problem `problem`'s nodes, in creation order (ids are indices)."""
         return tuple(self.nodes[problem])
+
+
+def chain_tree(chains: Sequence[Sequence[tuple[str, float | None, Fate, dict]]]) -> tuple[Node, ...]:
+    """The tree of sequential chains (revision chains, budget-forced traces): each chain a path down from the
+    root, one node per entry (text, score, fate, the strategy's numbers), its round the entry's place."""
+    grove = Grove(1)
+    for chain in chains:
+        parent = 0
+        for depth, (text, score, fate, extra) in enumerate(chain):
+            parent = grove.add(0, parent, depth, text)
+            if score is not None:
+                grove.score(0, parent, score)
+            grove.fate(0, [parent], fate, **extra)
+    return grove.tree(0)
 
 
 def path_to(nodes: Sequence[Node], node: int) -> list[int]:

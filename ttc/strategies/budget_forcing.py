@@ -19,7 +19,9 @@ from typing import Sequence
 
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import Extractor, Generator, Verifier
-from ttc.contracts.records import Candidate, Completion, Problem, ProblemResult, SamplingParams, joined, ledger_of
+from ttc.contracts.records import (Candidate, Completion, Problem, ProblemResult, SamplingParams, Verdict, joined,
+                                   ledger_of)
+from ttc.contracts.trees import Fate, chain_tree
 from ttc.strategies.common import budget_of, verify_pools
 from ttc.contracts.rules import sample_seed, select
 
@@ -36,6 +38,7 @@ class _Trace:
     waits: int = 0
     phase: str = "think"  # think -> answer -> done
     cut: bool = False
+    marks: list[tuple[int, str | None]] = dataclasses.field(default_factory=list)  # (end of a segment, forced)
 
 
 class BudgetForcing:
@@ -84,7 +87,8 @@ class BudgetForcing:
             cands = tuple(Candidate(c, a, v, {"thinking_tokens": t.thinking, "waits": t.waits, "cut": t.cut})
                           for c, a, v, t in zip(pool, answers, vs, row))
             ledger = ledger_of(pool, [v for v in vs if v])
-            results.append(ProblemResult(p.id, cands, chosen, ledger, self.budget))
+            results.append(ProblemResult(p.id, cands, chosen, ledger, self.budget,
+                                         tree=chain_tree([segments(t, k, v) for k, (t, v) in enumerate(zip(row, vs))])))
         return results
 
     def _think_round(self, generator: Generator, live: list[_Trace]) -> None:
@@ -105,6 +109,7 @@ class BudgetForcing:
         closed = c.stop_reason == self.think_close
         if closed and t.thinking < self.min_thinking and t.waits < self.max_waits:
             t.text += self.waits[t.waits % len(self.waits)]
+            t.marks.append((len(t.text), self.waits[t.waits % len(self.waits)]))
             t.waits += 1
         elif closed:
             t.text += self.think_close
@@ -126,3 +131,13 @@ class BudgetForcing:
             t.parts.append(c)
             t.text += c.text
             t.phase = "done"
+
+
+def segments(t: _Trace, k: int, verdict: Verdict | None) -> list[tuple[str, float | None, Fate, dict]]:
+    """Trace `t` (candidate k) as chain entries: a segment ending at each forced continuation (`forced`: what
+    was inserted), then the rest to the answer, the candidate, scored by its verdict."""
+    out, start = [], 0
+    for end, forced in t.marks:
+        out.append((t.text[start:end], None, "kept", {"forced": forced}))
+        start = end
+    return out + [(t.text[start:], None if verdict is None else verdict.score, "completed", {"candidates": [k]})]

@@ -23,6 +23,7 @@ from ttc.contracts.protocols import Extractor, Generator, Verifier
 from ttc.contracts.records import Candidate, Completion, Problem, ProblemResult, SamplingParams, Verdict, ledger_of
 from ttc.contracts.rules import attempt_seed, choose_attempt
 from ttc.contracts.selections import NEEDS_VERIFIER
+from ttc.contracts.trees import chain_tree
 from ttc.contracts.vocab import REVISION_SELECTIONS, RevisionSelection
 from ttc.strategies.common import budget_of, needs_verifier, require_verifier
 
@@ -122,4 +123,8 @@ class Revision:
         chosen = choose_attempt(self.selection, [c.answer for c in cands], scores, lasts, seed, problem.id)
         verdicts = [c.verdict for c in cands if c.verdict is not None]
         ledger = ledger_of([c.completion for c in cands], verdicts)
-        return ProblemResult(problem.id, tuple(cands), chosen, ledger, self.budget, curve="chains")
+        first = [lasts[j] - len(ch.attempts) + 1 for j, ch in enumerate(chains)]  # each chain's first candidate
+        tree = chain_tree([[(c.text, None if v is None else v.score, "completed", {"candidates": [k0 + a]})
+                            for a, (c, v) in enumerate(zip(ch.attempts, ch.verdicts))]
+                           for k0, ch in zip(first, chains)])
+        return ProblemResult(problem.id, tuple(cands), chosen, ledger, self.budget, curve="chains", tree=tree)
