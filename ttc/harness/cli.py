@@ -10,6 +10,7 @@
     ttc grade task=humaneval samples=FILE.jsonl   # re-grade completions made elsewhere: FILE_results.jsonl, pass@k
     ttc curves task=math500 pool=FILE.jsonl       # a pool made elsewhere as a run directory: curves.csv, report
     ttc serve [group=option ...]          # OpenAI's API over the presets (serve.presets), 127.0.0.1:8000
+    ttc view RUN_DIR... [--out DIR]       # index.html: every problem's candidates and search tree, runs side by side
 """
 
 from __future__ import annotations
@@ -150,8 +151,8 @@ def main(beside: bool = False) -> None:
 
 
 def _subcommand(argv: list[str]) -> bool:
-    """Run the subcommand argv names (`merge`, `grade`, `curves`, `serve`, `processbench`, `report`): True; else False
-    (Hydra's)."""
+    """Run the subcommand argv names (`merge`, `grade`, `curves`, `serve`, `processbench`, `report`, `view`): True;
+    else False (Hydra's)."""
     if argv[:1] == ["merge"]:
         merge_command(argv[1:])
     elif argv[:1] == ["grade"]:
@@ -178,6 +179,10 @@ def _subcommand(argv: list[str]) -> bool:
         from ttc.analysis.report import main as report
 
         report(argv[1:])
+    elif argv[:1] == ["view"]:
+        from ttc.analysis.view import main as view
+
+        view(argv[1:])
     else:
         return False
     return True
