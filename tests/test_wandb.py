@@ -2,6 +2,7 @@
 table, the run's own curve against FLOPs, a per-problem table and the run as an artifact."""
 
 import json
+import re
 import math
 import sys
 
@@ -11,9 +12,9 @@ from hydra import compose, initialize_config_dir
 from ttc.harness.cli import CONF_DIR
 from ttc.contracts.errors import ConfigError
 from ttc.harness.run import execute
-from ttc.harness.wandb_log import named, own_series, resolve_mode
+from ttc.harness.wandb_log import named, own_series, resolve_mode, trees_table
 from ttc.analysis.curves import COLUMNS, series_label
-from ttc.contracts.rundir import read_samples
+from ttc.contracts.rundir import read_samples, read_trees
 
 
 def test_mode_defaults_to_offline_without_a_key(monkeypatch):
@@ -168,3 +169,22 @@ def test_a_sweeps_offline_runs_are_collected_for_one_sync_command(tmp_path):
     for job in ("strategy=sample", "strategy=majority"):
         marker = json.loads((sweep / job / "logged.json").read_text())
         assert marker["wandb"] in map(str, runs)
+
+
+def test_a_search_mirrors_its_trees_as_html_media(tmp_path, monkeypatch):
+    """prm_beam with logger=wandb (offline): a `trees` table, one row per problem, each tree the SVG `ttc view`
+    draws, with as many nodes as trees.jsonl holds."""
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    _run(tmp_path / "r", "logger=wandb", "strategy=prm_beam", "strategy.n=4", "strategy.width=2",
+         "verifier=tiny_prm")
+    trees = read_trees(tmp_path / "r")
+    [offline] = list((tmp_path / "r" / "wandb").glob("offline-run-*"))
+    [table_file] = list((offline / "files").rglob("trees_*.table.json"))  # logged (W&B stores the media in
+    assert len(json.loads(table_file.read_text())["data"]) == len(trees) == 4  # the run's table artifact)
+    table = trees_table(tmp_path / "r")
+    assert table.columns == ["problem_id", "difficulty", "answer", "correct", "nodes", "tree"]
+    assert sorted(row[0] for row in table.data) == sorted(trees)
+    for row in table.data:
+        page = open(row[5]._path).read()
+        assert row[4] == len(trees[row[0]]) == len(re.findall(r'class="node[ "]', page)) and page.startswith("<svg")

@@ -12,8 +12,9 @@ filters by level, right/wrong, strategy, and selection failures (a right answer 
 selected).
 
 Reads run directories a problem at a time (samples.jsonl through SampleStream, trees.jsonl through
-read_trees); the layout is computed here (leaves left to right in depth-first order, a parent over the middle of
-its children, a row per round). It is hand-written, ~20 lines: no pinned JS drawing library is on PyPI, and
+read_trees); the layout and the SVG are made here (leaves left to right in depth-first order, a parent over the
+middle of its children, a row per round), the same SVG the W&B trees table shows (ttc.harness.wandb_log).
+Hand-written, ~50 lines: a JS drawing library would have to be vendored for the page to work offline, and
 Graphviz's binaries are not installed here.
 """
 
@@ -76,7 +77,40 @@ def problem_data(lines: list[dict], tree: list[dict] | None) -> dict:
     return {"prompt": lines[0].get("prompt", ""), "reference": lines[0].get("reference", ""), "recorded": bool(tree),
             "candidates": [{"answer": x["answer"], "score": x["verifier_score"], "correct": x["correct"],
                             "selected": x["selected"], "tokens": x["generated_tokens"]} for x in lines],
-            "texts": [n["text"] for n in nodes], "nodes": drawn}
+            "texts": [n["text"] for n in nodes], "nodes": drawn, "svg": svg(drawn)}
+
+
+def colour(score: float | None) -> str:
+    """A step score's colour: red (0) to green (1); grey when unscored."""
+    if score is None:
+        return "#bbb"
+    return f"hsl({round(120 * min(1.0, max(0.0, score)))},70%,45%)"
+
+
+def svg(drawn: list[dict], dx: float = 16, dy: float = 46, pad: float = 14) -> str:
+    """The laid-out tree as SVG (the page's and W&B's): edges, then nodes (class `node`, `data-id`; squares for
+    candidates, circles for steps); faded where pruned or resampled away, the selected path blue, right paths
+    green. Styled inline, so it reads the same outside the page."""
+    pos = {n["id"]: (pad + n["x"] * dx + dx / 2, pad + n["row"] * dy + 6) for n in drawn}
+    width = (max(n["x"] for n in drawn) + 1) * dx + 2 * pad
+    height = (max(n["row"] for n in drawn) + 1) * dy + 2 * pad
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}">']
+    for n in drawn[1:]:
+        (x1, y1), (x2, y2) = pos[n["parent"]], pos[n["id"]]
+        gone = n["fate"] in ("pruned", "resampled")
+        stroke, w = ("#1f5fd6", 3.5) if n["on"] & 1 else ("#1a7f37", 2.5) if n["on"] & 2 else ("#999", 1)
+        out.append(f'<line class="edge{" pruned" if gone else ""}" x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" '
+                   f'stroke="{stroke}" stroke-width="{w}" opacity="{0.25 if gone else 1}"/>')
+    for n in drawn:
+        x, y = pos[n["id"]]
+        gone = n["fate"] in ("pruned", "resampled")
+        cls = "node" + (" pruned" if gone else "") + (" picked" if n["on"] & 1 else "")
+        look = (f'class="{cls}" data-id="{n["id"]}" fill="{colour(n["score"])}" opacity="{0.25 if gone else 1}" '
+                f'stroke="{"#1f5fd6" if n["on"] & 1 else "#555"}" stroke-width="{2.5 if n["on"] & 1 else 0.5}"')
+        title = f'<title>node {n["id"]} {n["fate"]}{"" if n["score"] is None else " score " + str(n["score"])}</title>'
+        out.append(f'<rect x="{x - 5:g}" y="{y - 5:g}" width="10" height="10" {look}>{title}</rect>'
+                   if n["fate"] == "completed" else f'<circle cx="{x:g}" cy="{y:g}" r="5" {look}>{title}</circle>')
+    return "".join(out + ["</svg>"])
 
 
 def write_run(run: Path, j: int, out: Path) -> tuple[dict, dict[str, dict]]:

@@ -13,8 +13,9 @@ never in key names:
   `curve/accuracy`, `curve/ci_low`, `curve/ci_high`, `curve/gen_tokens` against `curve/flops_per_problem`;
   `problems`, a table of the selected answer per problem (the first 10,000 problems, W&B's row limit for a
   table; the summary's `problems_in_table` and `problems` say how many), never one row per sample; the
-  summary's `accuracy`, `flops_per_problem` and `n_problems` at the run's full budget; the run directory as
-  an artifact.
+  summary's `accuracy`, `flops_per_problem` and `n_problems` at the run's full budget; for a search that
+  recorded trees.jsonl, `trees`, a table with each problem's search tree as HTML media (the first 1,000
+  problems; `trees_table`); the run directory as an artifact.
 `name`, `group` (default: the sweep's name in a multirun), `job_type`, `tags` and `notes` are settable.
 Offline runs of a sweep are written under SWEEP/wandb, so one printed `wandb sync` command uploads the sweep.
 Mode: `logger.mode`, else $WANDB_MODE, else online when $WANDB_API_KEY is set and offline otherwise; an
@@ -33,12 +34,35 @@ from pathlib import Path
 from typing import Any
 
 from ttc.contracts.errors import ConfigError
+from ttc.contracts.rundir import TREES, SampleStream, read_trees
 
 MODES = ("online", "offline", "disabled")
 CURVE_KEYS = ("accuracy", "ci_low", "ci_high")
 CHART_COLUMNS = ("series", "log10_flops_per_problem", "accuracy", "ci_low", "ci_high", "budget", "budget_unit")
+TREE_ROWS = 1_000  # problems whose tree goes into the W&B trees table (HTML media: ~10-100 KB each)
 TABLE_ROWS = 10_000  # W&B's row limit for a logged table (wandb.Table.MAX_ROWS): the first problems, beyond it none
 TABLE_COLUMNS = ("problem_id", "difficulty", "strategy", "answer", "correct", "generated_tokens", "flops", "text")
+
+
+def trees_table(run_dir: Path) -> Any:
+    """The search trees as a W&B table: per problem (the first TREE_ROWS with a tree) its id, level, selected
+    answer and grade, node count and the tree drawn as HTML media (the SVG `ttc view` draws)."""
+    import wandb
+
+    from ttc.analysis.view import problem_data
+
+    trees, data = read_trees(run_dir), []
+    for lines in SampleStream(run_dir):
+        tree = trees.get(lines[0]["problem_id"])
+        if tree is None:
+            continue
+        chosen = next(x for x in lines if x["selected"])
+        shown = problem_data(lines, tree)
+        data.append([chosen["problem_id"], chosen["difficulty"], chosen["answer"], chosen["correct"], len(tree),
+                     wandb.Html(shown["svg"], inject=False)])
+        if len(data) == TREE_ROWS:
+            break
+    return wandb.Table(columns=["problem_id", "difficulty", "answer", "correct", "nodes", "tree"], data=data)
 
 
 def resolve_mode(mode: str | None) -> str:
@@ -133,10 +157,12 @@ class LiveRun:
                                                                        for s in chosen[:TABLE_ROWS]])
             self.run.summary.update({"problems_in_table": min(len(chosen), TABLE_ROWS), "problems": len(chosen)})
             self.run.log({"curves": curves, "problems": problems, "accuracy_vs_flops": rules_chart(rows)})
+            if (run_dir / TREES).exists():
+                self.run.log({"trees": trees_table(run_dir)})
             if self.artifact:
                 digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:12]
                 art = wandb.Artifact(f"run-{digest}", type="ttc-run")
-                for name in ("run.json", "samples.jsonl", "curves.csv", "curves.png"):
+                for name in ("run.json", "samples.jsonl", TREES, "curves.csv", "curves.png"):
                     if (run_dir / name).exists():
                         art.add_file(str(run_dir / name))
                 self.run.log_artifact(art)
