@@ -6,7 +6,8 @@ On the tiny world with the tiny PRM, for each strategy and budget: runs with and
 interleaved pair by pair in this process (one torch thread), each in a fresh directory; prints the median of
 the per-pair wall ratios (goal <= 1.03), and the bytes of trees.jsonl against samples.jsonl (goal <= 1.5).
 The strategies build their trees either way (a few dict operations a node); `trees` decides whether they are
-written, so the ratio is the cost of the record. Then the page: `ttc view` of the largest run, its files' bytes.
+written, so the ratio is the cost of the record. Then the page: the run with the largest trees repeated to
+`--page-problems` problems, `ttc view` of it (wall, bytes) and Chromium's load of one problem.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--ns", default="16,64")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--per-level", type=int, default=2)
+    parser.add_argument("--page-problems", type=int, default=500, help="problems in the page measured at the end")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_trees_"))
     largest: tuple[int, Path] | None = None
@@ -70,15 +72,64 @@ def main() -> None:
             if largest is None or trees > largest[0]:
                 largest = (trees, on)
     if largest is not None:
-        from ttc.analysis.view import main as view
+        page(largest[1], root, args.page_problems)
 
-        out = root / "page"
-        start = time.perf_counter()
-        view([str(largest[1]), "--out", str(out)])
-        files = list(out.rglob("*"))
-        size = sum(f.stat().st_size for f in files if f.is_file())
-        print(f"ttc view of {largest[1].name}: {time.perf_counter() - start:.2f} s, index.html "
-              f"{(out / 'index.html').stat().st_size:,} B, {len(files)} files, {size:,} B in all")
+
+def scaled(run: Path, problems: int, out: Path) -> Path:
+    """`run` copied to `problems` problems (its problems repeated under new ids), trees included."""
+    import json
+    import shutil
+
+    from ttc.contracts.rundir import SampleStream, read_trees
+    from ttc.contracts.samples import encode
+
+    out.mkdir(parents=True)
+    shutil.copy(run / "run.json", out / "run.json")
+    blocks, trees = list(SampleStream(run)), read_trees(run)
+    with open(out / "samples.jsonl", "w") as fh, open(out / "trees.jsonl", "w") as th:
+        for i in range(problems):
+            block = blocks[i % len(blocks)]
+            pid = f"{block[0]['problem_id']}-{i}"
+            fh.write(encode([{**x, "problem_id": pid, "problem_index": i} for x in block]))
+            th.write(json.dumps({"problem_id": pid, "nodes": trees[block[0]["problem_id"]]}) + "\n")
+    return out
+
+
+def page(run: Path, root: Path, problems: int) -> None:
+    """`ttc view` of `run` scaled to `problems` problems: its wall, its bytes, and Chromium's load of a problem
+    (median of 3, interleaved with an empty page's, from which it is told apart)."""
+    import shutil
+    import subprocess
+
+    from ttc.analysis.view import main as view
+    from ttc.contracts.rundir import SampleStream
+
+    big = scaled(run, problems, root / f"scaled-{problems}")
+    out = root / "page"
+    start = time.perf_counter()
+    view([str(big), "--out", str(out)])
+    wall = time.perf_counter() - start
+    files = [f for f in out.rglob("*") if f.is_file()]
+    print(f"ttc view of {problems} problems x {len(next(iter(SampleStream(big))))} candidates (from {run.name}): "
+          f"{wall:.2f} s; index.html {(out / 'index.html').stat().st_size:,} B, {len(files)} files, "
+          f"{sum(f.stat().st_size for f in files):,} B in all, largest problem file "
+          f"{max(f.stat().st_size for f in files if f.suffix == '.js'):,} B", flush=True)
+    browser = shutil.which("chromium")
+    if browser is None:
+        return
+    blank = out / "blank.html"
+    blank.write_text("<!doctype html><html><body></body></html>")
+    first = next(iter(SampleStream(big)))[0]["problem_id"]
+    times: dict[str, list[float]] = {"page": [], "blank": []}
+    for _ in range(3):
+        for name, url in (("page", (out / "index.html").as_uri() + f"#problem={first}"), ("blank", blank.as_uri())):
+            start = time.perf_counter()
+            subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", "--dump-dom", url],
+                           capture_output=True, timeout=120)
+            times[name].append(time.perf_counter() - start)
+    page_s, blank_s = statistics.median(times["page"]), statistics.median(times["blank"])
+    print(f"chromium --dump-dom of a problem: {page_s:.2f} s against {blank_s:.2f} s for an empty page "
+          f"(+{page_s - blank_s:.2f} s; median of 3 interleaved)")
 
 
 if __name__ == "__main__":

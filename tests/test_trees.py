@@ -56,6 +56,23 @@ def test_beam_search_records_width_kept_and_the_rest_pruned_each_round():
         assert sorted(k for n in rounds[STEPS] for k in n["candidates"]) == list(range(len(r.candidates)))
 
 
+@pytest.mark.parametrize("kind,first,kept", [("dvts", 8, 4), ("tot", 4, 2)])
+def test_dvts_and_tree_of_thoughts_record_their_rounds(kind, first, kept):
+    """DVTS: 4 subtrees, each expanding its one path by 2 and keeping its best; ToT: every state proposes 4,
+    the 2 best are kept."""
+    results = StepSearch(n=8, width=2, kind=kind).run(PROBLEMS, Counting(), CountingPRM(), extract_answer, seed=0)
+    for r in results:
+        _whole(r.tree, r.candidates)
+        rounds = _rounds(r.tree)
+        assert len(rounds[0]) == first and all(len(rounds[k]) == 8 for k in range(1, STEPS + 1))
+        for k in range(STEPS):
+            assert Counter(n["fate"] for n in rounds[k]) == {"kept": kept, "pruned": len(rounds[k]) - kept}
+        if kind == "dvts":  # each subtree keeps one path: the kept nodes have distinct round-0 ancestors
+            for k in range(STEPS):
+                roots = {path_to(r.tree, n["id"])[1] for n in rounds[k] if n["fate"] == "kept"}
+                assert len(roots) == 4
+
+
 def test_rebase_records_the_children_each_node_was_allotted():
     n = 8
     results = Rebase(n=n, reward_temperature=0.5).run(PROBLEMS, Counting(), CountingPRM(), extract_answer, seed=0)
