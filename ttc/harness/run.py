@@ -27,6 +27,7 @@ from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Encoding
                                      VerifierUse)
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.samples import sample_lines
+from ttc.harness.cap import spending
 from ttc.harness.fingerprint import model_fingerprints
 from ttc.harness.live import Mirror
 from ttc.harness.lock import RunLock
@@ -35,6 +36,10 @@ from ttc.harness.provenance import now, provenance
 from ttc.harness.shards import check_shard, shard_batches
 from ttc.harness.side import IN_PROCESS, Side
 from ttc.harness.store import RunStore
+
+# settings that change what a run may spend or writes beside its record, not what it is: left out of the recorded
+# config, so a rerun with other values resumes the run (budget_cap: ttc.harness.cap; trees: trees.jsonl)
+NOT_IDENTITY = ("budget_cap", "trees")
 
 
 def build(node: Any, group: str, **given: Any) -> Any:
@@ -189,9 +194,13 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, be
                   f"from samples.jsonl", file=sys.stderr)
         return _finish(run, pretraining_flops(run.old.get("card")), quiet, beside.mirror(run), beside.side)
     loaded = _load(run)
-    live = _batches(run, loaded, beside, quiet)
+    live, capped = _batches(run, loaded, beside, quiet)
     card = loaded.card
-    return _finish(run, card.pretraining_flops if card is not None else None, quiet, live, beside.side)
+    rows = _finish(run, card.pretraining_flops if card is not None else None, quiet, live, beside.side,
+                   ended=capped is None)
+    if capped is not None:
+        raise ConfigError(capped)  # after the finished problems' curves are written
+    return rows
 
 
 def _open(cfg: DictConfig, strategy: Strategy, run_dir: Path) -> _Opened:
@@ -206,7 +215,7 @@ def _open(cfg: DictConfig, strategy: Strategy, run_dir: Path) -> _Opened:
     index = {p.id: i for i, p in enumerate(problems)}
     batches = shard_batches(problems, cfg.batch_size, *shard)
     mine = {p.id for b in batches for p in b}
-    config = OmegaConf.to_container(cfg, resolve=True)
+    config = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if k not in NOT_IDENTITY}
     store = RunStore(run_dir)
     models = model_fingerprints(config)
     old = store.recorded(config, models)
@@ -238,34 +247,48 @@ def _load(run: _Opened) -> _Loaded:
     return _Loaded(generator, verifier, meta, card)
 
 
-def _batches(run: _Opened, loaded: _Loaded, beside: _Beside, quiet: bool) -> Mirror:
+def _batches(run: _Opened, loaded: _Loaded, beside: _Beside, quiet: bool) -> tuple[Mirror, str | None]:
     """Every batch of this shard not yet on disk, in order, mirrored to W&B as it goes (the mirror is returned,
     open); the bar moves within a batch, call by call. On an error or Ctrl-C the bar is erased and the W&B run
-    abandoned (what was appended stays: a rerun resumes)."""
+    abandoned (what was appended stays: a rerun resumes). A batch that would cross `budget_cap` is not started:
+    the line saying so is returned beside the mirror (ttc.harness.cap)."""
     shard, num_shards = run.shard
     bar = RunBar(len(run.mine), len(run.done & run.mine), f"{run.strategy.name}" + (
         f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""), disable=quiet)
     live = beside.mirror(run)
     progress = CallProgress(bar)  # the generator reports to it, call by call
+    spend, capped = spending(run.cfg.get("budget_cap")), None
+    if spend is not None:
+        spend.add(lines[0]["ledger"] for lines in run.store.problems() if lines[0]["problem_id"] in run.mine)
     try:
         with progress.watch(loaded.generator):
             for batch in run.batches:
-                if not all(p.id in run.done for p in batch):
-                    _batch(run, batch, loaded, live, progress)
+                todo = sum(p.id not in run.done for p in batch)
+                if not todo:
+                    continue
+                capped = spend.stop(todo, len(run.mine)) if spend is not None else None
+                if capped is not None:
+                    break
+                ledgers = _batch(run, batch, loaded, live, progress)
+                if spend is not None:
+                    spend.add(ledgers)
     except BaseException:
         bar.close(leave=False)  # an error's one line starts on a clean line, not after the bar
         live.abandon()
         raise
     bar.close()
-    return live
+    return live, capped
 
 
-def _batch(run: _Opened, batch: list[Problem], loaded: _Loaded, live: Mirror, progress: CallProgress) -> None:
-    """One batch: the strategy's run, the grades, each unfinished problem's lines appended, the timing."""
+def _batch(run: _Opened, batch: list[Problem], loaded: _Loaded, live: Mirror,
+           progress: CallProgress) -> list[dict]:
+    """One batch: the strategy's run, the grades, each unfinished problem's lines appended, the timing; the
+    appended problems' ledgers."""
     started, t0 = now(), time.perf_counter()
     finished = len(run.done & run.mine) + live.fresh
     progress.begin(finished, sum(p.id not in run.done for p in batch))
     results = timed_run(run.strategy, batch, loaded.generator, loaded.verifier, run.task.extract, int(run.cfg.seed))
+    ledgers: list[dict] = []
     for problem, result, correct in zip(batch, results, grades(run.task, batch, results, run.done)):
         if problem.id in run.done:
             continue
@@ -275,19 +298,23 @@ def _batch(run: _Opened, batch: list[Problem], loaded: _Loaded, live: Mirror, pr
                                    "strategy": loaded.meta["strategy"], "run_seed": loaded.meta["run_seed"],
                                    "nodes": list(result.tree)})
         run.store.append(lines)
+        ledgers.append(lines[0]["ledger"])
         finished += 1
         live.count(lines, finished, len(run.mine))
     progress.end(finished)
     live.push()
     run.store.timing({"started": started, "wall_s": round(time.perf_counter() - t0, 3), "pid": os.getpid(),
                       "problems": [p.id for p in batch]})
+    return ledgers
 
 
-def _finish(run: _Opened, pretrain: float | None, quiet: bool, live: Mirror, side: Side) -> list[dict]:
+def _finish(run: _Opened, pretrain: float | None, quiet: bool, live: Mirror, side: Side,
+            ended: bool = True) -> list[dict]:
     """Derive the curves from every line on disk (curves.png drawn by `side`), close the W&B mirror with the
     final tables, print the table."""
     store, config = run.store, run.config
-    store.finished(now())
+    if ended:  # not a run a budget cap stopped
+        store.finished(now())
     chosen: list[dict] = []  # the selected lines (the W&B problems table), gathered in the curves' one pass
     curves = derive_curves(_choosing(store.problems(), chosen), pretrain)
     drawing = store.write_curves(curves, lambda *args: side.call(write_png, *args))  # drawn while this goes on
