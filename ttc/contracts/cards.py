@@ -10,7 +10,19 @@ Measured against torch's FlopCounterMode in tests/test_flops.py (cached decode e
 upper triangle, which non-causal kernels also compute, is implementation waste and not charged).
 Generating g tokens after a prompt of p runs p prompt positions (logits at the last only) and g - 1 decode
 positions: the last token is sampled, never fed back. Norms, rotary embeddings and softmax are left out
-(under 0.5% here). Knows nothing about generation or strategies: it turns token counts at positions into FLOPs.
+(under 0.5% here).
+
+Memory traffic (issue 37; Kinetics, Sadhukhan et al. 2025, cost_model/utils.py `dense_cost`): decoding is bound
+by memory, not arithmetic. A decode position c reads every cached key and value of its prefix:
+    kv bytes(c) = 2 (K and V) * layers * kv_dim * c * bytes_per_element      kv_dim = kv_heads x head_dim
+(grouped-query attention shares keys and values: kv_dim, not attention_dim). `generation_kv_bytes` sums it over
+a generation's decode positions (the prefill is compute-bound and left out, as Kinetics leaves it), per
+candidate: no prefix sharing between samples is assumed, which is what a batch of separate rows reads (an engine
+that shares a prompt's blocks between samples reads less). Weight reads (the parameters once per forward, shared
+by a batch's rows) are left out too, as Kinetics leaves them: they depend on the batch, not on the candidate.
+`eflops` = FLOPs + kv bytes x the hardware's FLOPs per byte (peak FLOP/s over memory bandwidth, HARDWARE).
+Checked against Kinetics' formula and a direct count of a real KV cache in tests/test_memory_traffic.py.
+Knows nothing about generation or strategies: it turns token counts at positions into FLOPs and bytes.
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ class ModelCard:
     training_tokens: int | None = None
     attention_dim: int | None = None  # heads x head_dim; None: hidden_size
     vocab_size: int = 0  # rows of the output projection (0: not counted, e.g. an old run.json's card)
+    kv_dim: int | None = None  # kv_heads x head_dim (what the KV cache holds per layer and token); None: attention_dim
 
     @property
     def pretraining_flops(self) -> float | None:
@@ -64,6 +77,39 @@ class ModelCard:
         return prompt_flops, prompt_flops + self.span_flops(prompt, steps, logits=steps)
 
 
+    def kv_read_bytes(self, start: int, count: int, bytes_per_element: int = 2) -> float:
+        """Bytes of keys and values read by `count` tokens at positions start+1 .. start+count, each reading its
+        whole prefix (itself included) from the KV cache."""
+        if count <= 0:
+            return 0.0
+        positions_sum = count * start + count * (count + 1) / 2
+        kv_dim = self.kv_dim or self.attention_dim or self.hidden_size
+        return 2.0 * self.layers * kv_dim * positions_sum * bytes_per_element
+
+    def generation_kv_bytes(self, prompt: int, generated: int, bytes_per_element: int = 2) -> float:
+        """KV bytes the `generated` - 1 decode positions after a `prompt`-token prefix read (the prefill and the
+        last, never fed back, sampled token read none here)."""
+        return self.kv_read_bytes(prompt, max(generated - 1, 0), bytes_per_element)
+
+
+# Peak dense FLOP/s (bf16/fp16 tensor cores) and memory bandwidth in bytes/s, from the vendors' data sheets:
+# their ratio is what a byte of memory traffic costs in FLOPs' time (Kinetics' eFLOPs weight).
+HARDWARE = {"h100": (989e12, 3.35e12), "a100": (312e12, 2.039e12), "l4": (121e12, 0.3e12)}
+
+
+def flops_per_byte(hardware: str) -> float:
+    """A hardware profile's FLOPs per byte of memory traffic (peak FLOP/s over bandwidth)."""
+    if hardware not in HARDWARE:
+        raise ConfigError(f"cost.hardware={hardware} is not a known profile; choose one of: {', '.join(HARDWARE)}")
+    flops, bandwidth = HARDWARE[hardware]
+    return flops / bandwidth
+
+
+def eflops(flops: float, kv_bytes: float, hardware: str) -> float:
+    """Kinetics' eFLOPs: the FLOPs plus the memory traffic weighted by the hardware's FLOPs per byte."""
+    return flops + kv_bytes * flops_per_byte(hardware)
+
+
 def pretraining_flops(card: dict | None) -> float | None:
     """The pretraining FLOPs of a model card as recorded in run.json (None without a card)."""
     return ModelCard(**card).pretraining_flops if card else None
@@ -80,6 +126,7 @@ def load_card(path: str | Path, name: str | None = None) -> ModelCard:
             layers=int(data["layers"]), hidden_size=int(data["hidden_size"]), context=int(data["context"]),
             training_tokens=data.get("training_tokens"), vocab_size=int(data.get("vocab_size", 0)),
             attention_dim=data.get("attention_dim") or _attention_dim(path / "config.json"),
+            kv_dim=data.get("kv_dim") or _kv_dim(path / "config.json"),
         )
     return card_from_config(json.loads((path / "config.json").read_text()), name or path.name)
 
@@ -89,7 +136,7 @@ def with_fields(card: ModelCard, fields: dict | None, field: str = "generator.ca
     if not fields:
         return card
     known = {"non_embedding_parameters", "layers", "hidden_size", "context", "training_tokens", "attention_dim",
-             "vocab_size"}
+             "vocab_size", "kv_dim"}
     bad = sorted(set(fields) - known)
     if bad:
         raise ConfigError(f"{field}.{bad[0]} is not a card field; valid fields: {', '.join(sorted(known))}")
@@ -105,6 +152,16 @@ def _attention_dim(config_file: Path) -> int | None:
     return heads * int(cfg.get("head_dim") or int(cfg["hidden_size"]) // heads)
 
 
+def _kv_dim(config_file: Path) -> int | None:
+    if not config_file.exists():
+        return None
+    cfg = json.loads(config_file.read_text())
+    cfg = cfg.get("text_config", cfg)
+    heads = int(cfg["num_attention_heads"])
+    head_dim = int(cfg.get("head_dim") or int(cfg["hidden_size"]) // heads)
+    return int(cfg.get("num_key_value_heads") or heads) * head_dim
+
+
 def card_from_config(cfg: dict, name: str) -> ModelCard:
     """A card from a HF `config.json` dict (models we did not train: no training tokens). Grouped-query
     attention: keys and values project to kv_heads x head_dim; queries and the output to heads x head_dim."""
@@ -117,5 +174,5 @@ def card_from_config(cfg: dict, name: str) -> ModelCard:
     return ModelCard(
         name=name, non_embedding_parameters=layers * (attn + 3 * hidden * inter),
         layers=layers, hidden_size=hidden, context=int(cfg.get("max_position_embeddings", 2048)),
-        attention_dim=heads * head_dim, vocab_size=int(cfg.get("vocab_size", 0)),
+        attention_dim=heads * head_dim, vocab_size=int(cfg.get("vocab_size", 0)), kv_dim=kv * head_dim,
     )

@@ -1,0 +1,76 @@
+"""Memory traffic (ttc.contracts.cards): the KV bytes a generation's decode steps read, against Kinetics' cost
+model written out here from its code (Sadhukhan et al. 2025, cost_model/utils.py `dense_cost`; not imported) on the
+tiny models' and SmolLM2-135M's shapes, and against a direct count of a real KV cache while the tiny model decodes."""
+
+import pytest
+import torch
+
+from ttc.contracts.cards import HARDWARE, ModelCard, eflops, flops_per_byte, load_card
+from ttc.contracts.errors import ConfigError
+from ttc.generators.models import resolve_model
+
+SMOLLM2 = ModelCard(name="smollm2-135m", non_embedding_parameters=106_168_320, layers=30, hidden_size=576,
+                    context=8192, attention_dim=576, vocab_size=49_152, kv_dim=192)  # 9 heads, 3 KV heads of 64
+
+
+def kinetics_dense_cost(nparams, num_attn_heads, num_kv_heads, head_dim, e_flops, context_length, generation_length,
+                        num_trials=1):
+    """Kinetics' dense cost model as its code writes it (in FLOPs, without its 1e-12 scaling): (compute, memory);
+    memory is bf16 KV bytes x e_flops, the prompt's KV shared by the trials."""
+    g = generation_length
+    compute = (2 * nparams * g + 2 * (2 * context_length + g) * g * num_attn_heads * head_dim) * num_trials
+    memory = 2 * (2 * context_length + g * num_trials) * g * num_kv_heads * head_dim * e_flops
+    return compute, memory
+
+
+@pytest.mark.parametrize("card", [load_card(resolve_model("tiny-0.3m")), load_card(resolve_model("tiny-4m")), SMOLLM2],
+                         ids=lambda c: c.name)
+def test_kv_bytes_and_flops_equal_kinetics_dense_cost(card):
+    ctx, g, e = 512, 8192, flops_per_byte("h100")
+    head_dim = 16 if card.name.startswith("tiny") else 64
+    heads, kv_heads = card.attention_dim // head_dim, card.kv_dim // head_dim
+    compute, memory = kinetics_dense_cost(card.non_embedding_parameters, heads * card.layers, kv_heads * card.layers,
+                                          head_dim, e, ctx, g)
+    ours = card.generation_kv_bytes(ctx, g, bytes_per_element=2)
+    assert ours * e == pytest.approx(memory, rel=1e-3)  # Kinetics' g^2/2 against our exact sum: ~1/g apart
+    decode = card.generation_flops(ctx, 0, g)[1] - card.generation_flops(ctx, 0, g)[0]
+    output = 2.0 * card.vocab_size * card.hidden_size * (g - 1)  # the logits, which Kinetics leaves out
+    assert decode - output == pytest.approx(compute, rel=1e-3)
+    assert eflops(decode, ours, "h100") == pytest.approx(decode + memory, rel=1e-3)
+    # n samples: ttc charges each candidate its own prompt reads; Kinetics shares them between the trials
+    n = 8
+    _, shared = kinetics_dense_cost(card.non_embedding_parameters, heads * card.layers, kv_heads * card.layers,
+                                    head_dim, 1.0, ctx, g, num_trials=n)
+    prompt_reads = 2 * 2 * card.layers * card.kv_dim * ctx * g  # one pass over the prompt's K and V a step, bf16
+    assert n * ours == pytest.approx(shared + (n - 1) * prompt_reads, rel=1e-3)
+    assert card.kv_dim < card.attention_dim if card is SMOLLM2 else card.kv_dim == card.attention_dim
+
+
+def test_kv_bytes_equal_a_direct_count_of_the_cache_a_real_decode_reads():
+    """tiny-0.3m decodes greedily (in its stored dtype): each decode step reads every key and value in its layer's cache once
+    it holds the step's own; the sum of those tensors' bytes over the steps is what the card says."""
+    from transformers import AutoModelForCausalLM
+
+    path = resolve_model("tiny-0.3m")
+    model, card = AutoModelForCausalLM.from_pretrained(str(path)).eval(), load_card(path)
+    prompt, generated = torch.tensor([[5, 17, 33, 8, 41, 9, 12]]), 20
+    read, width = 0, set()
+    with torch.no_grad():
+        out = model(prompt, use_cache=True)
+        token = out.logits[:, -1].argmax(-1, keepdim=True)
+        for _ in range(generated - 1):  # the last sampled token is never fed back
+            out = model(token, past_key_values=out.past_key_values, use_cache=True)
+            layers = out.past_key_values.layers
+            read += sum(layer.keys.numel() * layer.keys.element_size() + layer.values.numel() *
+                        layer.values.element_size() for layer in layers)
+            width |= {layer.keys.element_size() for layer in layers}
+            token = out.logits[:, -1].argmax(-1, keepdim=True)
+    (size,) = width
+    assert len(layers) == card.layers and read == card.generation_kv_bytes(prompt.shape[1], generated, size)
+    assert card.generation_kv_bytes(7, 1) == 0.0  # one token: sampled after the prefill, nothing decoded
+
+
+def test_hardware_profiles():
+    assert flops_per_byte("h100") == pytest.approx(989e12 / 3.35e12) and set(HARDWARE) >= {"h100", "a100"}
+    with pytest.raises(ConfigError, match=r"cost.hardware=tpu is not a known profile; choose one of: h100"):
+        flops_per_byte("tpu")
