@@ -157,7 +157,8 @@ def test_concurrent_requests_share_strategy_calls(server):
 
 
 def test_a_full_queue_answers_429():
-    """The batcher's bound: with one call running and the queue full, the next request is refused at once."""
+    """The batcher's bound: with one call running and the queue full, the next request is refused at once; a
+    waiting request cancelled (its client left) frees its place and costs no call."""
     release = threading.Event()
 
     def run(batch):
@@ -175,15 +176,20 @@ def test_a_full_queue_answers_429():
         await asyncio.sleep(0)
         with pytest.raises(RequestError) as full:
             await batcher.submit(reqs[3], None, 0)
+        waiting[1].cancel()  # its client left: its place is free at once
+        await asyncio.sleep(0)
+        late = asyncio.create_task(batcher.submit(reqs[3], None, 0))
+        await asyncio.sleep(0)
         release.set()
-        answers = [await first] + [await w for w in waiting]
+        answers = [await first, await waiting[0], await late]
         loop.cancel()
-        return full.value, answers
+        return full.value, answers, batcher.dropped
 
-    full, answers = asyncio.run(scenario())
+    full, answers, dropped = asyncio.run(scenario())
     assert full.status == 429 and "2 requests waiting" in full.message
     assert [a["ok"] for a in answers] == [parse({"model": "m", "prompt": f"q{i}"}, "text", 4).problem_id
-                                          for i in range(3)]
+                                          for i in (0, 1, 3)]
+    assert dropped == 1  # the cancelled one never reached a strategy call
 
 
 def test_a_request_past_its_deadline_is_504(server):
@@ -313,6 +319,24 @@ def test_a_served_day_is_a_run_that_ttc_curves_grades_like_the_batch_run(tmp_pat
                         if r["level"] == "all" and r["series"] in ("majority", "best_of_n")}
     graded, want = rows(tmp_path / "graded"), rows(batch)
     assert graded == want and len(graded) == 6  # k = 1, 2, 4 for each rule
+    # a restart on another port appends; a repeated prompt is recorded as its own request (id~1), and a request
+    # that names no task problem is left out of the grading, not an error
+    again = load(["logger=none", "serve.presets=[best_of_n]", f"serve.record={tmp_path / 'day'}", "serve.port=9"],
+                 CONF_DIR)
+    first = next(iter(pools))
+    with TestClient(app(again)) as http:
+        client = openai.OpenAI(base_url="http://testserver/v1", api_key="-", http_client=http, max_retries=0)
+        client.chat.completions.create(model="best_of_n", n=4, seed=7, messages=[
+            {"role": "user", "content": _question(pools[first])}], extra_body={"ttc": {"problem_id": first}})
+        client.chat.completions.create(model="best_of_n", n=4, messages=[{"role": "user", "content": "hello"}])
+    ids = [json.loads(x)["problem_id"] for x in (day / "samples.jsonl").read_text().splitlines()]
+    assert ids.count(f"{first}~1") == 4 and sum(i.startswith("req-") for i in ids) == 4
+    curves_command([f"pool={day / 'samples.jsonl'}", f"out={tmp_path / 'graded2'}", "task=arith",
+                    "task.per_level=1", "task.levels=[1,2]"], CONF_DIR)
+    sizes = {x["problem_id"]: x["n_candidates"] for x in read_samples(tmp_path / "graded2")}
+    assert sizes == {pid: 8 if pid == first else 4 for pid in pools}  # the repeat pooled with its problem
+    with pytest.raises(ConfigError, match=r"holds a run with a different config"):
+        load(["logger=none", "serve.presets=[best_of_n]", f"serve.record={tmp_path / 'day'}", "seed=5"], CONF_DIR)
 
 
 def _rss_kib(pid: int) -> int:

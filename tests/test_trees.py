@@ -4,6 +4,7 @@ children adding up to the round's width, particle weights summing to one per rou
 simulations); end to end, the run loop writes trees.jsonl beside samples.jsonl, resumes past a torn tree line,
 and `trees=false` writes none."""
 
+import json
 from collections import Counter, defaultdict
 
 import pytest
@@ -181,3 +182,31 @@ def test_revision_chains_and_budget_forced_traces_are_chains_from_the_root(small
         assert all(x["text"].endswith("Wait") for x in tree[1:-1])
         waited += c.info["waits"]
     assert waited > 0  # the worked example really forced continuations
+
+
+def test_shards_merge_their_trees_and_a_malformed_tree_is_one_line(tmp_path):
+    """`ttc merge` keeps each shard's trees; a tree whose ids are not its indices (or whose parent comes after it)
+    is refused in one line, not drawn wrong."""
+    from ttc.harness.shards import merge
+
+    _run(tmp_path / "whole", "batch_size=1")  # the shards' batches: one problem each
+    for shard in (0, 1):
+        _run(tmp_path / f"s{shard}", "num_shards=2", f"shard={shard}", "batch_size=1")
+        assert len(read_trees(tmp_path / f"s{shard}")) == 1
+    merge(tmp_path / "merged", [tmp_path / "s0", tmp_path / "s1"])
+    whole = read_trees(tmp_path / "whole")
+    assert read_trees(tmp_path / "merged") == whole and len(whole) == 2
+    pid, nodes = next(iter(whole.items()))
+    for broken in ([{**nodes[0], "id": 1}, *nodes[1:]], [nodes[0], {**nodes[1], "parent": 5}, *nodes[2:]],
+                   [nodes[0], {**nodes[1], "fate": "lost"}, *nodes[2:]]):
+        (tmp_path / "bad").mkdir(exist_ok=True)
+        (tmp_path / "bad" / TREES).write_text(json.dumps({"problem_id": pid, "nodes": broken}) + "\n")
+        with pytest.raises(ConfigError, match=r"line 1 is not a tree line"):
+            read_trees(tmp_path / "bad")
+
+
+def test_mcts_marks_children_no_simulation_reached_unexplored():
+    results = MCTS(simulations=3, expand=3).run(PROBLEMS, Counting(), CountingPRM(), extract_answer, seed=0)
+    for r in results:
+        fates = Counter(x["fate"] for x in r.tree)
+        assert fates["unexplored"] > 0 and all((x["fate"] == "unexplored") == (x["visits"] == 0) for x in r.tree[1:])

@@ -22,6 +22,7 @@ from typing import BinaryIO, Iterator
 
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.samples import REQUIRED, SampleLine, legacy_curve, restore
+from ttc.contracts.trees import FATES
 
 RECORD, SAMPLES, TREES = "run.json", "samples.jsonl", "trees.jsonl"
 
@@ -188,9 +189,26 @@ def read_trees(run_dir: str | Path) -> dict[str, list[dict]]:
                 line = json.loads(row)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 line = None
-            if not isinstance(line, dict) or not isinstance(line.get("nodes"), list) or "problem_id" not in line:
-                raise ConfigError(f"{path} line {n} is not a tree line (JSON with problem_id and nodes); the file was "
+            if not isinstance(line, dict) or "problem_id" not in line or not well_formed(line.get("nodes")):
+                raise ConfigError(f"{path} line {n} is not a tree line (JSON with problem_id and nodes: ids their "
+                                  f"indices, each parent before its child, known fates); the file was "
                                   f"edited or damaged and is left untouched: restore it, or delete that line "
                                   f"(sed -i '{n}d' {path}; that problem's tree is then not shown)")
             out[line["problem_id"]] = line["nodes"]
     return out
+
+
+def well_formed(nodes: object) -> bool:
+    """A recorded tree as its readers need it (ttc.contracts.trees): a list of nodes whose ids are their indices,
+    node 0 the root, every other node's parent an earlier node, every fate known, every score a number or None."""
+    if not isinstance(nodes, list) or not nodes:
+        return False
+    for i, node in enumerate(nodes):
+        if not isinstance(node, dict) or node.get("id") != i or node.get("fate") not in FATES:
+            return False
+        parent, score = node.get("parent"), node.get("score")
+        if (parent is not None if i == 0 else not (isinstance(parent, int) and 0 <= parent < i)):
+            return False
+        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
+            return False
+    return True

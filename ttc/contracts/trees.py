@@ -10,6 +10,7 @@ it; the root's is -1), `text` (the step's own text, once: a path's text is its a
 - "resampled": particle filtering drew no copy of it;
 - "completed": a final candidate (`candidates`: its indices among the problem's candidates, as in samples.jsonl;
   several where particle filtering's resampling copied it);
+- "unexplored": MCTS expanded it but no simulation ever went through it;
 - "root": node 0.
 MCTS nodes also carry `visits`, `value` and `prior`. Sequential strategies record chains from the root
 (`chain_tree`): a revision chain's attempts, each a whole solution scored by the verifier; a budget-forced
@@ -22,8 +23,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, Sequence, TypedDict
 
-Fate = Literal["root", "kept", "pruned", "resampled", "completed"]
-FATES: tuple[Fate, ...] = ("root", "kept", "pruned", "resampled", "completed")
+Fate = Literal["root", "kept", "pruned", "resampled", "completed", "unexplored"]
+FATES: tuple[Fate, ...] = ("root", "kept", "pruned", "resampled", "completed", "unexplored")
 
 
 class Node(TypedDict, total=False):

@@ -4,7 +4,10 @@ verifier FLOPs; prompt, generated and verifier tokens; wall seconds) to what the
 cost of a problem so far; when that would cross a cap, the run stops there with one line (spent, the cap, how to
 go on). Everything finished stays, curves are written for the finished problems (the report marks the run
 incomplete), and rerunning with a higher cap, or none, resumes: the cap is not part of the run's identity
-(ttc.harness.run drops it from the recorded config). Knows nothing about models: it reads ledgers.
+(ttc.harness.store drops it from the recorded config). The first batch of a fresh run always runs (nothing has
+been spent, so no mean is known): a cap can be overshot by one batch's cost. A sharded run caps each shard
+(its own finished problems); one cap shared by a sweep's jobs is not built yet. Knows nothing about models: it
+reads ledgers.
 """
 
 from __future__ import annotations

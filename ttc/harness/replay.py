@@ -123,6 +123,28 @@ def lines_of(task: Task, problem: Problem, index: int, samples: list[dict], answ
     } for c, (s, (a, ok)) in enumerate(zip(samples, answers))]
 
 
+def served(pool: Path) -> bool:
+    """Whether the pool is served traffic recorded by `ttc serve serve.record=...` (its run.json says so)."""
+    record = pool.parent / "run.json"
+    return pool.name == "samples.jsonl" and record.exists() and json.loads(record.read_text()).get("served") is True
+
+
+def pooled_requests(pools: dict[str, list[dict]], known: set[str]) -> dict[str, list[dict]]:
+    """A served day's requests by task problem: a repeated request (id~k) joins its problem's pool; requests whose
+    id is no problem of the task are left out, with one line saying how many."""
+    out: dict[str, list[dict]] = {}
+    left = 0
+    for pid, samples in pools.items():
+        base = pid.rsplit("~", 1)[0] if "~" in pid and pid.rsplit("~", 1)[1].isdigit() else pid
+        if base in known:
+            out.setdefault(base, []).extend(samples)
+        else:
+            left += 1
+    if left:
+        print(f"ttc curves: {left} served requests name no problem of this task (ttc.problem_id); left out")
+    return out
+
+
 def _answer(task: Task, sample: dict) -> str | None:
     """A sample's answer: the task's extraction from its text, or the answer the pool gives alone."""
     return sample["answer"] if sample["text"] is None else task.extract(sample["text"])
@@ -133,6 +155,8 @@ def replay(task: Task, pool: Path, out: Path, opts: dict[str, str], config: dict
     derive its curves; returns them."""
     pools = read_pool(pool, opts.get("agg", "last"))
     problems = {p.id: p for p in task.problems()}
+    if served(pool):  # a served day: a repeat id~k pools under its id; requests of no task problem are left out
+        pools = pooled_requests(pools, set(problems))
     unknown = sorted(set(pools) - set(problems))
     if unknown:
         raise ConfigError(f"pool={pool}: problem {unknown[0]!r} is not a problem of task {task.name} "

@@ -35,11 +35,7 @@ from ttc.harness.progress import CallProgress, RunBar
 from ttc.harness.provenance import now, provenance
 from ttc.harness.shards import check_shard, shard_batches
 from ttc.harness.side import IN_PROCESS, Side
-from ttc.harness.store import RunStore
-
-# settings that change what a run may spend or writes beside its record, not what it is: left out of the recorded
-# config, so a rerun with other values resumes the run (budget_cap: ttc.harness.cap; trees: trees.jsonl)
-NOT_IDENTITY = ("budget_cap", "trees")
+from ttc.harness.store import NOT_IDENTITY, RunStore
 
 
 def build(node: Any, group: str, **given: Any) -> Any:

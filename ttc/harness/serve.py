@@ -64,7 +64,8 @@ class Service:
         self.lock = threading.Lock()
         tokenizer, record = cfg.serve.get("chat_tokenizer"), cfg.serve.get("record")
         self.render = conversation_renderer(str(tokenizer), "serve.chat_tokenizer") if tokenizer else None
-        self.recorder = Recorder(record, cfg, self.task, self.generator, self.verifier) if record else None
+        self.recorder = Recorder(record, cfg, self.task, self.generator, self.verifier, {
+            name: (p.node, build(p.node, "strategy")) for name, p in self.presets.items()}) if record else None
 
     def prompt(self, req: Request) -> str:
         """The request's prompt: a chat in the model's chat template (serve.chat_tokenizer), else the user's text
@@ -103,8 +104,11 @@ class Service:
         except UpstreamError as err:  # proxy mode: the engine behind generator=openai failed after its retries
             return [RequestError(502, f"upstream: {err}", kind="upstream_error")] * len(batch)
         if self.recorder is not None:
-            name = batch[0].req.model
-            self.recorder.record(name, self.presets[name].node, strategy, problems, results)
+            try:
+                self.recorder.record(batch[0].req.model, problems, results)
+            except (OSError, ValueError) as err:  # the answers stand; the record says what it missed
+                print(f"ttc serve: recording failed ({type(err).__name__}: {err}); the answers were sent",
+                      file=sys.stderr, flush=True)
         return [completion(w.req, r, strategy.name) for w, r in zip(batch, results)]
 
 
@@ -165,7 +169,7 @@ def app(service: Service):
 
     async def health(_: HTTPRequest):
         return JSONResponse({"status": "ok", "requests": batcher.requests, "strategy_calls": batcher.calls,
-                             "waiting": batcher.queue.qsize(), "dropped": batcher.dropped})
+                             "waiting": len(batcher.waiting), "dropped": batcher.dropped})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any):

@@ -39,18 +39,20 @@ class Batcher:
 
     def __init__(self, run: Callable[[list[Waiting]], list[dict | RequestError]], window_s: float, max_batch: int,
                  max_queue: int) -> None:
-        self.run, self.window_s, self.max_batch = run, window_s, max_batch
-        self.queue: asyncio.Queue[Waiting] = asyncio.Queue(maxsize=max_queue)
+        self.run, self.window_s, self.max_batch, self.max_queue = run, window_s, max_batch, max_queue
+        self.queue: asyncio.Queue[Waiting] = asyncio.Queue()
+        self.waiting: set[int] = set()  # ids of queued requests still wanted (a cancelled one frees its place)
         self.requests = self.calls = self.dropped = 0  # dropped: requests whose client left while they waited
 
     async def submit(self, req: Request, strategy: Any, seed: int) -> dict:
         """Queue a request and wait for its answer (429 when the queue is full)."""
+        if len(self.waiting) >= self.max_queue:
+            raise RequestError(429, f"the server is busy ({self.max_queue} requests waiting); retry shortly",
+                               kind="rate_limit_error")
         item = Waiting(req, strategy, seed, asyncio.get_running_loop().create_future())
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            raise RequestError(429, f"the server is busy ({self.queue.maxsize} requests waiting); retry shortly",
-                               kind="rate_limit_error") from None
+        self.waiting.add(id(item))
+        item.future.add_done_callback(lambda _: self.waiting.discard(id(item)))  # answered or cancelled
+        self.queue.put_nowait(item)
         self.requests += 1
         return await item.future
 
@@ -59,6 +61,7 @@ class Batcher:
         last = 1  # requests in the last call: a client alone is not held for company that never comes
         while True:
             items = [await self.queue.get()]
+            self.waiting.discard(id(items[0]))
             window = self.window_s if last > 1 or not self.queue.empty() else 0.0
             deadline = asyncio.get_running_loop().time() + window
             while len(items) < self.max_batch:
@@ -69,6 +72,7 @@ class Batcher:
                     items.append(await asyncio.wait_for(self.queue.get(), left))
                 except asyncio.TimeoutError:
                     break
+                self.waiting.discard(id(items[-1]))
             last = len(items)
             for group in groups(items):
                 live = [w for w in group if not w.future.cancelled()]  # cancelled: the client left, or its deadline

@@ -6,8 +6,11 @@ selection, the ledger), appended request by request, fsynced, as a run appends p
 Served traffic has no reference: its lines have none and `correct: null`. `ttc curves task=NAME
 pool=DIR/PRESET/samples.jsonl` grades the traffic whose `ttc.problem_id` is one of the task's problem ids against
 the task's own references, into a run directory `ttc report` reads; `ttc grade task=NAME samples=...` reads it too.
-`ttc report` refuses the ungraded directory itself in one line saying so. A restarted server appends to the same
-directories; one holding another config is refused, as a run's is.
+`ttc report` refuses the ungraded directory itself in one line saying so. Each request is recorded under its own
+problem id: the request's, or id~k for its k-th repeat (a repeated prompt), so no reader merges two requests.
+A restarted server appends to the same directories (its port, timeouts and queue may change); one holding
+another task, model, verifier, seed, preset or prompt format is refused at start, as a run's is. A failure
+to record is one line on stderr; the answer is still sent.
 """
 
 from __future__ import annotations
@@ -26,32 +29,44 @@ from ttc.harness.provenance import provenance
 from ttc.harness.store import RunStore
 
 
-class Recorder:
-    """The run directories of one served configuration, one per preset, bound on first use."""
+IDENTITY = ("task", "generator", "verifier", "seed")  # what the served answers depend on, beside the preset
 
-    def __init__(self, root: str | Path, cfg: DictConfig, task: Any, generator: Any, verifier: Any) -> None:
+
+class Recorder:
+    """The run directories of one served configuration, one per preset (`presets`: name -> (its strategy config,
+    its strategy), all bound at once, so a directory holding another configuration is refused at start)."""
+
+    def __init__(self, root: str | Path, cfg: DictConfig, task: Any, generator: Any, verifier: Any,
+                 presets: dict[str, tuple[DictConfig, Any]]) -> None:
         self.root, self.cfg, self.task, self.generator, self.verifier = Path(root), cfg, task, generator, verifier
         self.stores: dict[str, tuple[RunStore, dict]] = {}
-        self.count: dict[str, int] = {}  # requests recorded per preset (the next line's problem_index)
+        self.taken: dict[str, set[str]] = {}  # problem ids on record per preset (a repeated prompt gets id~k)
         self.lock = threading.Lock()
+        for name, (node, strategy) in presets.items():
+            self._bind(name, node, strategy)
 
-    def record(self, preset: str, node: DictConfig, strategy: Any, problems: list[Problem],
-               results: list[ProblemResult]) -> None:
-        """Append one strategy call's answered requests to the preset's run directory."""
+    def record(self, preset: str, problems: list[Problem], results: list[ProblemResult]) -> None:
+        """Append one strategy call's answered requests to the preset's run directory, each under its own id: the
+        request's problem id, or id~k for its k-th repeat (ttc curves pools repeats under the task's id)."""
         with self.lock:
-            store, meta = self.stores.get(preset) or self._bind(preset, node, strategy)
+            (store, meta), taken = self.stores[preset], self.taken[preset]
             for problem, result in zip(problems, results):
-                lines = sample_lines(problem, result, [None] * len(result.candidates),
-                                     {**meta, "problem_index": self.count[preset]})
+                pid = problem.id
+                k = 0
+                while pid in taken:
+                    k += 1
+                    pid = f"{problem.id}~{k}"
+                taken.add(pid)
+                lines = sample_lines(dataclasses.replace(problem, id=pid), result, [None] * len(result.candidates),
+                                     {**meta, "problem_index": len(taken) - 1})
                 store.append([{k: v for k, v in line.items() if k != "reference"} for line in lines])
-                self.count[preset] += 1
 
-    def _bind(self, preset: str, node: DictConfig, strategy: Any) -> tuple[RunStore, dict]:
+    def _bind(self, preset: str, node: DictConfig, strategy: Any) -> None:
         store = RunStore(self.root / preset)
-        config = OmegaConf.to_container(self.cfg, resolve=True)
+        whole = OmegaConf.to_container(self.cfg, resolve=True)
+        config = {k: whole.get(k) for k in IDENTITY}  # not the port, timeouts or queue: a restart may change them
         config["strategy"] = OmegaConf.to_container(node, resolve=True)
-        if config["serve"].get("api_key"):
-            config["serve"]["api_key"] = "(set)"  # never written down
+        config["serve"] = {k: whole["serve"].get(k) for k in ("template", "chat_tokenizer")}
         meta = {"task": self.task.name, "task_version": self.task.version, "grader_version": self.task.grader_version,
                 "strategy": strategy.name, "generator": self.generator.name, "run_seed": int(self.cfg.seed),
                 "verifier": self.verifier.name if self.verifier is not None else "none",
@@ -60,5 +75,4 @@ class Recorder:
         store.bind(config, {"meta": meta, "served": True, "provenance": provenance(),
                             "card": dataclasses.asdict(card) if card is not None else None})
         self.stores[preset] = (store, meta)
-        self.count[preset] = len(store.resume())  # a server killed mid-write leaves a torn end: cut, as a run's is
-        return store, meta
+        self.taken[preset] = store.resume()  # a server killed mid-write leaves a torn end: cut, as a run's is

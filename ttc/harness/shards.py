@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+import json
 import re
 from itertools import repeat
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import BinaryIO, Iterator, Sequence, TypeVar
 
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.rundir import SAMPLES, atomic, read_record, shard_of
+from ttc.contracts.rundir import SAMPLES, TREES, atomic, read_record, read_trees, shard_of
 from ttc.contracts.samples import encode
 from ttc.harness.lock import RunLock
 from ttc.harness.store import RunStore
@@ -112,6 +113,11 @@ def _write_merged(out: RunStore, base: dict, records: list[dict], dirs: list[Pat
         curves = derive_curves(_written(_in_order(dirs), fh), pretraining_flops(records[0].get("card")))
         out.bind(base, {**head, "problems": sum(r.get("problems", 0) for r in records),
                         "merged_from": sorted(str(d.resolve()) for d in dirs)})
+    if any((d / TREES).exists() for d in dirs):  # the shards' search trees, whole lines only (read_trees checks)
+        with atomic(out.root / TREES) as fh:
+            for d in dirs:
+                for pid, nodes in read_trees(d).items():
+                    fh.write((json.dumps({"problem_id": pid, "nodes": nodes}, separators=(",", ":")) + "\n").encode())
     out.write_curves(curves, write_png)
     return out.root
 

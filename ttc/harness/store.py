@@ -24,6 +24,9 @@ from ttc.contracts.samples import SampleLine, encode
 if TYPE_CHECKING:
     from ttc.analysis.outputs import Curves, Draw
 
+# settings that change what a run may spend or writes beside its record, not what it is: left out of the recorded
+# config, so a rerun with other values resumes the run (budget_cap: ttc.harness.cap; trees: trees.jsonl)
+NOT_IDENTITY = ("budget_cap", "trees")
 VOLATILE = ("wall_s",)  # fields that legitimately differ between an interrupted and an uninterrupted run
 
 
@@ -41,7 +44,7 @@ class RunStore:
         if not (self.root / RECORD).exists():
             return None
         old = read_record(self.root)
-        if old.get("config") != config:
+        if {k: v for k, v in old["config"].items() if k not in NOT_IDENTITY} != config:
             raise ConfigError(
                 f"run directory {self.root} holds a run with a different config; "
                 f"pass hydra.run.dir=NEW_DIR or delete it"
@@ -88,10 +91,19 @@ class RunStore:
                 fh.truncate(scan.tail)
         trees = self.root / TREES
         if trees.exists():  # a tree line is one write: a kill leaves at most a piece with no newline at the end
-            data = trees.read_bytes()
-            if data and not data.endswith(b"\n"):
-                with open(trees, "r+b") as fh:
-                    fh.truncate(data.rfind(b"\n") + 1)
+            with open(trees, "r+b") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                end = size
+                while end > 0:  # back to the last newline, a block at a time
+                    start = max(0, end - 65536)
+                    fh.seek(start)
+                    cut = fh.read(end - start).rfind(b"\n")
+                    if cut >= 0 or start == 0:
+                        end = start + cut + 1
+                        break
+                    end = start
+                if end != size:
+                    fh.truncate(end)
         return scan.done
 
     def append(self, lines: list[SampleLine]) -> None:

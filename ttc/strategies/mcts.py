@@ -183,15 +183,16 @@ class MCTS:
 
 def recorded(root: Node) -> tuple[dict, ...]:
     """The search tree on the record (ttc.contracts.trees), breadth first: each node's step text, prior (its
-    score), visits, value, and fate: "completed" where rollouts started (`candidates`), "kept" where expanded,
-    "pruned" where never expanded."""
+    score), visits, value, the candidates rolled out from it (`candidates`), and its fate: "kept" where expanded,
+    "completed" where a leaf's rollouts started, "unexplored" where no simulation went."""
     nodes: list[dict] = []
     queue: list[tuple[Node, int | None, int]] = [(root, None, -1)]
     while queue:
         node, parent, depth = queue.pop(0)
         me = len(nodes)
         step = node.text[len(node.parent.text):] if node.parent is not None else ""
-        fate = "root" if parent is None else "completed" if node.started else "kept" if node.children else "pruned"
+        fate = ("root" if parent is None else "kept" if node.children else "completed" if node.started
+                else "unexplored" if not node.visits else "kept")
         nodes.append({"id": me, "parent": parent, "round": depth, "text": step,
                       "score": None if parent is None else round(node.prior, 6), "fate": fate,
                       "visits": node.visits, "value": round(node.value, 6), "prior": round(node.prior, 6),
