@@ -74,3 +74,31 @@ def test_hardware_profiles():
     assert flops_per_byte("h100") == pytest.approx(989e12 / 3.35e12) and set(HARDWARE) >= {"h100", "a100"}
     with pytest.raises(ConfigError, match=r"cost.hardware=tpu is not a known profile; choose one of: h100"):
         flops_per_byte("tpu")
+
+
+def test_a_runs_lines_and_curves_carry_the_kv_bytes(tmp_path):
+    """Each sample line records the KV bytes its decode read (float32 here: 4 bytes a value), the ledger sums
+    them, and curves.csv's kv_bytes_per_problem at budget k is k samples' mean."""
+    import csv
+
+    from hydra import compose, initialize_config_dir
+
+    from ttc.contracts.rundir import read_samples
+    from ttc.harness.cli import CONF_DIR
+    from ttc.harness.run import execute
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["strategy=majority", "strategy.n=4", "verifier=none",
+                                                       "task.per_level=1", "task.levels=[1,3]", "logger=none"])
+    execute(cfg, tmp_path, quiet=True)
+    card, lines = load_card(resolve_model("tiny-0.3m")), read_samples(tmp_path)
+    for x in lines:
+        assert x["kv_bytes"] == card.generation_kv_bytes(x["prompt_tokens"], x["generated_tokens"], 4) > 0
+    for pid in {x["problem_id"] for x in lines}:
+        mine = [x for x in lines if x["problem_id"] == pid]
+        assert mine[0]["ledger"]["kv_bytes"] == pytest.approx(sum(x["kv_bytes"] for x in mine))
+    rows = [r for r in csv.DictReader(open(tmp_path / "curves.csv")) if r["series"] == "majority" and r["level"] == "all"]
+    mean = sum(x["kv_bytes"] for x in lines) / len(lines)
+    for r in rows:
+        assert float(r["kv_bytes_per_problem"]) == pytest.approx(int(r["budget"]) * mean, rel=1e-5)
+    assert {int(r["budget"]) for r in rows} == {1, 2, 4}

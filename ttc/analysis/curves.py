@@ -26,7 +26,7 @@ from ttc.contracts.vocab import Span
 # `best_of_n` whatever rule reads it), `selection` the rule that picks the answer, `level` a difficulty or "all".
 COLUMNS = ["model", "series", "strategy", "selection", "verifier", "budget", "budget_unit", "level", "n_problems",
            "accuracy", "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem",
-           "thinking_tokens_per_problem", "flops_per_problem", "pretrain_flops"]
+           "thinking_tokens_per_problem", "flops_per_problem", "kv_bytes_per_problem", "pretrain_flops"]
 METRICS = MEASURES  # selections that read the grades: measures, never arms (ttc.contracts.selections)
 __all__ = ["COLUMNS", "METRICS", "POOL_STRATEGY", "budgets", "per_problem", "problem_records", "series_label",
            "summarize"]
@@ -58,10 +58,15 @@ class _Cost:
         self.gen = sum(c["flops"] - c["prompt_flops"] for c in pool) / self.n
         self.ver = sum(c["verifier_flops"] for c in pool) / self.n
         self.tokens = sum(c["generated_tokens"] for c in pool)
+        self.kv = sum(c.get("kv_bytes", 0.0) for c in pool) / self.n
 
     def at(self, k: int, uses_verifier: bool) -> tuple[float, float]:
         """(generated tokens, FLOPs) of budget k."""
         return k * self.tokens / self.n, self.prompt + k * (self.gen + (self.ver if uses_verifier else 0.0))
+
+    def kv_at(self, k: int) -> float:
+        """The KV bytes k samples' decode steps read (each sample reads its own cache: k times the mean)."""
+        return k * self.kv
 
 
 def per_problem(lines: list[SampleLine]) -> list[dict]:
@@ -95,7 +100,7 @@ def _pooled_records(pool: list[SampleLine], base: dict) -> list[dict]:
             toks, flops = cost.at(k, rule.charged(head.get("verifier", "none")))
             out.append({**base, "series": rule.series, "strategy": POOL_STRATEGY, "selection": rule.selection,
                         "verifier": vname, "budget": k, "budget_unit": "samples",
-                        "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops})
+                        "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops, "kv_bytes": cost.kv_at(k)})
     return out
 
 
@@ -107,7 +112,7 @@ def _fixed_record(pool: list[SampleLine], base: dict) -> dict:
     return {**base, **_named(head, head.get("selection") or "own"), "verifier": _verifier(head),
             "budget": head["budget"], "budget_unit": head["budget_unit"], "accuracy": float(chosen["correct"]),
             "mc_se": 0.0, "gen_tokens": ledger["generated_tokens"], "thinking_tokens": _thinking(pool),
-            "flops": ledger["generator_flops"] + ledger["verifier_flops"]}
+            "flops": ledger["generator_flops"] + ledger["verifier_flops"], "kv_bytes": ledger.get("kv_bytes", 0.0)}
 
 
 def _verifier(head: SampleLine) -> str:
@@ -142,7 +147,8 @@ def _chain_records(pool: list[SampleLine], base: dict) -> list[dict]:
                     "budget": len(chains) * l, "budget_unit": head["budget_unit"],
                     "accuracy": float(subset[won]["correct"]), "mc_se": 0.0,
                     "gen_tokens": sum(c["generated_tokens"] for c in subset),
-                    "flops": sum(c["flops"] + c["verifier_flops"] for c in subset)})
+                    "flops": sum(c["flops"] + c["verifier_flops"] for c in subset),
+                    "kv_bytes": sum(c.get("kv_bytes", 0.0) for c in subset)})
     return out
 
 
@@ -177,6 +183,7 @@ def summarize(records: list[dict], pretrain_flops: float | None = None, seed: in
             "gen_tokens_per_problem": round(float(np.mean([r["gen_tokens"] for r in rs])), 3),
             "thinking_tokens_per_problem": _mean_or_none([r.get("thinking_tokens") for r in rs]),
             "flops_per_problem": float(f"{np.mean([r['flops'] for r in rs]):.6g}"),
+            "kv_bytes_per_problem": float(f"{np.mean([r.get('kv_bytes', 0.0) for r in rs]):.6g}"),
             "pretrain_flops": pretrain_flops,
         })
     return rows

@@ -76,6 +76,7 @@ def read_csv(path: Path) -> list[dict]:
             r[col] = float(r[col])
         r["thinking_tokens_per_problem"] = float(r["thinking_tokens_per_problem"]) if r.get(
             "thinking_tokens_per_problem") else None
+        r["kv_bytes_per_problem"] = float(r["kv_bytes_per_problem"]) if r.get("kv_bytes_per_problem") else 0.0
         r["pretrain_flops"] = float(r["pretrain_flops"]) if r.get("pretrain_flops") else None
     return rows
 

@@ -96,6 +96,8 @@ class Completion:
     accepted_tokens: int = 0
     draft_flops: float = 0.0
     target_forwards: int = 0
+    # bytes of the KV cache its decode steps read (ttc.contracts.cards.generation_kv_bytes; 0 where unknown)
+    kv_bytes: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class Ledger:
     drafted_tokens: int = 0  # tokens a draft model proposed, and how many the target accepted
     accepted_tokens: int = 0
     verifier_cached_tokens: int = 0  # verifier tokens reused from an earlier call's KV (not in verifier_tokens)
+    kv_bytes: float = 0.0  # KV cache bytes the generator's decode steps read (memory traffic, not in the FLOPs)
 
     @property
     def flops(self) -> float:
@@ -222,6 +225,7 @@ def ledger_of(completions: Sequence[Completion], verdicts: Iterable[Verdict] | N
         draft_flops=sum(c.draft_flops for c in completions),
         drafted_tokens=sum(c.drafted_tokens for c in completions),
         accepted_tokens=sum(c.accepted_tokens for c in completions),
+        kv_bytes=sum(c.kv_bytes for c in completions),
     ) + verifier_cost(verdicts or ())
 
 

@@ -140,10 +140,12 @@ class OpenAIGenerator:
         p_tok, g_tok = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", len(lps)))
         cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         prompt_flops, flops = self.card.generation_flops(p_tok, cached, g_tok) if self.card else (0.0, 0.0)
+        kv_bytes = self.card.generation_kv_bytes(p_tok, g_tok) if self.card else 0.0  # 16-bit K/V assumed
         stop_reason = choice.get("stop_reason") if isinstance(choice.get("stop_reason"), str) else None
         return Completion(index=index, seed=int(seed), text=text, prompt_tokens=p_tok, cached_tokens=cached,
                           generated_tokens=g_tok, logprob=float(sum(lps)), finish_reason=choice.get("finish_reason")
                           or "length", flops=flops, prompt_flops=prompt_flops, token_logprobs=tuple(lps),
+                          kv_bytes=kv_bytes,
                           stop_reason=stop_reason)
 
     # ---- scoring --------------------------------------------------------------------------------

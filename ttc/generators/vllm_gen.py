@@ -183,6 +183,7 @@ class VLLMGenerator:
         found = load_card(source, self.name) if isinstance(source, Path) else card_from_config(config, self.name)
         found = with_fields(found, card)
         self.card: ModelCard = dataclasses.replace(found, context=int(max_model_len)) if max_model_len else found
+        self.kv_element = 4 if dtype == "float32" else 2  # bytes a cached K/V value (auto: the model's 16-bit dtype)
         settings = dict(model=str(source), revision=kw.get("revision"), tokenizer_revision=kw.get("revision"),
                         dtype=dtype, tensor_parallel_size=tensor_parallel_size, max_num_seqs=max_num_seqs,
                         gpu_memory_utilization=gpu_memory_utilization,
@@ -246,6 +247,7 @@ class VLLMGenerator:
             index=index, seed=int(seed), text=o.text, prompt_tokens=plen, cached_tokens=cached,
             generated_tokens=len(o.token_ids), logprob=float(sum(lps)), finish_reason=o.finish_reason or "length",
             flops=flops, prompt_flops=prompt_flops,
+            kv_bytes=self.card.generation_kv_bytes(plen, len(o.token_ids), self.kv_element),
             token_logprobs=lps, stop_reason=o.stop_reason if isinstance(o.stop_reason, str) else None,
             drafted_tokens=drafted, accepted_tokens=accepted, target_forwards=steps + (1 if drafted else 0),
         )

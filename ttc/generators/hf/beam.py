@@ -56,6 +56,7 @@ def _beams(lm: HFModel, encoded: list[int], toks: list[list[int]], trans: torch.
             cached_tokens=0, generated_tokens=steps, logprob=sum(lps),
             finish_reason="stop" if t and t[-1] == lm.eos else "length",
             flops=flops, prompt_flops=prompt_flops, token_logprobs=lps,
+            kv_bytes=lm.card.generation_kv_bytes(len(encoded), steps, lm.kv_element),
         ))
     return beams
 

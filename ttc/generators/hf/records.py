@@ -58,6 +58,7 @@ def completions(lm: HFModel, encoded: list[list[int]], seeds: list[list[int]], s
             index=j, seed=int(seeds[p][j]), text=text, prompt_tokens=plen, cached_tokens=cached,
             generated_tokens=len(toks), logprob=float(sum(state.logprobs[r])),
             finish_reason=state.finish[r] or "length", flops=flops, prompt_flops=prompt_flops,
+            kv_bytes=lm.card.generation_kv_bytes(plen, len(toks), lm.kv_element),
             token_logprobs=tuple(state.logprobs[r]), stop_reason=stop_reason,
             token_confidence=tuple(state.confidence[r]) if state.confidence else (),
             padding_flops=padding, pruned_flops=pruned,
