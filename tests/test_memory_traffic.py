@@ -102,3 +102,44 @@ def test_a_runs_lines_and_curves_carry_the_kv_bytes(tmp_path):
     for r in rows:
         assert float(r["kv_bytes_per_problem"]) == pytest.approx(int(r["budget"]) * mean, rel=1e-5)
     assert {int(r["budget"]) for r in rows} == {1, 2, 4}
+
+
+def test_the_report_reads_costs_on_another_axis_and_names_the_arms_it_ranks_differently(tmp_path):
+    """`ttc report --cost eflops`: every row's cost is FLOPs + KV bytes x the H100's FLOPs per byte, the page says
+    which axis it is on, and arms that FLOPs and eFLOPs order oppositely are named (long greedy reasoning in think
+    mode against short majority voting: the KV cache grows with the length of one chain)."""
+    import csv
+    import json
+
+    from hydra import compose, initialize_config_dir
+
+    from ttc.analysis.costs import disagreements
+    from ttc.analysis.report import main as report
+    from ttc.harness.cli import CONF_DIR
+    from ttc.harness.run import execute
+
+    for name, extra in (("majority", ["strategy=majority", "strategy.n=4"]),
+                        ("forcing", ["strategy=budget_forcing", "strategy.max_thinking=120",
+                                     "strategy.min_thinking=120", "strategy.max_waits=3"])):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=[*extra, "verifier=none", "task.per_level=2",
+                                                           "task.levels=[2,3]", "task.mode=think", "logger=none"])
+        execute(cfg, tmp_path / name, quiet=True)
+    report([str(tmp_path / "majority"), str(tmp_path / "forcing"), "--out", str(tmp_path / "flops")])
+    report([str(tmp_path / "majority"), str(tmp_path / "forcing"), "--out", str(tmp_path / "eflops"),
+            "--cost", "eflops"])
+    flops, eflops_ = (json.loads((tmp_path / d / "report.json").read_text()) for d in ("flops", "eflops"))
+    per_byte = flops_per_byte("h100")
+    kv = {(r["series"], r["budget"]): float(r["kv_bytes_per_problem"]) for r in flops["curves"] if r["level"] == "all"}
+    for r in eflops_["curves"]:
+        if r["level"] == "all" and not r["selection"].startswith(("oracle", "g_pass")):
+            base = next(x for x in flops["curves"] if x["level"] == "all" and x["series"] == r["series"]
+                        and x["budget"] == r["budget"] and x["verifier"] == r["verifier"])
+            assert r["flops_per_problem"] == pytest.approx(base["flops_per_problem"] + kv[(r["series"], r["budget"])]
+                                                           * per_byte, rel=1e-4)
+    assert eflops_["cost"] == "eFLOPs (h100)" and flops["cost"] == "FLOPs"
+    assert "Cost axis" in (tmp_path / "eflops" / "report.md").read_text()
+    named = disagreements(flops["curves"], eflops_["curves"], "eflops")
+    assert all(f"FLOPs and eFLOPs (h100) rank these arms differently: {line}" in eflops_["warnings"] for line in named)
+    assert any(line.startswith("tiny-0.3m: majority @4 costs fewer FLOPs than budget_forcing_min120_w3 @120")
+               for line in named), named  # one long chain reads less KV than four samples here

@@ -248,6 +248,11 @@ def figures(data: dict) -> dict[str, object]:
         figs["overoptimisation"] = plots.overoptimisation(data["overoptimisation"])
     if data["exchange"]:
         figs["exchange"] = plots.exchange(data["exchange"])
+    cost = data.get("cost", "FLOPs")
+    for fig in figs.values() if cost != "FLOPs" else ():  # another cost axis: every "FLOPs" label says which
+        for ax in fig.axes:
+            ax.set_xlabel(ax.get_xlabel().replace("FLOPs", cost))
+            ax.set_ylabel(ax.get_ylabel().replace("FLOPs", cost))
     return figs
 
 
@@ -270,6 +275,10 @@ def write(data: dict, out_dir: Path) -> Path:
                 pngs[name] = blob
         plt.close(fig)
     parts = sections(data)
+    axis = data.get("cost", "FLOPs")
+    if axis != "FLOPs":
+        parts = [("Cost axis", f"Every cost below named FLOPs (columns, budgets, figures) is read in **{axis}** "
+                               f"(ttc.analysis.costs).\n\n", [])] + parts
     md = "# ttc report\n\n" + "".join(
         f"## {t}\n\n" + "".join(f"![{t}]({img}.png)\n\n" for img in imgs if img in pngs) + body
         for t, body, imgs in parts)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ttc.analysis.collect import LoadedRun, find_records, incomplete, load
 from ttc.analysis.diagnostics import Scored, overoptimisation
+from ttc.analysis.costs import COSTS, disagreements, label, on_axis
 from ttc.analysis.curves import summarize
 from ttc.analysis.exchange import RATIOS, exchange
 from ttc.contracts.rules import bin_of
@@ -64,15 +65,21 @@ def _predicted(runs: list[LoadedRun], model: str, n_bins: int) -> tuple[dict, di
     return {}, {}, [], {}
 
 
-def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, allow_incomplete: bool = False) -> dict:
+def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, allow_incomplete: bool = False,
+          cost: str = "flops", hardware: str = "h100") -> dict:
     """Everything the report shows, computed from the run directories under `paths`; unfinished runs are
-    refused, or with `allow_incomplete` reported from their finished problems and marked with their counts."""
+    refused, or with `allow_incomplete` reported from their finished problems and marked with their counts.
+    `cost` is the axis every cost is read on (ttc.analysis.costs; the columns keep their FLOPs names)."""
     runs, unfinished = _read(paths, allow_incomplete, probe_m)
     notes: list[str] = []
-    records = load(runs, notes)
+    counted = load(runs, notes)
+    records = on_axis(counted, cost, hardware)
     curves = summarize(records)
+    if cost != "flops":
+        notes += [f"FLOPs and {label(cost, hardware)} rank these arms differently: {line}"
+                  for line in disagreements(summarize(counted), curves, cost)]
     out: dict = {"runs": [str(r.path) for r in runs], "incomplete": unfinished, "curves": curves, "pareto": {},
-                 "oracle": [], "predicted": [], "exchange": [], "policies": {}}
+                 "oracle": [], "predicted": [], "exchange": [], "policies": {}, "cost": label(cost, hardware)}
     oracle_bins = {}
     for model in sorted({r["model"] for r in records}):
         mine = [r for r in curves if r["model"] == model and r["level"] == "all" and not is_measure(r["selection"])]
@@ -245,9 +252,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--bins", type=int, default=5, help="difficulty bins (quantiles)")
     parser.add_argument("--probe", type=int, default=4, help="samples in the difficulty probe")
     parser.add_argument("--incomplete", action="store_true", help="report unfinished runs (finished problems only)")
+    parser.add_argument("--cost", default="flops", choices=COSTS, help="the cost axis (ttc.analysis.costs)")
+    parser.add_argument("--hardware", default="h100", help="the profile eFLOPs weigh memory traffic by")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path(args.runs[0]) / "report"
-    data = build(args.runs, args.bins, args.probe, allow_incomplete=args.incomplete)
+    data = build(args.runs, args.bins, args.probe, allow_incomplete=args.incomplete, cost=args.cost,
+                 hardware=args.hardware)
     from ttc.analysis.page import write  # plotting and templating only when writing
 
     write(data, out)

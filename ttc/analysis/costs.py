@@ -1,0 +1,71 @@
+"""The cost axis of a report (`ttc report --cost flops|eflops|kv_bytes|tokens [--hardware h100]`): which measure
+of a per-problem record is its cost, so curves, Pareto frontiers, the compute-optimal choice and the exchange are
+all drawn on it.
+
+- flops: generator + verifier FLOPs (ttc.contracts.cards), the default;
+- eflops: Kinetics' effective FLOPs, the FLOPs plus the KV-cache bytes the decode steps read times the
+  hardware's FLOPs per byte (`--hardware`, ttc.contracts.cards.HARDWARE);
+- kv_bytes: the KV-cache bytes alone (memory traffic);
+- tokens: generated tokens.
+Records written before kv_bytes was recorded count 0 bytes. `disagreements` names the arms two axes order
+differently: where memory traffic, not arithmetic, decides which strategy is cheaper (the Kinetics finding).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ttc.contracts.cards import flops_per_byte
+from ttc.contracts.errors import bad_choice
+from ttc.contracts.selections import is_measure
+
+Cost = Literal["flops", "eflops", "kv_bytes", "tokens"]
+COSTS: tuple[Cost, ...] = ("flops", "eflops", "kv_bytes", "tokens")
+LABELS = {"flops": "FLOPs", "eflops": "eFLOPs", "kv_bytes": "KV bytes", "tokens": "generated tokens"}
+
+
+def label(cost: Cost, hardware: str) -> str:
+    """The axis's name as the report prints it."""
+    return f"{LABELS[cost]} ({hardware})" if cost == "eflops" else LABELS[cost]
+
+
+def measure(record: dict, cost: Cost, hardware: str) -> float:
+    """A per-problem record's cost on the axis."""
+    if cost == "flops":
+        return record["flops"]
+    if cost == "eflops":
+        return record["flops"] + record.get("kv_bytes", 0.0) * flops_per_byte(hardware)
+    if cost == "kv_bytes":
+        return record.get("kv_bytes", 0.0)
+    return float(record["gen_tokens"])
+
+
+def on_axis(records: list[dict], cost: str, hardware: str) -> list[dict]:
+    """The records with their cost (`flops`, what every later step reads) on the axis; the FLOPs kept beside."""
+    if cost not in COSTS:
+        raise bad_choice("--cost", cost, COSTS)
+    if cost == "flops":
+        return records
+    return [{**r, "flops": measure(r, cost, hardware), "counted_flops": r["flops"]} for r in records]
+
+
+def disagreements(flops_rows: list[dict], rows: list[dict], cost: Cost, most: int = 5) -> list[str]:
+    """Pairs of arms (model, series and budget, every problem; not measures such as pass@n) that FLOPs and the
+    axis order oppositely: the one cheaper in FLOPs is dearer on the axis. One line each, the widest first."""
+    def key(r: dict) -> tuple:
+        return r["model"], r["series"], r["verifier"], r["budget"]
+    flops = {key(r): r["flops_per_problem"] for r in flops_rows if r["level"] == "all" and not is_measure(r["selection"])}
+    other = {key(r): r["flops_per_problem"] for r in rows if r["level"] == "all" and not is_measure(r["selection"])}
+    arms = sorted(k for k in flops if k in other and flops[k] > 0 and other[k] > 0)
+    found = []
+    for i, a in enumerate(arms):
+        for b in arms[i + 1:]:
+            if a[0] != b[0] or a[1] == b[1]:
+                continue
+            if (flops[a] - flops[b]) * (other[a] - other[b]) < 0:
+                cheap, dear = (a, b) if flops[a] < flops[b] else (b, a)
+                ratio = (other[cheap] / other[dear]) / (flops[cheap] / flops[dear])
+                found.append((ratio, f"{cheap[0]}: {cheap[1]} @{cheap[3]} costs fewer FLOPs than {dear[1]} @{dear[3]} "
+                                     f"({flops[cheap]:.3g} vs {flops[dear]:.3g}) but more {LABELS[cost]} "
+                                     f"({other[cheap]:.3g} vs {other[dear]:.3g})"))
+    return [line for _, line in sorted(found, key=lambda f: -f[0])[:most]]
