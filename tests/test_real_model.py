@@ -121,6 +121,7 @@ def test_served_chat_goes_through_the_models_template_and_equals_the_batch_run(s
     assert reply.usage.prompt_tokens == line["prompt_tokens"] and reply.usage.completion_tokens == line["generated_tokens"]
 
 
+@pytest.mark.slow  # ~47 s; GSM8K chat and code in chat mode keep SmolLM2's chat path in the default suite
 def test_math500_chat_boxed_answers_come_from_the_text(smol, tmp_path):
     lines = _run(tmp_path, ["task=math500", f"task.path={DATA}/math500/test.jsonl", "task.mode=chat",
                             "task.chat_tokenizer=${model_dir:smollm2-135m}", "task.limit=2", "strategy=greedy",

@@ -157,6 +157,7 @@ def test_a_regex_constrains_vllm_as_it_constrains_hf(vllm_tiny, hf_1m, prompts):
         vllm_tiny.generate(prompts[:1], SamplingParams(syntax="python"), [[0]])
 
 
+@pytest.mark.slow  # ~45 s of engine work; greedy agreement and the sweep keep vLLM in the default suite
 def test_ngram_speculation_on_vllm_keeps_greedy_texts_and_records_acceptance(vllm_tiny, prompts):
     """vLLM's n-gram prompt lookup: the same greedy texts as the plain engine, each sample's drafted and accepted
     tokens from the engine's per-request metrics, the rejected drafts' target reads in the FLOPs."""
