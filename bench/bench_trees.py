@@ -4,7 +4,9 @@
 
 On the tiny world with the tiny PRM, for each strategy and budget: runs with and without trees.jsonl,
 interleaved pair by pair in this process (one torch thread), each in a fresh directory; prints the median of
-the per-pair wall ratios (goal <= 1.03), and the bytes of trees.jsonl against samples.jsonl (goal <= 1.5).
+the per-pair wall ratios (goal <= 1.03), the share of the run's wall spent inside the recording code itself
+(Grove's methods and the tree lines' writes, timed directly: the paired ratio is at the mercy of a shared
+machine's noise), and the bytes of trees.jsonl against samples.jsonl (goal <= 1.5).
 The strategies build their trees either way (a few dict operations a node); `trees` decides whether they are
 written, so the ratio is the cost of the record. Then the page: the run with the largest trees repeated to
 `--page-problems` problems, `ttc view` of it (wall, bytes) and Chromium's load of one problem.
@@ -30,6 +32,32 @@ from ttc.harness.run import execute  # noqa: E402
 BUDGET = {"prm_beam": "strategy.n", "rebase": "strategy.n", "mcts": "strategy.simulations"}
 
 
+SPENT = [0.0]  # seconds inside the recording code (Grove's methods, the tree lines' writes) of the last run
+
+
+def timed(owner, name: str) -> None:
+    """Wrap owner.name so the seconds spent in it add to SPENT."""
+    inner = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            SPENT[0] += time.perf_counter() - start
+    setattr(owner, name, wrapper)
+
+
+def instrument() -> None:
+    """Time what recording trees costs directly: every Grove method and RunStore.append_tree."""
+    from ttc.contracts.trees import Grove
+    from ttc.harness.store import RunStore
+
+    for name in ("add", "score", "fate", "log", "tree"):
+        timed(Grove, name)
+    timed(RunStore, "append_tree")
+
+
 def run(path: Path, strategy: str, n: int, trees: bool, per_level: int) -> float:
     """One whole run; its wall seconds."""
     extra = ["strategy.width=4"] if strategy == "prm_beam" else []
@@ -37,6 +65,7 @@ def run(path: Path, strategy: str, n: int, trees: bool, per_level: int) -> float
         cfg = compose(config_name="config", overrides=[f"strategy={strategy}", f"{BUDGET[strategy]}={n}", *extra,
                                                        "verifier=tiny_prm", f"task.per_level={per_level}",
                                                        "logger=none", f"trees={str(trees).lower()}"])
+    SPENT[0] = 0.0
     start = time.perf_counter()
     execute(cfg, path, quiet=True)
     return time.perf_counter() - start
@@ -51,23 +80,27 @@ def main() -> None:
     parser.add_argument("--page-problems", type=int, default=500, help="problems in the page measured at the end")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_trees_"))
+    instrument()
     largest: tuple[int, Path] | None = None
     for strategy in args.strategies.split(","):
         for n in map(int, args.ns.split(",")):
-            ratios, on_s, off_s = [], [], []
+            ratios, on_s, off_s, shares = [], [], [], []
             for r in range(args.repeats):
                 on, off = root / f"{strategy}-{n}-on-{r}", root / f"{strategy}-{n}-off-{r}"
                 if r % 2:  # alternate which goes first
                     t_off = run(off, strategy, n, False, args.per_level)
                     t_on = run(on, strategy, n, True, args.per_level)
+                    shares.append(SPENT[0] / t_on)
                 else:
                     t_on = run(on, strategy, n, True, args.per_level)
+                    shares.append(SPENT[0] / t_on)
                     t_off = run(off, strategy, n, False, args.per_level)
                 on_s, off_s, ratios = on_s + [t_on], off_s + [t_off], ratios + [t_on / t_off]
             trees = (on / "trees.jsonl").stat().st_size
             samples = (on / "samples.jsonl").stat().st_size
             print(f"{strategy} n={n}: with trees {statistics.median(on_s):.2f} s, without {statistics.median(off_s):.2f} s,"
-                  f" ratio {statistics.median(ratios):.3f} (median of {args.repeats} pairs); trees.jsonl {trees:,} B ="
+                  f" ratio {statistics.median(ratios):.3f} (median of {args.repeats} pairs); inside the recording code "
+                  f"{100 * statistics.median(shares):.2f}% of the run's wall; trees.jsonl {trees:,} B ="
                   f" {trees / samples:.2f} x samples.jsonl ({samples:,} B)", flush=True)
             if largest is None or trees > largest[0]:
                 largest = (trees, on)
