@@ -280,6 +280,16 @@ def _served_policy_equals_the_run(policy_file, lines):
             extra = reply.to_dict()["ttc"]
             assert reply.choices[0].message.content == chosen["text"]
             assert (extra["info"]["bin"], extra["info"]["arm"]) == (chosen["info"]["bin"], chosen["info"]["arm"])
+        budgets = [b["budget_flops"] for b in json.loads(policy_file.read_text())["budgets"]]
+        question = [x for x in lines if x["selected"]][0]["prompt"].removeprefix("Q: ").removesuffix("\nA:\n")
+        for i, flops in enumerate(budgets):  # ttc.budget_flops picks the largest fitted budget within it
+            reply = client.chat.completions.create(model="adaptive", seed=0, messages=[
+                {"role": "user", "content": question}], extra_body={"ttc": {"budget_flops": flops * 1.0001}})
+            arms = json.loads(policy_file.read_text())["budgets"][i]["bins"].values()
+            assert reply.to_dict()["ttc"]["info"]["arm"] in {spec["arm"] for spec in arms}
+        with pytest.raises(openai.BadRequestError, match=r"ttc.budget_flops=.* is below every budget"):
+            client.chat.completions.create(model="adaptive", messages=[{"role": "user", "content": question}],
+                                           extra_body={"ttc": {"budget_flops": min(budgets) / 2}})
 
 
 def test_runs_that_share_problems_are_kept_whole_or_once(tmp_path):

@@ -89,6 +89,15 @@ def test_served_answers_equal_a_batch_runs_selection(server, tmp_path):
     assert extra["budget"] == {"amount": 4, "unit": "samples"} and len(extra["candidates"]) == 4
     assert resp.usage.completion_tokens == extra["ledger"]["generated_tokens"] == best["ledger"]["generated_tokens"]
     assert extra["ledger"]["verifier_flops"] == pytest.approx(best["ledger"]["verifier_flops"])
+    vote = _batch(tmp_path / "m", ["strategy=best_of_n", "strategy.n=4", "strategy.selection=majority"])
+    resp = client.chat.completions.create(model="best_of_n", n=4, seed=0, messages=[
+        {"role": "user", "content": _question(vote)}], extra_body={"ttc": {"problem_id": vote["problem_id"],
+                                                                            "selection": "majority"}})
+    assert resp.to_dict()["ttc"]["selected"] == vote["candidate"] and resp.choices[0].message.content == vote["text"]
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(model="greedy", messages=[{"role": "user", "content": "x"}],
+                                       extra_body={"ttc": {"selection": "majority"}})
+    assert bad.value.body["param"] == "ttc.selection"
 
 
 def test_completions_and_streams_carry_the_same_answer(server):

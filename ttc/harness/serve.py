@@ -83,10 +83,12 @@ class Service:
         settings = dict(req.settings)
         if req.stop:
             settings["stop"] = list(req.stop)
+        if req.budget_flops is not None:
+            settings["budget"] = policy_budget(preset, req.budget_flops)
         for key in settings:
             if key not in preset.node:
                 raise RequestError(400, f"{key} does not apply to preset {preset.name} (its strategy has no {key})",
-                                   "n" if key == "n" else key if key in SAMPLING else None)
+                                   key if key == "n" or key in SAMPLING else f"ttc.{key}")
         return build(OmegaConf.merge(preset.node, settings), "strategy")
 
     def seed(self, req: Request) -> int:
@@ -110,6 +112,22 @@ class Service:
                 print(f"ttc serve: recording failed ({type(err).__name__}: {err}); the answers were sent",
                       file=sys.stderr, flush=True)
         return [completion(w.req, r, strategy.name) for w, r in zip(batch, results)]
+
+
+def policy_budget(preset: Preset, flops: float) -> int:
+    """The index of the largest budget of the preset's policy within `flops` FLOPs (400 naming ttc.budget_flops
+    where the preset has no policy or every budget is above it)."""
+    from ttc.harness.policy import read_policy
+
+    if "budget" not in preset.node or "policy" not in preset.node:
+        raise RequestError(400, f"ttc.budget_flops applies to a policy preset; {preset.name} has no policy",
+                           "ttc.budget_flops")
+    budgets = [float(b["budget_flops"]) for b in read_policy(preset.node.policy)["budgets"]]
+    within = [i for i, b in enumerate(budgets) if b <= flops]
+    if not within:
+        raise RequestError(400, f"ttc.budget_flops={flops:.3g} is below every budget of preset {preset.name}'s "
+                                f"policy ({', '.join(f'{b:.3g}' for b in budgets)} FLOPs)", "ttc.budget_flops")
+    return max(within, key=lambda i: budgets[i])
 
 
 def app(service: Service):

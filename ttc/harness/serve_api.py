@@ -3,7 +3,9 @@ the field, in OpenAI's error shape, never a traceback), and a strategy's result 
 
 A request names a preset (`model`), its prompt (`messages` for chat, `prompt` for completions), and optionally
 `n` (the strategy's budget), `temperature`, `top_p`, `max_tokens`, `stop`, `seed` and `stream`; what is ttc's own
-sits under one extension key, `ttc`: `problem_id` (seeds and tie-breaks hang on it, as in a run; default: a
+sits under one extension key, `ttc`: `selection` (the preset's selection rule, e.g. majority), `budget_flops` (the
+policy preset's budget: the largest budget its policy was fitted at within it), `problem_id` (seeds and
+tie-breaks hang on it, as in a run; default: a
 digest of the prompt or the conversation, so the same prompt and seed give the same answer), `candidates` (return every
 candidate) and `timeout_s` (this request's deadline, at most the server's). Knows nothing about models or HTTP.
 """
@@ -49,6 +51,7 @@ class Request:
     candidates: bool = False
     timeout_s: float | None = None
     messages: tuple[tuple[str, str], ...] = ()  # a chat's (role, content) turns, for a model's chat template
+    budget_flops: float | None = None  # the policy preset's budget: its largest fitted budget within this
 
 
 def _number(body: dict, key: str, kind: type, low: float, high: float | None = None) -> Any:
@@ -97,14 +100,21 @@ def parse(body: object, kind: Kind, max_n: int) -> Request:
         raise RequestError(400, "stop must be a string or a list of strings", "stop")
     extension = body.get("ttc") or {}
     if not isinstance(extension, dict):
-        raise RequestError(400, "ttc must be an object (problem_id, candidates, timeout_s)", "ttc")
+        raise RequestError(400, "ttc must be an object (problem_id, candidates, timeout_s, selection, "
+                                "budget_flops)", "ttc")
+    selection = extension.get("selection")
+    if selection is not None:
+        if not isinstance(selection, str) or not selection:
+            raise RequestError(400, f"ttc.selection must be a selection rule's name, not {selection!r}", "ttc.selection")
+        settings["selection"] = selection
     question = _question(body, kind)
     turns = tuple((m["role"], m["content"]) for m in body["messages"]) if kind == "chat" else ()
     digest = hashlib.sha256(json.dumps(turns).encode() if turns else question.encode()).hexdigest()[:16]
     pid = extension.get("problem_id") or f"req-{digest}"
     return Request(kind, model, question, {k: v for k, v in settings.items() if v is not None}, tuple(stop),
                    _number(body, "seed", int, 0), bool(body.get("stream", False)), str(pid),
-                   bool(extension.get("candidates", False)), _number(extension, "timeout_s", float, 0), turns)
+                   bool(extension.get("candidates", False)), _number(extension, "timeout_s", float, 0), turns,
+                   _number(extension, "budget_flops", float, 0))
 
 
 def completion(req: Request, result: ProblemResult, strategy: str) -> dict:
