@@ -2,6 +2,8 @@
 
     python bench/bench_serve.py [--preset majority] [--n 8] [--rounds 15] [--requests 64] [--throughput-rounds 5]
     python bench/bench_serve.py --preset greedy --n 0     # one sample a request (n=0: the request sends no n)
+    python bench/bench_serve.py --preset greedy --n 0 --set generator=smollm2_135m --set strategy.max_tokens=32 \
+        --rounds 7 --requests 16 --throughput-rounds 3   # SmolLM2-135M-Instruct
 
 On the tiny world: a `ttc serve` child process on a free port, and the same Service built in this process.
 1. Latency at one client: interleaved pairs (in process, then served through the openai SDK; the same prompt,
@@ -34,12 +36,13 @@ def question(i: int) -> str:
     return f"Cal has {2 + i % 50} nuts. Cal is given {1 + i // 50} more. How many nuts does Cal have?"
 
 
-def start() -> tuple[subprocess.Popen, str]:
-    """`ttc serve` in a child process; its base URL once /health answers."""
+def start(overrides: list[str]) -> tuple[subprocess.Popen, str]:
+    """`ttc serve` in a child process (with `overrides`); its base URL once /health answers."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", "serve", f"serve.port={port}", "logger=none"],
+    proc = subprocess.Popen([sys.executable, "-m", "ttc.harness.cli", "serve", f"serve.port={port}", "logger=none",
+                             *overrides],
                             cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(900):
@@ -51,14 +54,14 @@ def start() -> tuple[subprocess.Popen, str]:
     raise SystemExit("bench_serve: the server did not start")
 
 
-def in_process(preset: str, n: int):
+def in_process(preset: str, n: int, overrides: list[str]):
     """A callable answering one prompt with the Service built here (as the server does, without HTTP)."""
     from ttc.harness.cli import CONF_DIR
     from ttc.harness.serve import load
     from ttc.harness.serve_api import parse
     from ttc.harness.serve_batch import Waiting
 
-    service = load(["logger=none"], CONF_DIR)
+    service = load(["logger=none", *overrides], CONF_DIR)
 
     def answer(q: str) -> str:
         body = {"model": preset, "seed": 0, "messages": [{"role": "user", "content": q}], **({"n": n} if n else {})}
@@ -86,11 +89,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--throughput-rounds", type=int, default=5)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an override for both the server and the in-process service, e.g. generator=smollm2_135m")
     args = parser.parse_args()
     os.environ.update(ENV)
     import openai
 
-    proc, url = start()
+    proc, url = start(args.set)
     try:
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
 
@@ -99,7 +104,7 @@ def main() -> None:
                                                    **({"n": args.n} if args.n else {}))
             return reply.choices[0].message.content
 
-        local = in_process(args.preset, args.n)
+        local = in_process(args.preset, args.n, args.set)
         served(question(0)), local(question(0))  # warm both
         mine, theirs = [], []
         for r in range(args.rounds):
