@@ -120,13 +120,12 @@ def load_card(path: str | Path, name: str | None = None) -> ModelCard:
     path = Path(path)
     card_file = path / "card.json"
     if card_file.exists():
-        data = json.loads(card_file.read_text())
+        data, dims = json.loads(card_file.read_text()), _head_dims(path / "config.json")
         return ModelCard(
             name=name or data["name"], non_embedding_parameters=int(data["non_embedding_parameters"]),
             layers=int(data["layers"]), hidden_size=int(data["hidden_size"]), context=int(data["context"]),
             training_tokens=data.get("training_tokens"), vocab_size=int(data.get("vocab_size", 0)),
-            attention_dim=data.get("attention_dim") or _attention_dim(path / "config.json"),
-            kv_dim=data.get("kv_dim") or _kv_dim(path / "config.json"),
+            attention_dim=data.get("attention_dim") or dims[0], kv_dim=data.get("kv_dim") or dims[1],
         )
     return card_from_config(json.loads((path / "config.json").read_text()), name or path.name)
 
@@ -143,23 +142,15 @@ def with_fields(card: ModelCard, fields: dict | None, field: str = "generator.ca
     return dataclasses.replace(card, **{k: None if v is None else int(float(v)) for k, v in fields.items()})
 
 
-def _attention_dim(config_file: Path) -> int | None:
+def _head_dims(config_file: Path) -> tuple[int | None, int | None]:
+    """(attention_dim, kv_dim) from a HF config.json (heads and KV heads x head_dim); (None, None) without one."""
     if not config_file.exists():
-        return None
-    cfg = json.loads(config_file.read_text())
-    cfg = cfg.get("text_config", cfg)
-    heads = int(cfg["num_attention_heads"])
-    return heads * int(cfg.get("head_dim") or int(cfg["hidden_size"]) // heads)
-
-
-def _kv_dim(config_file: Path) -> int | None:
-    if not config_file.exists():
-        return None
+        return None, None
     cfg = json.loads(config_file.read_text())
     cfg = cfg.get("text_config", cfg)
     heads = int(cfg["num_attention_heads"])
     head_dim = int(cfg.get("head_dim") or int(cfg["hidden_size"]) // heads)
-    return int(cfg.get("num_key_value_heads") or heads) * head_dim
+    return heads * head_dim, int(cfg.get("num_key_value_heads") or heads) * head_dim
 
 
 def card_from_config(cfg: dict, name: str) -> ModelCard:
