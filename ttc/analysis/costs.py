@@ -1,4 +1,4 @@
-"""The cost axis of a report (`ttc report --cost flops|eflops|kv_bytes|tokens [--hardware h100]`): which measure
+"""The cost axis of a report (`ttc report --cost flops|eflops|kv_bytes|tokens|dollars [--hardware h100]`): which measure
 of a per-problem record is its cost, so curves, Pareto frontiers, the compute-optimal choice and the exchange are
 all drawn on it.
 
@@ -6,7 +6,8 @@ all drawn on it.
 - eflops: Kinetics' effective FLOPs, the FLOPs plus the KV-cache bytes the decode steps read times the
   hardware's FLOPs per byte (`--hardware`, ttc.contracts.cards.HARDWARE);
 - kv_bytes: the KV-cache bytes alone (memory traffic);
-- tokens: generated tokens.
+- tokens: generated tokens;
+- dollars: what a priced API charged (generator.price); refused for runs without prices, never invented.
 Records written before kv_bytes was recorded count 0 bytes. `disagreements` names the arms two axes order
 differently: where memory traffic, not arithmetic, decides which strategy is cheaper (the Kinetics finding).
 """
@@ -16,12 +17,13 @@ from __future__ import annotations
 from typing import Literal
 
 from ttc.contracts.cards import flops_per_byte
-from ttc.contracts.errors import bad_choice
+from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.selections import is_measure
 
-Cost = Literal["flops", "eflops", "kv_bytes", "tokens"]
-COSTS: tuple[Cost, ...] = ("flops", "eflops", "kv_bytes", "tokens")
-LABELS = {"flops": "FLOPs", "eflops": "eFLOPs", "kv_bytes": "KV bytes", "tokens": "generated tokens"}
+Cost = Literal["flops", "eflops", "kv_bytes", "tokens", "dollars"]
+COSTS: tuple[Cost, ...] = ("flops", "eflops", "kv_bytes", "tokens", "dollars")
+LABELS = {"flops": "FLOPs", "eflops": "eFLOPs", "kv_bytes": "KV bytes", "tokens": "generated tokens",
+          "dollars": "dollars"}
 
 
 def label(cost: Cost, hardware: str) -> str:
@@ -37,6 +39,11 @@ def measure(record: dict, cost: Cost, hardware: str) -> float:
         return record["flops"] + record.get("kv_bytes", 0.0) * flops_per_byte(hardware)
     if cost == "kv_bytes":
         return record.get("kv_bytes", 0.0)
+    if cost == "dollars":
+        if record.get("dollars") is None:
+            raise ConfigError(f"--cost dollars: the runs of {record['model']} have no prices (a local model, or "
+                              f"generator=openai without generator.price); choose another --cost")
+        return record["dollars"]
     return float(record["gen_tokens"])
 
 

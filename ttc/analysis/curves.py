@@ -26,7 +26,7 @@ from ttc.contracts.vocab import Span
 # `best_of_n` whatever rule reads it), `selection` the rule that picks the answer, `level` a difficulty or "all".
 COLUMNS = ["model", "series", "strategy", "selection", "verifier", "budget", "budget_unit", "level", "n_problems",
            "accuracy", "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem",
-           "thinking_tokens_per_problem", "flops_per_problem", "kv_bytes_per_problem", "pretrain_flops"]
+           "thinking_tokens_per_problem", "flops_per_problem", "kv_bytes_per_problem", "dollars_per_problem", "pretrain_flops"]
 METRICS = MEASURES  # selections that read the grades: measures, never arms (ttc.contracts.selections)
 __all__ = ["COLUMNS", "METRICS", "POOL_STRATEGY", "budgets", "per_problem", "problem_records", "series_label",
            "summarize"]
@@ -59,6 +59,7 @@ class _Cost:
         self.ver = sum(c["verifier_flops"] for c in pool) / self.n
         self.tokens = sum(c["generated_tokens"] for c in pool)
         self.kv = sum(c.get("kv_bytes", 0.0) for c in pool) / self.n
+        self.dollars = priced(pool)
 
     def at(self, k: int, uses_verifier: bool) -> tuple[float, float]:
         """(generated tokens, FLOPs) of budget k."""
@@ -67,6 +68,10 @@ class _Cost:
     def kv_at(self, k: int) -> float:
         """The KV bytes k samples' decode steps read (each sample reads its own cache: k times the mean)."""
         return k * self.kv
+
+    def dollars_at(self, k: int) -> float | None:
+        """What k samples would have been charged (each request pays its prompt: k times the mean); None unpriced."""
+        return None if self.dollars is None else k * self.dollars / self.n
 
 
 def per_problem(lines: list[SampleLine]) -> list[dict]:
@@ -100,7 +105,8 @@ def _pooled_records(pool: list[SampleLine], base: dict) -> list[dict]:
             toks, flops = cost.at(k, rule.charged(head.get("verifier", "none")))
             out.append({**base, "series": rule.series, "strategy": POOL_STRATEGY, "selection": rule.selection,
                         "verifier": vname, "budget": k, "budget_unit": "samples",
-                        "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops, "kv_bytes": cost.kv_at(k)})
+                        "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops, "kv_bytes": cost.kv_at(k),
+                        "dollars": cost.dollars_at(k)})
     return out
 
 
@@ -112,7 +118,8 @@ def _fixed_record(pool: list[SampleLine], base: dict) -> dict:
     return {**base, **_named(head, head.get("selection") or "own"), "verifier": _verifier(head),
             "budget": head["budget"], "budget_unit": head["budget_unit"], "accuracy": float(chosen["correct"]),
             "mc_se": 0.0, "gen_tokens": ledger["generated_tokens"], "thinking_tokens": _thinking(pool),
-            "flops": ledger["generator_flops"] + ledger["verifier_flops"], "kv_bytes": ledger.get("kv_bytes", 0.0)}
+            "flops": ledger["generator_flops"] + ledger["verifier_flops"], "kv_bytes": ledger.get("kv_bytes", 0.0),
+            "dollars": None if priced(pool) is None else ledger.get("dollars", 0.0)}
 
 
 def _verifier(head: SampleLine) -> str:
@@ -148,7 +155,7 @@ def _chain_records(pool: list[SampleLine], base: dict) -> list[dict]:
                     "accuracy": float(subset[won]["correct"]), "mc_se": 0.0,
                     "gen_tokens": sum(c["generated_tokens"] for c in subset),
                     "flops": sum(c["flops"] + c["verifier_flops"] for c in subset),
-                    "kv_bytes": sum(c.get("kv_bytes", 0.0) for c in subset)})
+                    "kv_bytes": sum(c.get("kv_bytes", 0.0) for c in subset), "dollars": priced(subset)})
     return out
 
 
@@ -184,13 +191,20 @@ def summarize(records: list[dict], pretrain_flops: float | None = None, seed: in
             "thinking_tokens_per_problem": _mean_or_none([r.get("thinking_tokens") for r in rs]),
             "flops_per_problem": float(f"{np.mean([r['flops'] for r in rs]):.6g}"),
             "kv_bytes_per_problem": float(f"{np.mean([r.get('kv_bytes', 0.0) for r in rs]):.6g}"),
+            "dollars_per_problem": _mean_or_none([r.get("dollars") for r in rs], 8),
             "pretrain_flops": pretrain_flops,
         })
     return rows
 
 
-def _mean_or_none(values: list) -> float | None:
-    return None if not values or None in values else round(float(np.mean(values)), 3)
+def _mean_or_none(values: list, digits: int = 3) -> float | None:
+    return None if not values or None in values else round(float(np.mean(values)), digits)
+
+
+def priced(lines: list[SampleLine]) -> float | None:
+    """The lines' dollars together; None when any is unpriced (or was written before dollars were recorded)."""
+    values = [c.get("dollars") for c in lines]
+    return None if None in values else float(sum(values))
 
 
 def _order(item) -> tuple:

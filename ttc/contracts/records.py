@@ -98,6 +98,8 @@ class Completion:
     target_forwards: int = 0
     # bytes of the KV cache its decode steps read (ttc.contracts.cards.generation_kv_bytes; 0 where unknown)
     kv_bytes: float = 0.0
+    # what a priced API charged for it (ttc.contracts.prices); None where the generator has no price table
+    dollars: float | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class Ledger:
     accepted_tokens: int = 0
     verifier_cached_tokens: int = 0  # verifier tokens reused from an earlier call's KV (not in verifier_tokens)
     kv_bytes: float = 0.0  # KV cache bytes the generator's decode steps read (memory traffic, not in the FLOPs)
+    dollars: float = 0.0  # what a priced API charged (0 where unpriced: the sample lines say which)
 
     @property
     def flops(self) -> float:
@@ -175,11 +178,12 @@ class Ledger:
 
 # How `joined` combines a field of its parts, for every field of Completion that is not a number (numbers are
 # costs and add up). A new field that is neither makes `joined` raise, so it cannot be dropped unnoticed.
-Join = Literal["given", "first", "last", "concat", "sum"]
+Join = Literal["given", "first", "last", "concat", "sum", "priced"]
 _JOIN_RULES: dict[str, Join] = {"index": "given", "text": "given", "seed": "first", "finish_reason": "last", "stop_reason": "last",
-               "token_logprobs": "concat", "token_confidence": "concat"}
+               "token_logprobs": "concat", "token_confidence": "concat", "dollars": "priced"}
 _COMBINE = {"sum": sum, "first": lambda xs: xs[0], "last": lambda xs: xs[-1],
-            "concat": lambda xs: tuple(x for t in xs for x in t)}
+            "concat": lambda xs: tuple(x for t in xs for x in t),
+            "priced": lambda xs: None if any(x is None for x in xs) else sum(xs)}  # unpriced if any part is
 
 
 def _join_rule(f: Field) -> Join:
@@ -226,6 +230,7 @@ def ledger_of(completions: Sequence[Completion], verdicts: Iterable[Verdict] | N
         drafted_tokens=sum(c.drafted_tokens for c in completions),
         accepted_tokens=sum(c.accepted_tokens for c in completions),
         kv_bytes=sum(c.kv_bytes for c in completions),
+        dollars=sum(c.dollars or 0.0 for c in completions),
     ) + verifier_cost(verdicts or ())
 
 

@@ -8,6 +8,8 @@
 - Token counts come from the server's `usage` (prompt, completion and cached prompt tokens); log-
   probabilities where the server offers them. FLOPs use the model card the config names (`card`: a
   bundled model name, a directory with card.json, or null for no FLOPs), since a server does not say.
+- `price` (dollars per million input, cached-input and output tokens) prices every request from its `usage`;
+  without it the completions' dollars stay empty.
 - `score` asks the completions endpoint to echo prompt + continuation with log-probabilities and sums
   those of the continuation's tokens (by character offset).
 """
@@ -23,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 from ttc.contracts.cards import ModelCard, load_card
+from ttc.contracts.prices import Price, price_of
 from ttc.generators.constraints import refuse
 from ttc.contracts.errors import ConfigError, UpstreamError
 from ttc.generators.models import resolve_model
@@ -36,7 +39,8 @@ class OpenAIGenerator:
 
     def __init__(self, model: str, base_url: str = "http://localhost:8000/v1", endpoint: str = "completions",
                  api_key: str | None = None, card: str | None = None, concurrency: int = 8, retries: int = 4,
-                 backoff_s: float = 0.5, timeout_s: float = 120.0, logprobs: bool = True) -> None:
+                 backoff_s: float = 0.5, timeout_s: float = 120.0, logprobs: bool = True,
+                 price: dict | None = None) -> None:
         if endpoint not in ("completions", "chat"):
             raise ConfigError(f"generator.endpoint={endpoint} is not valid; choose one of: chat, completions")
         if concurrency < 1 or retries < 0:
@@ -45,6 +49,7 @@ class OpenAIGenerator:
         self.api_key, self.concurrency, self.retries, self.backoff_s = api_key, concurrency, retries, backoff_s
         self.timeout_s, self.logprobs = timeout_s, logprobs
         self.card: ModelCard | None = load_card(resolve_model(card, "generator.card")) if card else None
+        self.price: Price | None = price_of(price)  # dollars per million tokens; None: unpriced
         self.name = model
 
     def check(self) -> None:
@@ -141,11 +146,12 @@ class OpenAIGenerator:
         cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         prompt_flops, flops = self.card.generation_flops(p_tok, cached, g_tok) if self.card else (0.0, 0.0)
         kv_bytes = self.card.generation_kv_bytes(p_tok, g_tok) if self.card else 0.0  # 16-bit K/V assumed
+        dollars = self.price.dollars(p_tok, cached, g_tok) if self.price else None
         stop_reason = choice.get("stop_reason") if isinstance(choice.get("stop_reason"), str) else None
         return Completion(index=index, seed=int(seed), text=text, prompt_tokens=p_tok, cached_tokens=cached,
                           generated_tokens=g_tok, logprob=float(sum(lps)), finish_reason=choice.get("finish_reason")
                           or "length", flops=flops, prompt_flops=prompt_flops, token_logprobs=tuple(lps),
-                          kv_bytes=kv_bytes,
+                          kv_bytes=kv_bytes, dollars=dollars,
                           stop_reason=stop_reason)
 
     # ---- scoring --------------------------------------------------------------------------------

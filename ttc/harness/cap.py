@@ -1,5 +1,5 @@
-"""A spending cap per run: `budget_cap.flops`, `budget_cap.tokens` or `budget_cap.seconds` (top-level config, null
-by default). Before each batch the run adds what it has spent (every finished problem's ledger: generator and
+"""A spending cap per run: `budget_cap.flops`, `budget_cap.tokens`, `budget_cap.seconds` or `budget_cap.dollars`
+(top-level config, null by default; dollars need a priced generator, generator.price). Before each batch the run adds what it has spent (every finished problem's ledger: generator and
 verifier FLOPs; prompt, generated and verifier tokens; wall seconds) to what the batch would spend at the mean
 cost of a problem so far; when that would cross a cap, the run stops there with one line (spent, the cap, how to
 go on). Everything finished stays, curves are written for the finished problems (the report marks the run
@@ -17,9 +17,9 @@ from typing import Iterable, Literal, Mapping
 
 from ttc.contracts.errors import ConfigError, bad_choice
 
-Measure = Literal["flops", "tokens", "seconds"]
-MEASURES: tuple[Measure, ...] = ("flops", "tokens", "seconds")
-UNITS = {"flops": "FLOPs", "tokens": "tokens", "seconds": "s"}
+Measure = Literal["flops", "tokens", "seconds", "dollars"]
+MEASURES: tuple[Measure, ...] = ("flops", "tokens", "seconds", "dollars")
+UNITS = {"flops": "FLOPs", "tokens": "tokens", "seconds": "s", "dollars": "dollars"}
 
 
 def cost(ledger: Mapping[str, float]) -> dict[Measure, float]:
@@ -27,7 +27,7 @@ def cost(ledger: Mapping[str, float]) -> dict[Measure, float]:
     return {"flops": ledger.get("generator_flops", 0.0) + ledger.get("verifier_flops", 0.0),
             "tokens": ledger.get("prompt_tokens", 0) + ledger.get("generated_tokens", 0)
             + ledger.get("verifier_tokens", 0),
-            "seconds": ledger.get("wall_s", 0.0)}
+            "seconds": ledger.get("wall_s", 0.0), "dollars": ledger.get("dollars", 0.0)}
 
 
 @dataclass

@@ -254,6 +254,9 @@ def _batches(run: _Opened, loaded: _Loaded, beside: _Beside, quiet: bool) -> tup
     live = beside.mirror(run)
     progress = CallProgress(bar)  # the generator reports to it, call by call
     spend, capped = spending(run.cfg.get("budget_cap")), None
+    if spend is not None and "dollars" in spend.caps and getattr(loaded.generator, "price", None) is None:
+        raise ConfigError("budget_cap.dollars needs a priced generator (generator=openai with generator.price=...); "
+                          "a local model's dollars are not invented")
     if spend is not None:
         spend.add(lines[0]["ledger"] for lines in run.store.problems() if lines[0]["problem_id"] in run.mine)
     try:
