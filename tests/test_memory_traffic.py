@@ -143,3 +143,31 @@ def test_the_report_reads_costs_on_another_axis_and_names_the_arms_it_ranks_diff
     assert all(f"FLOPs and eFLOPs (h100) rank these arms differently: {line}" in eflops_["warnings"] for line in named)
     assert any(line.startswith("tiny-0.3m: majority @4 costs fewer FLOPs than budget_forcing_min120_w3 @120")
                for line in named), named  # one long chain reads less KV than four samples here
+
+
+def test_measured_seconds_are_a_curve_column_and_an_axis(tmp_path):
+    """seconds_per_problem: a pool's budget k is k/n of its problems' measured seconds (the ledgers' wall_s);
+    `--cost seconds` reads it."""
+    import csv
+    import json
+
+    from hydra import compose, initialize_config_dir
+
+    from ttc.analysis.report import main as report
+    from ttc.contracts.rundir import read_samples
+    from ttc.harness.cli import CONF_DIR
+    from ttc.harness.run import execute
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["strategy=majority", "strategy.n=4", "verifier=none",
+                                                       "task.per_level=2", "task.levels=[1,3]", "logger=none"])
+    execute(cfg, tmp_path / "run", quiet=True)
+    walls = [x["ledger"]["wall_s"] for x in read_samples(tmp_path / "run") if x["candidate"] == 0]
+    rows = {int(r["budget"]): float(r["seconds_per_problem"]) for r in csv.DictReader(open(tmp_path / "run" / "curves.csv"))
+            if r["series"] == "majority" and r["level"] == "all"}
+    assert rows[4] == pytest.approx(sum(walls) / len(walls), rel=1e-3, abs=1e-4) and rows[4] > 0
+    assert rows[2] == pytest.approx(rows[4] / 2, rel=1e-3, abs=1e-4)
+    report([str(tmp_path / "run"), "--out", str(tmp_path / "rep"), "--cost", "seconds"])
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    at = {r["budget"]: r["flops_per_problem"] for r in data["curves"] if r["series"] == "majority" and r["level"] == "all"}
+    assert data["cost"] == "seconds" and at[4] == pytest.approx(rows[4], rel=1e-3, abs=1e-4)

@@ -7,7 +7,9 @@ all drawn on it.
   hardware's FLOPs per byte (`--hardware`, ttc.contracts.cards.HARDWARE);
 - kv_bytes: the KV-cache bytes alone (memory traffic);
 - tokens: generated tokens;
-- dollars: what a priced API charged (generator.price); refused for runs without prices, never invented.
+- dollars: what a priced API charged (generator.price); refused for runs without prices, never invented;
+- seconds: the wall-clock the strategy calls took on the machine that ran them (each run.json's provenance
+  says which), a batch's share per problem; a pool's budget k is k/n of its problem's seconds.
 Records written before kv_bytes was recorded count 0 bytes. `disagreements` names the arms two axes order
 differently: where memory traffic, not arithmetic, decides which strategy is cheaper (the Kinetics finding).
 """
@@ -20,10 +22,10 @@ from ttc.contracts.cards import flops_per_byte
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.selections import is_measure
 
-Cost = Literal["flops", "eflops", "kv_bytes", "tokens", "dollars"]
-COSTS: tuple[Cost, ...] = ("flops", "eflops", "kv_bytes", "tokens", "dollars")
+Cost = Literal["flops", "eflops", "kv_bytes", "tokens", "dollars", "seconds"]
+COSTS: tuple[Cost, ...] = ("flops", "eflops", "kv_bytes", "tokens", "dollars", "seconds")
 LABELS = {"flops": "FLOPs", "eflops": "eFLOPs", "kv_bytes": "KV bytes", "tokens": "generated tokens",
-          "dollars": "dollars"}
+          "dollars": "dollars", "seconds": "seconds"}
 
 
 def label(cost: Cost, hardware: str) -> str:
@@ -44,6 +46,8 @@ def measure(record: dict, cost: Cost, hardware: str) -> float:
             raise ConfigError(f"--cost dollars: the runs of {record['model']} have no prices (a local model, or "
                               f"generator=openai without generator.price); choose another --cost")
         return record["dollars"]
+    if cost == "seconds":
+        return record.get("seconds", 0.0)
     return float(record["gen_tokens"])
 
 
