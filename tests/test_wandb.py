@@ -115,7 +115,7 @@ def test_offline_run_mirrors_curves_table_and_artifact(tmp_path, monkeypatch, ca
     curve = sorted((r for r in rows if r["level"] == "all" and r["series"] == "majority"),
                    key=lambda r: r["flops_per_problem"])
     points = [h for h in history if "curve/accuracy" in h]
-    assert all(h["curve/kv_bytes_per_problem"] > 0 and "curve/seconds_per_problem" in h for h in points)
+    assert all(h["curve/kv_bytes_per_problem"] > 0 for h in points)
     assert not any("curve/dollars_per_problem" in h for h in points)  # a local model is unpriced
     assert [p["curve/accuracy"] for p in points] == pytest.approx([r["accuracy"] for r in curve])
     assert [p["curve/budget"] for p in points] == [1, 2, 4]  # the run's own series (selection=majority)

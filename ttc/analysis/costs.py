@@ -9,7 +9,9 @@ all drawn on it.
 - tokens: generated tokens;
 - dollars: what a priced API charged (generator.price); refused for runs without prices, never invented;
 - seconds: the wall-clock the strategy calls took on the machine that ran them (each run.json's provenance
-  says which), a batch's share per problem; a pool's budget k is k/n of its problem's seconds.
+  says which), a batch's share per problem; a pool's budget k is k/n of its problem's seconds. Measured, so
+  not a curves.csv column (a resumed run's files must equal an uninterrupted one's): the report reads it
+  from the ledgers.
 Records written before kv_bytes was recorded count 0 bytes. `disagreements` names the arms two axes order
 differently: where memory traffic, not arithmetic, decides which strategy is cheaper (the Kinetics finding).
 """

@@ -26,8 +26,7 @@ from ttc.contracts.vocab import Span
 # `best_of_n` whatever rule reads it), `selection` the rule that picks the answer, `level` a difficulty or "all".
 COLUMNS = ["model", "series", "strategy", "selection", "verifier", "budget", "budget_unit", "level", "n_problems",
            "accuracy", "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem",
-           "thinking_tokens_per_problem", "flops_per_problem", "kv_bytes_per_problem", "dollars_per_problem", "seconds_per_problem",
-           "pretrain_flops"]
+           "thinking_tokens_per_problem", "flops_per_problem", "kv_bytes_per_problem", "dollars_per_problem", "pretrain_flops"]
 METRICS = MEASURES  # selections that read the grades: measures, never arms (ttc.contracts.selections)
 __all__ = ["COLUMNS", "METRICS", "POOL_STRATEGY", "budgets", "per_problem", "problem_records", "series_label",
            "summarize"]
@@ -195,7 +194,6 @@ def summarize(records: list[dict], pretrain_flops: float | None = None, seed: in
             "flops_per_problem": float(f"{np.mean([r['flops'] for r in rs]):.6g}"),
             "kv_bytes_per_problem": float(f"{np.mean([r.get('kv_bytes', 0.0) for r in rs]):.6g}"),
             "dollars_per_problem": _mean_or_none([r.get("dollars") for r in rs], 8),
-            "seconds_per_problem": round(float(np.mean([r.get("seconds", 0.0) for r in rs])), 4),
             "pretrain_flops": pretrain_flops,
         })
     return rows

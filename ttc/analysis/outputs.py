@@ -78,7 +78,6 @@ def read_csv(path: Path) -> list[dict]:
             "thinking_tokens_per_problem") else None
         r["kv_bytes_per_problem"] = float(r["kv_bytes_per_problem"]) if r.get("kv_bytes_per_problem") else 0.0
         r["dollars_per_problem"] = float(r["dollars_per_problem"]) if r.get("dollars_per_problem") else None
-        r["seconds_per_problem"] = float(r["seconds_per_problem"]) if r.get("seconds_per_problem") else 0.0
         r["pretrain_flops"] = float(r["pretrain_flops"]) if r.get("pretrain_flops") else None
     return rows
 
