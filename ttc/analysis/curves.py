@@ -60,7 +60,7 @@ class _Cost:
         self.tokens = sum(c["generated_tokens"] for c in pool)
         self.kv = sum(c.get("kv_bytes", 0.0) for c in pool) / self.n
         self.dollars = priced(pool)
-        self.wall = float(pool[0]["ledger"].get("wall_s", 0.0))  # the problem's measured seconds (all n samples)
+        self.wall = float((pool[0].get("ledger") or {}).get("wall_s", 0.0))  # the problem's measured seconds
 
     def at(self, k: int, uses_verifier: bool) -> tuple[float, float]:
         """(generated tokens, FLOPs) of budget k."""
@@ -157,7 +157,7 @@ def _chain_records(pool: list[SampleLine], base: dict) -> list[dict]:
                     "gen_tokens": sum(c["generated_tokens"] for c in subset),
                     "flops": sum(c["flops"] + c["verifier_flops"] for c in subset),
                     "kv_bytes": sum(c.get("kv_bytes", 0.0) for c in subset), "dollars": priced(subset),
-                    "seconds": head["ledger"].get("wall_s", 0.0) * len(subset) / len(pool)})
+                    "seconds": (head.get("ledger") or {}).get("wall_s", 0.0) * len(subset) / len(pool)})
     return out
 
 
