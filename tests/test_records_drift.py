@@ -22,7 +22,7 @@ from ttc.tasks.arith import extract_answer
 
 # How joined combines each non-numeric field of Completion; every other field must be a number, and is summed.
 NOT_SUMMED = {"index": "given", "text": "given", "seed": "first", "finish_reason": "last", "stop_reason": "last",
-              "token_logprobs": "concat", "token_confidence": "concat"}
+              "token_logprobs": "concat", "token_confidence": "concat", "dollars": "priced"}
 
 
 def part(k: int, cls: type = Completion) -> Completion:
@@ -34,7 +34,7 @@ def part(k: int, cls: type = Completion) -> Completion:
     for pos, f in enumerate(dataclasses.fields(cls)):
         if f.name not in values:
             number = (pos + 1) * 10 + k + 1
-            values[f.name] = float(number) + 0.25 if f.type == "float" else number
+            values[f.name] = float(number) + 0.25 if f.type in ("float", "float | None") else number
     return cls(**values)
 
 
@@ -53,7 +53,11 @@ def test_joined_sums_every_numeric_field_and_keeps_the_rest():
             assert got == column[-1], f.name
         elif rule == "concat":
             assert got == tuple(x for t in column for x in t) and len(got) == 6, f.name
+        elif rule == "priced":  # summed where every part is priced; unpriced (None) if any part is
+            assert got == sum(column) and got != 0, f.name
     assert (whole.index, whole.text) == (7, "the whole text")
+    unpriced = joined([parts[0], dataclasses.replace(parts[1], dollars=None)], "x")
+    assert unpriced.dollars is None and unpriced.flops == parts[0].flops + parts[1].flops
 
 
 def test_joined_of_one_part_is_that_part():
