@@ -10,6 +10,9 @@
   bundled model name, a directory with card.json, or null for no FLOPs), since a server does not say.
 - `price` (dollars per million input, cached-input and output tokens) prices every request from its `usage`;
   without it the completions' dollars stay empty.
+- `max_tokens` caps every request's output, `max_request_dollars` caps one request's charge (priced before it
+  is sent), and `tokenizer` names a local tokenizer whose counts are checked against the provider's `usage`
+  (ttc.generators.api_limits; the tallies are the generator's `usage_check`).
 - `score` asks the completions endpoint to echo prompt + continuation with log-probabilities and sums
   those of the continuation's tokens (by character offset).
 """
@@ -26,6 +29,7 @@ from typing import Sequence
 
 from ttc.contracts.cards import ModelCard, load_card
 from ttc.contracts.prices import Price, price_of
+from ttc.generators.api_limits import LocalCounter, RequestLimits, UsageCheck, prompt_bound
 from ttc.generators.constraints import refuse
 from ttc.contracts.errors import ConfigError, UpstreamError
 from ttc.generators.models import resolve_model
@@ -40,7 +44,8 @@ class OpenAIGenerator:
     def __init__(self, model: str, base_url: str = "http://localhost:8000/v1", endpoint: str = "completions",
                  api_key: str | None = None, card: str | None = None, concurrency: int = 8, retries: int = 4,
                  backoff_s: float = 0.5, timeout_s: float = 120.0, logprobs: bool = True,
-                 price: dict | None = None) -> None:
+                 price: dict | None = None, max_tokens: int | None = None,
+                 max_request_dollars: float | None = None, tokenizer: str | None = None) -> None:
         if endpoint not in ("completions", "chat"):
             raise ConfigError(f"generator.endpoint={endpoint} is not valid; choose one of: chat, completions")
         if concurrency < 1 or retries < 0:
@@ -50,6 +55,9 @@ class OpenAIGenerator:
         self.timeout_s, self.logprobs = timeout_s, logprobs
         self.card: ModelCard | None = load_card(resolve_model(card, "generator.card")) if card else None
         self.price: Price | None = price_of(price)  # dollars per million tokens; None: unpriced
+        self.limits = RequestLimits(max_tokens, max_request_dollars, self.price)
+        self.counter = LocalCounter(tokenizer, endpoint == "chat") if tokenizer else None
+        self.usage_check = UsageCheck()
         self.name = model
 
     def check(self) -> None:
@@ -117,7 +125,9 @@ class OpenAIGenerator:
         return out
 
     def _one(self, prompt: str, params: SamplingParams, seed: int, index: int) -> Completion:
-        body = {"model": self.model, "max_tokens": params.max_tokens, "temperature": params.temperature,
+        limit = self.limits.tokens(params.max_tokens, prompt_bound(prompt, self.endpoint == "chat", self.counter)
+                                   if self.limits.max_dollars else 0)
+        body = {"model": self.model, "max_tokens": limit, "temperature": params.temperature,
                 "top_p": params.top_p, "seed": int(seed) % 2**31, "n": 1}
         if params.top_k:
             body["top_k"] = params.top_k  # vLLM and SGLang extensions; ignored elsewhere
@@ -148,11 +158,18 @@ class OpenAIGenerator:
         kv_bytes = self.card.generation_kv_bytes(p_tok, g_tok) if self.card else 0.0  # 16-bit K/V assumed
         dollars = self.price.dollars(p_tok, cached, g_tok) if self.price else None
         stop_reason = choice.get("stop_reason") if isinstance(choice.get("stop_reason"), str) else None
+        self._check_usage(prompt, text + (stop_reason or ""), p_tok, g_tok, dollars)
         return Completion(index=index, seed=int(seed), text=text, prompt_tokens=p_tok, cached_tokens=cached,
                           generated_tokens=g_tok, logprob=float(sum(lps)), finish_reason=choice.get("finish_reason")
                           or "length", flops=flops, prompt_flops=prompt_flops, token_logprobs=tuple(lps),
                           kv_bytes=kv_bytes, dollars=dollars,
                           stop_reason=stop_reason)
+
+    def _check_usage(self, prompt: str, text: str, p_tok: int, g_tok: int, dollars: float | None) -> None:
+        if self.counter is not None:
+            self.usage_check.compare(self.counter.prompt(prompt), self.counter.completion(text), p_tok, g_tok)
+        if self.limits.max_dollars is not None and dollars is not None and dollars > self.limits.max_dollars:
+            self.usage_check.overcharged(dollars, self.limits.max_dollars)
 
     # ---- scoring --------------------------------------------------------------------------------
     def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Scored]:
