@@ -236,7 +236,7 @@ class SweepSummary(Callback):
         from ttc.analysis.outputs import asked_rows, format_table, read_csv, to_csv, write_png
         from ttc.contracts.rundir import write_atomic
 
-        sweep = Path(config.hydra.sweep.dir)
+        sweep, caps = Path(config.hydra.sweep.dir), config.get("budget_cap") or {}
         try:
             runs = merge_sweep_shards(sweep)
         except ConfigError as err:
@@ -257,14 +257,31 @@ class SweepSummary(Callback):
             asked += asked_rows(kept, selection) or asked_rows(own, selection)  # a repeat: the earlier equal rows
         for note in series.notes:
             print(f"ttc: note: {note}", file=sys.stderr)
-        if not rows:
-            return
-        write_atomic(sweep / "curves.csv", to_csv(rows))
-        _side.call(write_png, sweep / "curves.png", rows, str(sweep)).result()
-        print(format_table(rows, asked=asked))
-        print(f"sweep directory: {sweep}")
-        if list((sweep / "wandb").glob("offline-run-*")):
-            print(f"W&B (offline): upload the whole sweep with: wandb sync {sweep / 'wandb'}/offline-run-*")
+        if rows:
+            write_atomic(sweep / "curves.csv", to_csv(rows))
+            _side.call(write_png, sweep / "curves.png", rows, str(sweep)).result()
+            print(format_table(rows, asked=asked))
+            print(f"sweep directory: {sweep}")
+            if list((sweep / "wandb").glob("offline-run-*")):
+                print(f"W&B (offline): upload the whole sweep with: wandb sync {sweep / 'wandb'}/offline-run-*")
+        capped = capped_jobs(sweep) if any(v is not None for v in caps.values()) else []
+        if capped:
+            fail(ConfigError(f"budget_cap stopped the sweep: {len(capped)} of its jobs did not finish ("
+                             f"{', '.join(capped)}); the finished problems are kept. Raise budget_cap or set it to "
+                             f"null and rerun the same command to resume"), _side)
+
+
+def capped_jobs(sweep: Path) -> list[str]:
+    """The jobs of a sweep that did not finish (a cap stopped them before or between batches): job directories
+    (Hydra's `.hydra`) with no run.json or none that records an end."""
+    from ttc.contracts.rundir import read_record
+
+    out = []
+    for job in sorted(p.parent for p in sweep.glob("*/.hydra")):
+        record = read_record(job) if (job / "run.json").exists() else {}
+        if "ended" not in (record.get("provenance") or {}):
+            out.append(job.name)
+    return out
 
 
 def merge_sweep_shards(sweep: Path) -> list[Path]:

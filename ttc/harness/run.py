@@ -27,7 +27,7 @@ from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Encoding
                                      VerifierUse)
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.samples import sample_lines
-from ttc.harness.cap import spending
+from ttc.harness.cap import Spending, SweepSpent, mark_reached, reached, spending
 from ttc.harness.fingerprint import model_fingerprints
 from ttc.harness.live import Mirror
 from ttc.harness.lock import RunLock
@@ -189,14 +189,66 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, be
             print(f"ttc: nothing left to do: all {len(run.mine)} problems of {run_dir} are on disk; curves rewritten "
                   f"from samples.jsonl", file=sys.stderr)
         return _finish(run, pretraining_flops(run.old.get("card")), quiet, beside.mirror(run), beside.side)
+    cap = _Cap.of(run, beside.where)
+    todo = [sum(p.id not in run.done for p in batch) for batch in run.batches]
+    capped = cap.stop(next((n for n in todo if n), 0), len(run.mine))
+    if capped is not None:  # spent before any model loads (a rerun at the same cap; a sweep's later job)
+        return _stopped(capped, beside, [])
     loaded = _load(run)
-    live, capped = _batches(run, loaded, beside, quiet)
+    live, capped = _batches(run, loaded, beside, quiet, cap)
     card = loaded.card
     rows = _finish(run, card.pretraining_flops if card is not None else None, quiet, live, beside.side,
                    ended=capped is None)
-    if capped is not None:
-        raise ConfigError(capped)  # after the finished problems' curves are written
+    return rows if capped is None else _stopped(capped, beside, rows)  # after the finished problems' curves
+
+
+def _stopped(line: str, beside: _Beside, rows: list[dict]) -> list[dict]:
+    """A run stopped by its budget cap: one line. A run alone raises it (exit 2); a sweep's job says it and
+    returns, so the sweep goes on to its summary (ttc.harness.cli.SweepSummary says what the cap left)."""
+    if beside.where is None:
+        raise ConfigError(line)
+    print(f"ttc: {line}", file=sys.stderr, flush=True)
     return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cap:
+    """A run's spending cap (ttc.harness.cap): its own spending and, in a sweep, the other jobs'."""
+
+    spend: Spending | None
+    sweep: SweepSpent | None
+
+    @staticmethod
+    def of(run: _Opened, sweep: Path | None) -> "_Cap":
+        """The run's caps with what its finished problems spent (no cap: inert)."""
+        spend = spending(run.cfg.get("budget_cap"))
+        if spend is None:
+            return _Cap(None, None)
+        if "dollars" in spend.caps and not run.cfg.generator.get("price"):
+            raise ConfigError("budget_cap.dollars needs a priced generator (generator=openai with generator.price=...); "
+                              "a local model's dollars are not invented")
+        spend.add(lines[0]["ledger"] for lines in run.store.problems() if lines[0]["problem_id"] in run.mine)
+        return _Cap(spend, SweepSpent(sweep, run.store.root) if sweep is not None else None)
+
+    def stop(self, batch: int, total: int) -> str | None:
+        """The line to stop on before a batch of `batch` problems (None: go on); in a sweep, the first job to
+        stop marks the sweep, and the later jobs at the same caps stop on that mark."""
+        if self.spend is None or not batch:
+            return None
+        if self.sweep is None:
+            return self.spend.stop(batch, total)
+        line = reached(self.sweep.sweep, self.spend.caps)
+        if line is None:
+            self.spend.others = self.sweep.total()
+            line = self.spend.stop(batch, total)
+            if line is not None:
+                mark_reached(self.sweep.sweep, self.spend.caps, self.sweep.own.name, line)
+        return line
+
+    def add(self, ledgers: list[dict]) -> None:
+        """Count a finished batch's ledgers."""
+        if self.spend is not None:
+            self.spend.add(ledgers)
 
 
 def _open(cfg: DictConfig, strategy: Strategy, run_dir: Path) -> _Opened:
@@ -243,7 +295,7 @@ def _load(run: _Opened) -> _Loaded:
     return _Loaded(generator, verifier, meta, card)
 
 
-def _batches(run: _Opened, loaded: _Loaded, beside: _Beside, quiet: bool) -> tuple[Mirror, str | None]:
+def _batches(run: _Opened, loaded: _Loaded, beside: _Beside, quiet: bool, cap: _Cap) -> tuple[Mirror, str | None]:
     """Every batch of this shard not yet on disk, in order, mirrored to W&B as it goes (the mirror is returned,
     open); the bar moves within a batch, call by call. On an error or Ctrl-C the bar is erased and the W&B run
     abandoned (what was appended stays: a rerun resumes). A batch that would cross `budget_cap` is not started:
@@ -253,24 +305,17 @@ def _batches(run: _Opened, loaded: _Loaded, beside: _Beside, quiet: bool) -> tup
         f" [shard {shard}/{num_shards}]" if num_shards > 1 else ""), disable=quiet)
     live = beside.mirror(run)
     progress = CallProgress(bar)  # the generator reports to it, call by call
-    spend, capped = spending(run.cfg.get("budget_cap")), None
-    if spend is not None and "dollars" in spend.caps and getattr(loaded.generator, "price", None) is None:
-        raise ConfigError("budget_cap.dollars needs a priced generator (generator=openai with generator.price=...); "
-                          "a local model's dollars are not invented")
-    if spend is not None:
-        spend.add(lines[0]["ledger"] for lines in run.store.problems() if lines[0]["problem_id"] in run.mine)
+    capped = None
     try:
         with progress.watch(loaded.generator):
             for batch in run.batches:
                 todo = sum(p.id not in run.done for p in batch)
                 if not todo:
                     continue
-                capped = spend.stop(todo, len(run.mine)) if spend is not None else None
+                capped = cap.stop(todo, len(run.mine))
                 if capped is not None:
                     break
-                ledgers = _batch(run, batch, loaded, live, progress)
-                if spend is not None:
-                    spend.add(ledgers)
+                cap.add(_batch(run, batch, loaded, live, progress))
     except BaseException:
         bar.close(leave=False)  # an error's one line starts on a clean line, not after the bar
         live.abandon()
