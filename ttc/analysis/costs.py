@@ -1,4 +1,4 @@
-"""The cost axis of a report (`ttc report --cost flops|eflops|kv_bytes|tokens|dollars [--hardware h100]`): which measure
+"""The cost axis of a report (`ttc report --cost flops|eflops|kv_bytes|weight_bytes|memory_bytes|tokens|dollars|seconds [--hardware h100]`): which measure
 of a per-problem record is its cost, so curves, Pareto frontiers, the compute-optimal choice and the exchange are
 all drawn on it.
 
@@ -6,6 +6,10 @@ all drawn on it.
 - eflops: Kinetics' effective FLOPs, the FLOPs plus the KV-cache bytes the decode steps read times the
   hardware's FLOPs per byte (`--hardware`, ttc.contracts.cards.HARDWARE);
 - kv_bytes: the KV-cache bytes alone (memory traffic);
+- weight_bytes: the candidates' shares of the weights their forwards read (1/rows of each forward: what wide
+  batches amortise; HF engine only, 0 elsewhere), at the batch width the run decoded at: a pool's budget k is
+  k times its mean share, not what k samples decoded alone would read;
+- memory_bytes: kv_bytes + weight_bytes;
 - tokens: generated tokens;
 - dollars: what a priced API charged (generator.price); refused for runs without prices, never invented;
 - seconds: the wall-clock the strategy calls took on the machine that ran them (each run.json's provenance
@@ -18,16 +22,17 @@ differently: where memory traffic, not arithmetic, decides which strategy is che
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from ttc.contracts.cards import flops_per_byte
 from ttc.contracts.errors import ConfigError, bad_choice
 from ttc.contracts.selections import is_measure
 
-Cost = Literal["flops", "eflops", "kv_bytes", "tokens", "dollars", "seconds"]
-COSTS: tuple[Cost, ...] = ("flops", "eflops", "kv_bytes", "tokens", "dollars", "seconds")
-LABELS = {"flops": "FLOPs", "eflops": "eFLOPs", "kv_bytes": "KV bytes", "tokens": "generated tokens",
-          "dollars": "dollars", "seconds": "seconds"}
+Cost = Literal["flops", "eflops", "kv_bytes", "weight_bytes", "memory_bytes", "tokens", "dollars", "seconds"]
+COSTS: tuple[Cost, ...] = get_args(Cost)
+LABELS = {"flops": "FLOPs", "eflops": "eFLOPs", "kv_bytes": "KV bytes", "weight_bytes": "weight bytes",
+          "memory_bytes": "memory bytes (KV + weights)", "tokens": "generated tokens", "dollars": "dollars",
+          "seconds": "seconds"}
 
 
 def label(cost: Cost, hardware: str) -> str:
@@ -41,8 +46,10 @@ def measure(record: dict, cost: Cost, hardware: str) -> float:
         return record["flops"]
     if cost == "eflops":
         return record["flops"] + record.get("kv_bytes", 0.0) * flops_per_byte(hardware)
-    if cost == "kv_bytes":
-        return record.get("kv_bytes", 0.0)
+    if cost in ("kv_bytes", "weight_bytes"):
+        return record.get(cost, 0.0)
+    if cost == "memory_bytes":
+        return record.get("kv_bytes", 0.0) + record.get("weight_bytes", 0.0)
     if cost == "dollars":
         if record.get("dollars") is None:
             raise ConfigError(f"--cost dollars: the runs of {record['model']} have no prices (a local model, or "

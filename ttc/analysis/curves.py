@@ -26,7 +26,8 @@ from ttc.contracts.vocab import Span
 # `best_of_n` whatever rule reads it), `selection` the rule that picks the answer, `level` a difficulty or "all".
 COLUMNS = ["model", "series", "strategy", "selection", "verifier", "budget", "budget_unit", "level", "n_problems",
            "accuracy", "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem",
-           "thinking_tokens_per_problem", "flops_per_problem", "kv_bytes_per_problem", "dollars_per_problem", "pretrain_flops"]
+           "thinking_tokens_per_problem", "flops_per_problem", "kv_bytes_per_problem", "weight_bytes_per_problem", "dollars_per_problem",
+           "pretrain_flops"]
 METRICS = MEASURES  # selections that read the grades: measures, never arms (ttc.contracts.selections)
 __all__ = ["COLUMNS", "METRICS", "POOL_STRATEGY", "budgets", "per_problem", "problem_records", "series_label",
            "summarize"]
@@ -59,6 +60,7 @@ class _Cost:
         self.ver = sum(c["verifier_flops"] for c in pool) / self.n
         self.tokens = sum(c["generated_tokens"] for c in pool)
         self.kv = sum(c.get("kv_bytes", 0.0) for c in pool) / self.n
+        self.weights = sum(c.get("weight_bytes", 0.0) for c in pool) / self.n
         self.dollars = priced(pool)
         self.wall = float((pool[0].get("ledger") or {}).get("wall_s", 0.0))  # the problem's measured seconds
 
@@ -107,6 +109,7 @@ def _pooled_records(pool: list[SampleLine], base: dict) -> list[dict]:
             out.append({**base, "series": rule.series, "strategy": POOL_STRATEGY, "selection": rule.selection,
                         "verifier": vname, "budget": k, "budget_unit": "samples",
                         "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops, "kv_bytes": cost.kv_at(k),
+                        "weight_bytes": k * cost.weights,
                         "dollars": cost.dollars_at(k), "seconds": cost.wall * k / cost.n})
     return out
 
@@ -120,6 +123,7 @@ def _fixed_record(pool: list[SampleLine], base: dict) -> dict:
             "budget": head["budget"], "budget_unit": head["budget_unit"], "accuracy": float(chosen["correct"]),
             "mc_se": 0.0, "gen_tokens": ledger["generated_tokens"], "thinking_tokens": _thinking(pool),
             "flops": ledger["generator_flops"] + ledger["verifier_flops"], "kv_bytes": ledger.get("kv_bytes", 0.0),
+            "weight_bytes": ledger.get("weight_bytes", 0.0),
             "dollars": None if priced(pool) is None else ledger.get("dollars", 0.0), "seconds": ledger.get("wall_s", 0.0)}
 
 
@@ -156,7 +160,8 @@ def _chain_records(pool: list[SampleLine], base: dict) -> list[dict]:
                     "accuracy": float(subset[won]["correct"]), "mc_se": 0.0,
                     "gen_tokens": sum(c["generated_tokens"] for c in subset),
                     "flops": sum(c["flops"] + c["verifier_flops"] for c in subset),
-                    "kv_bytes": sum(c.get("kv_bytes", 0.0) for c in subset), "dollars": priced(subset),
+                    "kv_bytes": sum(c.get("kv_bytes", 0.0) for c in subset),
+                    "weight_bytes": sum(c.get("weight_bytes", 0.0) for c in subset), "dollars": priced(subset),
                     "seconds": (head.get("ledger") or {}).get("wall_s", 0.0) * len(subset) / len(pool)})
     return out
 
@@ -193,6 +198,7 @@ def summarize(records: list[dict], pretrain_flops: float | None = None, seed: in
             "thinking_tokens_per_problem": _mean_or_none([r.get("thinking_tokens") for r in rs]),
             "flops_per_problem": float(f"{np.mean([r['flops'] for r in rs]):.6g}"),
             "kv_bytes_per_problem": float(f"{np.mean([r.get('kv_bytes', 0.0) for r in rs]):.6g}"),
+            "weight_bytes_per_problem": float(f"{np.mean([r.get('weight_bytes', 0.0) for r in rs]):.6g}"),
             "dollars_per_problem": _mean_or_none([r.get("dollars") for r in rs], 8),
             "pretrain_flops": pretrain_flops,
         })

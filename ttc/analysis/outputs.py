@@ -76,7 +76,8 @@ def read_csv(path: Path) -> list[dict]:
             r[col] = float(r[col])
         r["thinking_tokens_per_problem"] = float(r["thinking_tokens_per_problem"]) if r.get(
             "thinking_tokens_per_problem") else None
-        r["kv_bytes_per_problem"] = float(r["kv_bytes_per_problem"]) if r.get("kv_bytes_per_problem") else 0.0
+        for col in ("kv_bytes_per_problem", "weight_bytes_per_problem"):
+            r[col] = float(r[col]) if r.get(col) else 0.0
         r["dollars_per_problem"] = float(r["dollars_per_problem"]) if r.get("dollars_per_problem") else None
         r["pretrain_flops"] = float(r["pretrain_flops"]) if r.get("pretrain_flops") else None
     return rows

@@ -18,9 +18,15 @@ by memory, not arithmetic. A decode position c reads every cached key and value 
 (grouped-query attention shares keys and values: kv_dim, not attention_dim). `generation_kv_bytes` sums it over
 a generation's decode positions (the prefill is compute-bound and left out, as Kinetics leaves it), per
 candidate: no prefix sharing between samples is assumed, which is what a batch of separate rows reads (an engine
-that shares a prompt's blocks between samples reads less). Weight reads (the parameters once per forward, shared
-by a batch's rows) are left out too, as Kinetics leaves them: they depend on the batch, not on the candidate.
-`eflops` = FLOPs + kv bytes x the hardware's FLOPs per byte (peak FLOP/s over memory bandwidth, HARDWARE).
+that shares a prompt's blocks between samples reads less). Weight reads are a second term, which Kinetics leaves
+out because they depend on the batch, not on the candidate:
+    weight bytes of a forward = (N_nonembedding + vocab_size * hidden_size) * bytes_per_element
+(every weight matrix, and the output projection; the input embedding is a lookup of a few rows). A forward's read
+is shared by the rows it computes, so an engine that sees its batches (the HF engine) books each candidate its
+share: 1/rows of every forward it took part in (`Completion.weight_bytes`). Engines that batch out of ttc's sight
+(vLLM, an API) book none.
+`eflops` = FLOPs + kv bytes x the hardware's FLOPs per byte (peak FLOP/s over memory bandwidth, HARDWARE), as
+Kinetics defines it (KV reads only).
 Checked against Kinetics' formula and a direct count of a real KV cache in tests/test_memory_traffic.py.
 Knows nothing about generation or strategies: it turns token counts at positions into FLOPs and bytes.
 """
@@ -85,6 +91,11 @@ class ModelCard:
         positions_sum = count * start + count * (count + 1) / 2
         kv_dim = self.kv_dim or self.attention_dim or self.hidden_size
         return 2.0 * self.layers * kv_dim * positions_sum * bytes_per_element
+
+    def forward_weight_bytes(self, bytes_per_element: int = 2) -> float:
+        """Bytes of weights one forward reads: every non-embedding matrix and the output projection, once, however
+        many rows the forward computes."""
+        return float(self.non_embedding_parameters + self.vocab_size * self.hidden_size) * bytes_per_element
 
     def generation_kv_bytes(self, prompt: int, generated: int, bytes_per_element: int = 2) -> float:
         """KV bytes the `generated` - 1 decode positions after a `prompt`-token prefix read (the prefill and the

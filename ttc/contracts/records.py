@@ -98,6 +98,9 @@ class Completion:
     target_forwards: int = 0
     # bytes of the KV cache its decode steps read (ttc.contracts.cards.generation_kv_bytes; 0 where unknown)
     kv_bytes: float = 0.0
+    # its share of the weights its forwards read: 1/rows of each (ttc.contracts.cards.forward_weight_bytes; 0 where
+    # the engine batches out of sight)
+    weight_bytes: float = 0.0
     # what a priced API charged for it (ttc.contracts.prices); None where the generator has no price table
     dollars: float | None = None
 
@@ -165,6 +168,7 @@ class Ledger:
     accepted_tokens: int = 0
     verifier_cached_tokens: int = 0  # verifier tokens reused from an earlier call's KV (not in verifier_tokens)
     kv_bytes: float = 0.0  # KV cache bytes the generator's decode steps read (memory traffic, not in the FLOPs)
+    weight_bytes: float = 0.0  # the candidates' shares of the weights their forwards read (see Completion)
     dollars: float = 0.0  # what a priced API charged (0 where unpriced: the sample lines say which)
 
     @property
@@ -230,6 +234,7 @@ def ledger_of(completions: Sequence[Completion], verdicts: Iterable[Verdict] | N
         drafted_tokens=sum(c.drafted_tokens for c in completions),
         accepted_tokens=sum(c.accepted_tokens for c in completions),
         kv_bytes=sum(c.kv_bytes for c in completions),
+        weight_bytes=sum(c.weight_bytes for c in completions),
         dollars=sum(c.dollars or 0.0 for c in completions),
     ) + verifier_cost(verdicts or ())
 

@@ -75,12 +75,13 @@ class SampleLine(RunMeta):
     # speculative decoding only: drafted/accepted tokens, acceptance rate, draft FLOPs, target forwards
     speculation: NotRequired[dict[str, float]]
     kv_bytes: NotRequired[float]  # KV cache bytes its decode steps read (absent from lines written before)
+    weight_bytes: NotRequired[float]  # its share of the weights its forwards read (absent from lines written before)
     dollars: NotRequired[float | None]  # what a priced API charged; None: unpriced (a local model)
 
 
 META_FIELDS = tuple(RunMeta.__annotations__)
 SHARED = ("ledger", "prompt", "reference")  # per problem: on a problem's first line only (see `compact`)
-OPTIONAL = ("selection", "prompt", "reference", "speculation", "kv_bytes", "dollars")  # absent from lines written before they were recorded
+OPTIONAL = ("selection", "prompt", "reference", "speculation", "kv_bytes", "weight_bytes", "dollars")  # absent from lines written before they were recorded
 REQUIRED = tuple(k for k in SampleLine.__annotations__ if k not in OPTIONAL)
 
 
@@ -100,7 +101,8 @@ def sample_lines(problem: Problem, result: ProblemResult, correct: list[bool | N
             "seed": c.seed, "text": c.text, "answer": cand.answer, "correct": ok, "prompt_tokens": c.prompt_tokens,
             "cached_tokens": c.cached_tokens, "generated_tokens": c.generated_tokens,
             "logprob": round(c.logprob, 6), "finish_reason": c.finish_reason, "flops": c.flops,
-            "prompt_flops": c.prompt_flops, "kv_bytes": c.kv_bytes, "dollars": c.dollars,
+            "prompt_flops": c.prompt_flops, "kv_bytes": c.kv_bytes, "weight_bytes": c.weight_bytes,
+            "dollars": c.dollars,
             "verifier_score": None if v is None else round(v.score, 8),
             "verifier_tokens": 0 if v is None else v.tokens, "verifier_flops": 0.0 if v is None else v.flops,
             "step_scores": None if v is None or v.step_scores is None else list(v.step_scores),

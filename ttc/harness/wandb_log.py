@@ -11,7 +11,8 @@ never in key names:
   the x, y, colour or facet of a workspace panel; `accuracy_vs_flops`, a chart of every rule (each rule read
   off a pool and the run's own curve) against log10 FLOPs per problem; the run's own curve as history points
   `curve/accuracy`, `curve/ci_low`, `curve/ci_high`, `curve/gen_tokens` against `curve/flops_per_problem`, with
-  the other cost axes beside it (`curve/kv_bytes_per_problem`, and `curve/dollars_per_problem` where priced),
+  the other cost axes beside it (`curve/kv_bytes_per_problem`, `curve/weight_bytes_per_problem`, and
+  `curve/dollars_per_problem` where priced),
   so a panel can switch its x-axis;
   `problems`, a table of the selected answer per problem (the first 10,000 problems, W&B's row limit for a
   table; the summary's `problems_in_table` and `problems` say how many), never one row per sample; the
@@ -40,7 +41,7 @@ from ttc.contracts.rundir import TREES, SampleStream, read_trees
 
 MODES = ("online", "offline", "disabled")
 CURVE_KEYS = ("accuracy", "ci_low", "ci_high")
-COST_KEYS = ("kv_bytes_per_problem", "dollars_per_problem")  # the other cost axes, logged too
+COST_KEYS = ("kv_bytes_per_problem", "weight_bytes_per_problem", "dollars_per_problem")  # the other cost axes, logged too
 CHART_COLUMNS = ("series", "log10_flops_per_problem", "accuracy", "ci_low", "ci_high", "budget", "budget_unit")
 TREE_ROWS = 1_000  # problems whose tree goes into the W&B trees table (HTML media: ~10-100 KB each)
 TABLE_ROWS = 10_000  # W&B's row limit for a logged table (wandb.Table.MAX_ROWS): the first problems, beyond it none

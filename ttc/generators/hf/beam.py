@@ -3,7 +3,9 @@
 Score of a hypothesis: sum of token log-probabilities / (generated length ** length_penalty), as in
 HF transformers' `generate(num_beams=...)`, which runs it. The ledger is what that implementation
 spends: every beam slot is prefilled with its own copy of the prompt and steps until its prompt's
-search ends, so each returned beam carries the prompt and the longest beam's length.
+search ends, so each returned beam carries the prompt and the longest beam's length. Every forward of a chunk
+(its prefill and one per generated position) reads the weights once for all its rows: each beam is booked
+1/rows of them.
 """
 
 from __future__ import annotations
@@ -39,13 +41,15 @@ def beam_search(lm: HFModel, prompts: Sequence[str], width: int, max_tokens: int
         for i, e in enumerate(encoded):
             rows = range(i * width, (i + 1) * width)
             toks = [_trim(seqs[r].tolist(), lm.eos, lm.pad) for r in rows]
-            out.append(_beams(lm, e, toks, trans[rows.start:rows.stop]))
+            share = seqs.shape[1] * lm.weight_bytes / seqs.shape[0]  # the chunk's forwards over its rows
+            out.append(_beams(lm, e, toks, trans[rows.start:rows.stop], share))
     return out
 
 
-def _beams(lm: HFModel, encoded: list[int], toks: list[list[int]], trans: torch.Tensor) -> list[Completion]:
+def _beams(lm: HFModel, encoded: list[int], toks: list[list[int]], trans: torch.Tensor,
+           weight_share: float) -> list[Completion]:
     """One prompt's beams (their tokens `toks`, transition scores `trans`) as Completions, each booked the
-    longest beam's steps."""
+    longest beam's steps and `weight_share`, its share of the weights the chunk's forwards read."""
     steps = max(len(t) for t in toks)
     prompt_flops, flops = lm.card.generation_flops(len(encoded), 0, steps)
     beams = []
@@ -57,6 +61,7 @@ def _beams(lm: HFModel, encoded: list[int], toks: list[list[int]], trans: torch.
             finish_reason="stop" if t and t[-1] == lm.eos else "length",
             flops=flops, prompt_flops=prompt_flops, token_logprobs=lps,
             kv_bytes=lm.card.generation_kv_bytes(len(encoded), steps, lm.kv_element),
+            weight_bytes=weight_share,
         ))
     return beams
 

@@ -1,7 +1,8 @@
 """Batched sampling on the HF engine: each prompt's prefill (ttc.generators.hf.prefix.prefill_any) is copied to
 its n sample rows, so samples 2..n count their prompt as cached tokens; every row then decodes one token per
 forward with its own seed (ttc.generators.hf.sampling), and rows that finish are pruned from the batch so they stop
-costing decode steps. The cache appends in place (ttc.generators.hf.cache); the records and their FLOPs are
+costing decode steps. Each row is booked 1/rows of every forward it is part of (its share of the weights read:
+the batch's prefill counts as one forward over every row). The cache appends in place (ttc.generators.hf.cache); the records and their FLOPs are
 ttc.generators.hf.records'. Knows nothing about tasks, strategies or configs.
 """
 
@@ -50,6 +51,7 @@ def decode(lm: HFModel, prefilled: tuple, encoded: list[list[int]], params: Samp
             cache.batch_select_indices(sel)
             alive, nxt, mask, pos = alive[sel], nxt[sel], mask[sel], pos[sel]
         state.calls[alive.cpu()] += 1  # one tensor op per step; the waste is derived in ttc.generators.hf.records
+        state.shares[alive.cpu()] += 1.0 / len(alive)
         out = lm.model(input_ids=nxt[:, None], attention_mask=mask[:, :width + step + 1], position_ids=pos[:, None],
                        past_key_values=cache, use_cache=True)
         logits, cache, pos = out.logits[:, -1].float(), out.past_key_values, pos + 1
@@ -64,7 +66,7 @@ def _start(prefilled: tuple, encoded: list[list[int]], seeds: list[list[int]], t
     n = len(prompt_of)
     state = Rows(prompt_of, torch.tensor([x for s in seeds for x in s], dtype=torch.int64),
                  [[] for _ in range(n)], [[] for _ in range(n)], [None] * n, torch.zeros(n, dtype=torch.int64),
-                 prompts=texts, reused=reused)
+                 shares=torch.full((n,), 1.0 / n, dtype=torch.float64), prompts=texts, reused=reused)
     idx = torch.tensor(prompt_of, device=device)
     cache.batch_select_indices(idx)
     pos = torch.tensor([len(encoded[p]) for p in prompt_of], device=device)

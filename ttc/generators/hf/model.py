@@ -70,6 +70,7 @@ class HFModel:
                               f"download it first or pass a local directory") from None
         self.device, self.max_rows, self.max_tokens = torch.device(device), max_batch_rows, max_batch_tokens
         self.kv_element = torch.empty((), dtype=getattr(torch, dtype)).element_size()  # bytes a cached K/V value
+        self.weight_bytes = self.card.forward_weight_bytes(self.kv_element)  # what one forward reads (weights alike)
         self.eos = self.tokenizer.eos_token_id
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos
         self._pieces: dict[int, str] = {}  # each token's own text, decoded once (stop detection)

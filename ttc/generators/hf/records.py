@@ -25,6 +25,7 @@ class Rows:
     logprobs: list[list[float]]
     finish: list[str | None]
     calls: torch.Tensor | None = None  # decode forwards each row was part of (the rest of its cost is derived)
+    shares: torch.Tensor | None = None  # forwards each row was part of, each as 1/rows (its share of the weights)
     confidence: list[list[float]] = field(default_factory=list)  # with params.confidence_k only
     prompts: list[str] = field(default_factory=list)  # the prompts' texts (a syntax check reads prompt + text)
     reused: list[int] = field(default_factory=list)  # per prompt: tokens whose KV came from an earlier call
@@ -59,6 +60,7 @@ def completions(lm: HFModel, encoded: list[list[int]], seeds: list[list[int]], s
             generated_tokens=len(toks), logprob=float(sum(state.logprobs[r])),
             finish_reason=state.finish[r] or "length", flops=flops, prompt_flops=prompt_flops,
             kv_bytes=lm.card.generation_kv_bytes(plen, len(toks), lm.kv_element),
+            weight_bytes=float(state.shares[r]) * lm.weight_bytes if state.shares is not None else 0.0,
             token_logprobs=tuple(state.logprobs[r]), stop_reason=stop_reason,
             token_confidence=tuple(state.confidence[r]) if state.confidence else (),
             padding_flops=padding, pruned_flops=pruned,
