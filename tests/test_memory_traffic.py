@@ -167,6 +167,35 @@ def test_measured_seconds_are_an_axis_read_from_the_ledgers(tmp_path):
     data = json.loads((tmp_path / "rep" / "report.json").read_text())
     at = {r["budget"]: r["flops_per_problem"] for r in data["curves"] if r["series"] == "majority" and r["level"] == "all"}
     mean = sum(walls) / len(walls)
-    assert data["cost"] == "seconds" and mean > 0
+    from ttc.analysis.costs import machine
+    from ttc.contracts.rundir import read_record
+
+    here = machine(read_record(tmp_path / "run"))  # the axis names the machine that measured the seconds
+    assert data["cost"] == f"seconds ({here})" and "cores" in here and mean > 0
     assert at[4] == pytest.approx(mean, rel=1e-5) and at[2] == pytest.approx(mean / 2, rel=1e-5)
     assert not any("seconds" in c for c in COLUMNS)
+
+
+def test_seconds_from_two_machines_are_flagged(tmp_path):
+    """Runs measured on different machines put on one seconds axis: the report says so."""
+    import json
+    import shutil
+
+    from hydra import compose, initialize_config_dir
+
+    from ttc.analysis.report import main as report
+    from ttc.harness.cli import CONF_DIR
+    from ttc.harness.run import execute
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["strategy=greedy", "verifier=none", "task.per_level=1",
+                                                       "task.levels=[1]", "logger=none"])
+    execute(cfg, tmp_path / "a", quiet=True)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    record = json.loads((tmp_path / "b" / "run.json").read_text())
+    record["provenance"]["hardware"] = {"cpu": "NVIDIA Grace", "usable_cores": 72, "gpus": ["H100"]}
+    (tmp_path / "b" / "run.json").write_text(json.dumps(record))
+    report([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "rep"), "--cost", "seconds"])
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert "NVIDIA Grace, 72 cores, 1x H100" in data["cost"]
+    assert any("2 different machines" in w for w in data["warnings"])

@@ -13,7 +13,7 @@ all drawn on it.
 - tokens: generated tokens;
 - dollars: what a priced API charged (generator.price); refused for runs without prices, never invented;
 - seconds: the wall-clock the strategy calls took on the machine that ran them (each run.json's provenance
-  says which), a batch's share per problem; a pool's budget k is k/n of its problem's seconds. Measured, so
+  says which, and the axis is labelled with it: `machine`), a batch's share per problem; a pool's budget k is k/n of its problem's seconds. Measured, so
   not a curves.csv column (a resumed run's files must equal an uninterrupted one's): the report reads it
   from the ledgers.
 Records written before kv_bytes was recorded count 0 bytes. `disagreements` names the arms two axes order
@@ -22,7 +22,7 @@ differently: where memory traffic, not arithmetic, decides which strategy is che
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Iterable, Literal, get_args
 
 from ttc.contracts.cards import flops_per_byte
 from ttc.contracts.errors import ConfigError, bad_choice
@@ -35,9 +35,22 @@ LABELS = {"flops": "FLOPs", "eflops": "eFLOPs", "kv_bytes": "KV bytes", "weight_
           "seconds": "seconds"}
 
 
-def label(cost: Cost, hardware: str) -> str:
-    """The axis's name as the report prints it."""
-    return f"{LABELS[cost]} ({hardware})" if cost == "eflops" else LABELS[cost]
+def label(cost: Cost, hardware: str, machines: Iterable[str] = ()) -> str:
+    """The axis's name as the report prints it: eFLOPs name the hardware profile, seconds the `machines` that
+    measured them."""
+    if cost == "eflops":
+        return f"{LABELS[cost]} ({hardware})"
+    named = sorted(set(machines))
+    return f"{LABELS[cost]} ({'; '.join(named)})" if cost == "seconds" and named else LABELS[cost]
+
+
+def machine(record: dict) -> str:
+    """The machine a run's seconds were measured on, from its run.json provenance (`hardware`)."""
+    hw = (record.get("provenance") or {}).get("hardware") or {}
+    gpus = hw.get("gpus") or []
+    cores = hw.get("usable_cores") or hw.get("cores")
+    parts = [str(hw.get("cpu") or "unknown CPU")] + ([f"{cores} cores"] if cores else [])
+    return ", ".join(parts + ([f"{len(gpus)}x {gpus[0]}"] if gpus else []))
 
 
 def measure(record: dict, cost: Cost, hardware: str) -> float:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ttc.analysis.collect import LoadedRun, find_records, incomplete, load
 from ttc.analysis.diagnostics import Scored, overoptimisation
-from ttc.analysis.costs import COSTS, disagreements, label, on_axis
+from ttc.analysis.costs import COSTS, disagreements, label, machine, on_axis
 from ttc.analysis.curves import summarize
 from ttc.analysis.exchange import RATIOS, exchange
 from ttc.contracts.rules import bin_of
@@ -75,11 +75,16 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
     counted = load(runs, notes)
     records = on_axis(counted, cost, hardware)
     curves = summarize(records)
+    machines = [machine(run.record) for run in runs]
+    axis = label(cost, hardware, machines)
     if cost != "flops":
-        notes += [f"FLOPs and {label(cost, hardware)} rank these arms differently: {line}"
+        notes += [f"FLOPs and {axis} rank these arms differently: {line}"
                   for line in disagreements(summarize(counted), curves, cost)]
+    if cost == "seconds" and len(set(machines)) > 1:
+        notes.append(f"--cost seconds compares runs measured on {len(set(machines))} different machines ("
+                     f"{'; '.join(sorted(set(machines)))}): their seconds are not one currency")
     out: dict = {"runs": [str(r.path) for r in runs], "incomplete": unfinished, "curves": curves, "pareto": {},
-                 "oracle": [], "predicted": [], "exchange": [], "policies": {}, "cost": label(cost, hardware)}
+                 "oracle": [], "predicted": [], "exchange": [], "policies": {}, "cost": axis}
     oracle_bins = {}
     for model in sorted({r["model"] for r in records}):
         mine = [r for r in curves if r["model"] == model and r["level"] == "all" and not is_measure(r["selection"])]
