@@ -146,3 +146,45 @@ def spending(node: Mapping | None) -> Spending | None:
             raise ConfigError(f"budget_cap.{key}={value} must be a positive number (or null: no cap)")
         caps[key] = float(value)
     return Spending(caps) if caps else None
+
+
+@dataclass(frozen=True)
+class RunCap:
+    """A run's spending cap: its own spending and, in a sweep, the other jobs' (inert without a cap)."""
+
+    spend: Spending | None
+    sweep: SweepSpent | None
+
+    @staticmethod
+    def of(node: Mapping | None, priced: bool, finished: Iterable[Mapping[str, float]], root: Path,
+           sweep: Path | None) -> "RunCap":
+        """The caps of `node` (budget_cap) with what the run's `finished` ledgers spent; `priced`: the generator
+        has a price table; `root`: the run directory; `sweep`: the sweep directory, in a sweep."""
+        spend = spending(node)
+        if spend is None:
+            return RunCap(None, None)
+        if "dollars" in spend.caps and not priced:
+            raise ConfigError("budget_cap.dollars needs a priced generator (generator=openai with generator.price=...); "
+                              "a local model's dollars are not invented")
+        spend.add(finished)
+        return RunCap(spend, SweepSpent(sweep, root) if sweep is not None else None)
+
+    def stop(self, batch: int, total: int) -> str | None:
+        """The line to stop on before a batch of `batch` problems (None: go on); in a sweep, the first job to
+        stop marks the sweep, and the later jobs at the same caps stop on that mark."""
+        if self.spend is None or not batch:
+            return None
+        if self.sweep is None:
+            return self.spend.stop(batch, total)
+        line = reached(self.sweep.sweep, self.spend.caps)
+        if line is None:
+            self.spend.others = self.sweep.total()
+            line = self.spend.stop(batch, total)
+            if line is not None:
+                mark_reached(self.sweep.sweep, self.spend.caps, self.sweep.own.name, line)
+        return line
+
+    def add(self, ledgers: Iterable[Mapping[str, float]]) -> None:
+        """Count a finished batch's ledgers."""
+        if self.spend is not None:
+            self.spend.add(ledgers)

@@ -27,9 +27,10 @@ from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Encoding
                                      VerifierUse)
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.samples import sample_lines
-from ttc.harness.cap import Spending, SweepSpent, mark_reached, reached, spending
+from ttc.harness.cap import RunCap
 from ttc.harness.fingerprint import model_fingerprints
 from ttc.harness.live import Mirror
+from ttc.harness.meta import card_record, run_meta
 from ttc.harness.lock import RunLock
 from ttc.harness.progress import CallProgress, RunBar
 from ttc.harness.provenance import now, provenance
@@ -189,7 +190,8 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, be
             print(f"ttc: nothing left to do: all {len(run.mine)} problems of {run_dir} are on disk; curves rewritten "
                   f"from samples.jsonl", file=sys.stderr)
         return _finish(run, pretraining_flops(run.old.get("card")), quiet, beside.mirror(run), beside.side)
-    cap = _Cap.of(run, beside.where)
+    finished = (lines[0]["ledger"] for lines in run.store.problems() if lines[0]["problem_id"] in run.mine)
+    cap = RunCap.of(cfg.get("budget_cap"), bool(cfg.generator.get("price")), finished, run.store.root, beside.where)
     todo = [sum(p.id not in run.done for p in batch) for batch in run.batches]
     capped = cap.stop(next((n for n in todo if n), 0), len(run.mine))
     if capped is not None:  # spent before any model loads (a rerun at the same cap; a sweep's later job)
@@ -209,46 +211,6 @@ def _stopped(line: str, beside: _Beside, rows: list[dict]) -> list[dict]:
         raise ConfigError(line)
     print(f"ttc: {line}", file=sys.stderr, flush=True)
     return rows
-
-
-@dataclasses.dataclass(frozen=True)
-class _Cap:
-    """A run's spending cap (ttc.harness.cap): its own spending and, in a sweep, the other jobs'."""
-
-    spend: Spending | None
-    sweep: SweepSpent | None
-
-    @staticmethod
-    def of(run: _Opened, sweep: Path | None) -> "_Cap":
-        """The run's caps with what its finished problems spent (no cap: inert)."""
-        spend = spending(run.cfg.get("budget_cap"))
-        if spend is None:
-            return _Cap(None, None)
-        if "dollars" in spend.caps and not run.cfg.generator.get("price"):
-            raise ConfigError("budget_cap.dollars needs a priced generator (generator=openai with generator.price=...); "
-                              "a local model's dollars are not invented")
-        spend.add(lines[0]["ledger"] for lines in run.store.problems() if lines[0]["problem_id"] in run.mine)
-        return _Cap(spend, SweepSpent(sweep, run.store.root) if sweep is not None else None)
-
-    def stop(self, batch: int, total: int) -> str | None:
-        """The line to stop on before a batch of `batch` problems (None: go on); in a sweep, the first job to
-        stop marks the sweep, and the later jobs at the same caps stop on that mark."""
-        if self.spend is None or not batch:
-            return None
-        if self.sweep is None:
-            return self.spend.stop(batch, total)
-        line = reached(self.sweep.sweep, self.spend.caps)
-        if line is None:
-            self.spend.others = self.sweep.total()
-            line = self.spend.stop(batch, total)
-            if line is not None:
-                mark_reached(self.sweep.sweep, self.spend.caps, self.sweep.own.name, line)
-        return line
-
-    def add(self, ledgers: list[dict]) -> None:
-        """Count a finished batch's ledgers."""
-        if self.spend is not None:
-            self.spend.add(ledgers)
 
 
 def _open(cfg: DictConfig, strategy: Strategy, run_dir: Path) -> _Opened:
@@ -283,19 +245,15 @@ def _load(run: _Opened) -> _Loaded:
     check_context(generator, run.problems, run.task.name)
     verifier = build_verifier(cfg, generator, strategy)
     card = generator.card if isinstance(generator, Carded) else None
-    meta = {
-        "task": run.task.name, "task_version": run.task.version, "grader_version": run.task.grader_version,
-        "strategy": strategy.name, "generator": generator.name, "run_seed": int(cfg.seed),
-        "verifier": verifier.name if verifier is not None else "none",
-        "selection": strategy.applied_rule(verifier is not None) if isinstance(strategy, SelectionRule)
-                     else cfg.strategy.get("selection"),
-    }
-    run.store.bind(run.config, {"meta": meta, "card": dataclasses.asdict(card) if card is not None else None,
-                                "models": run.models, "problems": len(run.mine), "provenance": provenance()})
+    selection = (strategy.applied_rule(verifier is not None) if isinstance(strategy, SelectionRule)
+                 else cfg.strategy.get("selection"))
+    meta = run_meta(run.task, strategy.name, generator, verifier, cfg.seed, selection)
+    run.store.bind(run.config, {"meta": meta, "card": card_record(generator), "models": run.models,
+                                "problems": len(run.mine), "provenance": provenance()})
     return _Loaded(generator, verifier, meta, card)
 
 
-def _batches(run: _Opened, loaded: _Loaded, beside: _Beside, quiet: bool, cap: _Cap) -> tuple[Mirror, str | None]:
+def _batches(run: _Opened, loaded: _Loaded, beside: _Beside, quiet: bool, cap: RunCap) -> tuple[Mirror, str | None]:
     """Every batch of this shard not yet on disk, in order, mirrored to W&B as it goes (the mirror is returned,
     open); the bar moves within a batch, call by call. On an error or Ctrl-C the bar is erased and the W&B run
     abandoned (what was appended stays: a rerun resumes). A batch that would cross `budget_cap` is not started:

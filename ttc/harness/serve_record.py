@@ -22,9 +22,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ttc.contracts.protocols import Carded
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.samples import sample_lines
+from ttc.harness.meta import card_record, run_meta
 from ttc.harness.provenance import provenance
 from ttc.harness.store import RunStore
 
@@ -67,12 +67,8 @@ class Recorder:
         config = {k: whole.get(k) for k in IDENTITY}  # not the port, timeouts or queue: a restart may change them
         config["strategy"] = OmegaConf.to_container(node, resolve=True)
         config["serve"] = {k: whole["serve"].get(k) for k in ("template", "chat_tokenizer")}
-        meta = {"task": self.task.name, "task_version": self.task.version, "grader_version": self.task.grader_version,
-                "strategy": strategy.name, "generator": self.generator.name, "run_seed": int(self.cfg.seed),
-                "verifier": self.verifier.name if self.verifier is not None else "none",
-                "selection": node.get("selection")}
-        card = self.generator.card if isinstance(self.generator, Carded) else None
+        meta = run_meta(self.task, strategy.name, self.generator, self.verifier, self.cfg.seed, node.get("selection"))
         store.bind(config, {"meta": meta, "served": True, "provenance": provenance(),
-                            "card": dataclasses.asdict(card) if card is not None else None})
+                            "card": card_record(self.generator)})
         self.stores[preset] = (store, meta)
         self.taken[preset] = store.resume()  # a server killed mid-write leaves a torn end: cut, as a run's is
