@@ -138,37 +138,20 @@ def app(service: Service):
     from starlette.routing import Route
 
     settings = service.cfg.serve
-    max_n, limit, key = int(settings.max_n), int(settings.max_body_bytes), settings.get("api_key")
-    timeout = float(settings.timeout_s)
+    max_n, limit, key, timeout = (int(settings.max_n), int(settings.max_body_bytes), settings.get("api_key"),
+                                  float(settings.timeout_s))
     batcher = Batcher(service.answer, float(settings.batch_window_ms) / 1000, int(settings.max_batch),
                       int(settings.max_queue))
 
     async def run(http: HTTPRequest, kind) -> Any:
         start, req, out = time.perf_counter(), None, None
         try:
-            _admit(http, key, limit)
-            raw = await http.body()
-            if len(raw) > limit:
-                raise _too_big(len(raw), limit)
-            try:
-                body = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise RequestError(400, f"the body is not valid JSON ({err})") from None
-            req = parse(body, kind, max_n)
-            limit_s = min(timeout, req.timeout_s if req.timeout_s is not None else timeout)
-            try:
-                out = await _unless_gone(http, asyncio.wait_for(batcher.submit(req, service.strategy(req),
-                                                                                service.seed(req)), limit_s))
-            except asyncio.TimeoutError:
-                raise RequestError(504, f"no answer within {limit_s:g} s (serve.timeout_s={timeout:g}, the request's "
-                                        f"ttc.timeout_s={req.timeout_s})", kind="timeout") from None
+            req = await _request(http, kind, key, limit, max_n)
+            out = await _answered(http, req, service, batcher, timeout)
         except RequestError as err:
             _log(req, err.status, None, start)
             return JSONResponse(err.body(), status_code=err.status,
                                 headers={"Retry-After": "1"} if err.status == 429 else None)
-        except ConfigError as err:
-            _log(req, 400, None, start)
-            return JSONResponse(RequestError(400, str(err)).body(), status_code=400)
         _log(req, 200, out, start)
         if not req.stream:
             return JSONResponse(out)
@@ -178,16 +161,14 @@ def app(service: Service):
     async def chat(http: HTTPRequest):
         return await run(http, "chat")
 
-    async def text(http: HTTPRequest):
+    async def text(http: HTTPRequest):  # /v1/completions
         return await run(http, "text")
 
     async def models(_: HTTPRequest):
-        return JSONResponse({"object": "list", "data": [{"id": name, "object": "model", "created": 0,
-                                                         "owned_by": "ttc"} for name in service.presets]})
+        return JSONResponse({"object": "list", "data": [_model(name) for name in service.presets]})
 
     async def health(_: HTTPRequest):
-        return JSONResponse({"status": "ok", "requests": batcher.requests, "strategy_calls": batcher.calls,
-                             "waiting": len(batcher.waiting), "dropped": batcher.dropped})
+        return JSONResponse(_health(batcher))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any):
@@ -198,6 +179,44 @@ def app(service: Service):
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
                              Route("/v1/completions", text, methods=["POST"]),
                              Route("/v1/models", models), Route("/health", health)], lifespan=lifespan)
+
+
+def _model(name: str) -> dict:
+    """A preset as /v1/models lists it."""
+    return {"id": name, "object": "model", "created": 0, "owned_by": "ttc"}
+
+
+def _health(batcher: Batcher) -> dict:
+    """/health: requests taken, strategy calls made, requests waiting and requests dropped (client gone)."""
+    return {"status": "ok", "requests": batcher.requests, "strategy_calls": batcher.calls,
+            "waiting": len(batcher.waiting), "dropped": batcher.dropped}
+
+
+async def _request(http: Any, kind: str, key: str | None, limit: int, max_n: int) -> Request:
+    """The request an HTTP call carries: admitted (API key, declared size), read within `limit` bytes, parsed."""
+    _admit(http, key, limit)
+    raw = await http.body()
+    if len(raw) > limit:
+        raise _too_big(len(raw), limit)
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RequestError(400, f"the body is not valid JSON ({err})") from None
+    return parse(body, kind, max_n)
+
+
+async def _answered(http: Any, req: Request, service: Service, batcher: Batcher, timeout: float) -> dict:
+    """The request's answer through the batcher, within the server's and the request's time limits (504), unless
+    its client leaves first; settings its preset's strategy refuses are a 400."""
+    limit_s = min(timeout, req.timeout_s if req.timeout_s is not None else timeout)
+    try:
+        return await _unless_gone(http, asyncio.wait_for(batcher.submit(req, service.strategy(req),
+                                                                        service.seed(req)), limit_s))
+    except asyncio.TimeoutError:
+        raise RequestError(504, f"no answer within {limit_s:g} s (serve.timeout_s={timeout:g}, the request's "
+                                f"ttc.timeout_s={req.timeout_s})", kind="timeout") from None
+    except ConfigError as err:  # the preset's strategy refused the request's settings (its budget, a value)
+        raise RequestError(400, str(err)) from None
 
 
 async def _unless_gone(http: Any, work: Any) -> Any:
