@@ -41,7 +41,8 @@ def test_a_sweep_shares_its_cap_in_launch_order_and_resumes(tmp_path):
     assert "budget_cap.flops" in res.stderr and "reached by the sweep" in res.stderr
     assert res.stderr.strip().splitlines()[-1] == (
         "ttc: error: budget_cap stopped the sweep: 2 of its jobs did not finish (strategy.n=4, strategy.n=8); the "
-        "finished problems are kept. Raise budget_cap or set it to null and rerun the same command to resume")
+        f"finished problems are kept. Raise budget_cap or set it to null and rerun the same command with "
+        f"hydra.sweep.dir={capped} to resume")
     assert _texts(capped / JOBS[0]) == _texts(whole / JOBS[0])  # the first job spent whole
     assert _spent(capped / JOBS[1]) == second[:2]  # the second stopped after one batch
     assert not (capped / JOBS[2] / "samples.jsonl").exists()  # the third never started

@@ -47,6 +47,7 @@ class Spending:
     spent: dict[Measure, float] = field(default_factory=lambda: dict.fromkeys(MEASURES, 0.0))
     problems: int = 0
     others: dict[Measure, float] | None = None  # what a sweep's other jobs spent (None: not in a sweep)
+    rerun: str = "rerun the same command"  # how to go on (a sweep names its directory: its default is dated)
 
     def add(self, ledgers: Iterable[Mapping[str, float]]) -> None:
         """Count finished problems' ledgers."""
@@ -69,8 +70,8 @@ class Spending:
             return (f"budget_cap.{measure}={cap:.4g} reached{' by the sweep' if self.others is not None else ''}: "
                     f"{spent}, and the next batch of {batch} would spend ~{mean * batch:.4g} more; the finished "
                     f"problems are kept and their curves written. Raise it (budget_cap.{measure}="
-                    f"{max(cap * 2, before + mean * batch):.3g}) or set budget_cap.{measure}=null and rerun the "
-                    f"same command to resume")
+                    f"{max(cap * 2, before + mean * batch):.3g}) or set budget_cap.{measure}=null and "
+                    f"{self.rerun} to resume")
         return None
 
 
@@ -94,7 +95,13 @@ def reached(sweep: Path, caps: Mapping[str, float]) -> str | None:
         return None
     named = ", ".join(f"budget_cap.{k}={v:.4g}" for k, v in caps.items())
     return (f"{named} was reached by this sweep's job {mark.get('job')}, so this job does not start; raise it or "
-            f"set it to null and rerun the same command to resume")
+            f"set it to null and {resume_sweep(sweep)} to resume")
+
+
+def resume_sweep(sweep: Path) -> str:
+    """How to go on with a sweep: the same command in the same directory (a sweep's default directory is dated,
+    so the same command alone would start a new sweep)."""
+    return f"rerun the same command with hydra.sweep.dir={sweep}"
 
 
 class SweepSpent:
@@ -167,7 +174,10 @@ class RunCap:
             raise ConfigError("budget_cap.dollars needs a priced generator (generator=openai with generator.price=...); "
                               "a local model's dollars are not invented")
         spend.add(finished)
-        return RunCap(spend, SweepSpent(sweep, root) if sweep is not None else None)
+        if sweep is None:
+            return RunCap(spend, None)
+        spend.rerun = resume_sweep(sweep)
+        return RunCap(spend, SweepSpent(sweep, root))
 
     def stop(self, batch: int, total: int) -> str | None:
         """The line to stop on before a batch of `batch` problems (None: go on); in a sweep, the first job to

@@ -27,6 +27,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from ttc.contracts.errors import ConfigError, bad_choice
+from ttc.harness.cap import resume_sweep
 from ttc.harness.resolvers import register
 from ttc.harness.side import IN_PROCESS, Side, SideWorker, warm
 
@@ -37,8 +38,10 @@ GROUPS = ("task", "generator", "strategy", "verifier", "logger", "experiment")
 # The command's side worker while `main` runs Hydra (InProcess otherwise). Hydra calls the job (`_app`) and the
 # sweep's summary (`SweepSummary`, built from the config) with no argument of ours: they read it here, and hand
 # it on to the run (run.execute) as an argument. A launcher that runs jobs in other processes sends this as
-# InProcess (SideWorker pickles so).
+# InProcess (SideWorker pickles so). `_sweep_dir`: the sweep's directory once a sweep's job has started (an
+# interrupted sweep names it: its default is dated, so the same command alone would start another sweep).
 _side: Side = IN_PROCESS
+_sweep_dir: Path | None = None
 
 
 def check_choices(argv: list[str]) -> None:
@@ -87,8 +90,10 @@ def _app(cfg: DictConfig) -> None:
 
     from hydra.types import RunMode
 
+    global _sweep_dir
     hc = HydraConfig.get()
     group = Path(hc.sweep.dir).name if hc.mode == RunMode.MULTIRUN else None
+    _sweep_dir = Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None
     try:
         execute(cfg, Path(hc.runtime.output_dir), group=group,
                 sweep_dir=Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None, side=_side)
@@ -217,7 +222,8 @@ def _hydra(side: Side) -> None:
         _app()
     except KeyboardInterrupt:
         side.stop(now=True)
-        print("ttc: interrupted; rerun the same command to resume", file=sys.stderr)
+        how = resume_sweep(_sweep_dir) if _sweep_dir is not None else "rerun the same command"
+        print(f"ttc: interrupted; {how} to resume", file=sys.stderr)
         sys.exit(130)
     except SystemExit as exit_:
         side.stop(now=exit_.code not in (None, 0))
@@ -268,7 +274,7 @@ class SweepSummary(Callback):
         if capped:
             fail(ConfigError(f"budget_cap stopped the sweep: {len(capped)} of its jobs did not finish ("
                              f"{', '.join(capped)}); the finished problems are kept. Raise budget_cap or set it to "
-                             f"null and rerun the same command to resume"), _side)
+                             f"null and {resume_sweep(sweep)} to resume"), _side)
 
 
 def capped_jobs(sweep: Path) -> list[str]:
