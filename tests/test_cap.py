@@ -58,3 +58,27 @@ def test_token_and_second_caps_and_bad_caps():
         spending({"seconds": -1})
     with pytest.raises(ConfigError, match=r"budget_cap key=euros is not valid; choose one of: dollars, flops, seconds"):
         spending({"euros": 3})
+
+
+def test_a_sweeps_other_jobs_are_read_incrementally_whole_lines_only(tmp_path):
+    """SweepSpent: the other jobs' ledgers, once per problem (the last), a torn end left for the next look, the
+    job's own directory left out."""
+    import json
+
+    from ttc.harness.cap import SweepSpent
+
+    def line(pid, flops, ledger=True):
+        return json.dumps({"problem_id": pid, **({"ledger": {"generator_flops": flops}} if ledger else {})}) + "\n"
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "samples.jsonl").write_text(line("x", 1e9))
+    head = line("p1", 10.0) + line("p1", 10.0, ledger=False) + line("p2", 5.0)
+    torn = line("p3", 7.0)
+    (tmp_path / "a" / "samples.jsonl").write_text(head + torn[:9])
+    others = SweepSpent(tmp_path, tmp_path / "own")
+    assert others.total()["flops"] == 15.0  # p3's line is still being written
+    with open(tmp_path / "a" / "samples.jsonl", "a") as fh:
+        fh.write(torn[9:] + line("p2", 6.0))  # p3 finished; p2 redone after a kill: its last ledger counts
+    assert others.total()["flops"] == 10.0 + 6.0 + 7.0
+    assert others.read[tmp_path / "a" / "samples.jsonl"] == len(head + torn + line("p2", 6.0))
