@@ -225,7 +225,7 @@ def warnings(data: dict) -> list[str]:
             if r["difficulty"] == "all" and r["gain"] is not None and r["gain_ci_low"] <= 0:
                 weak.setdefault((r["model"], r["baseline"].rsplit(" @", 1)[0]), []).append(r)
         for (model, baseline), rs in weak.items():
-            at = "; ".join(f"{r['budget_flops']:.3g} FLOPs {r['gain']:+.3f} [{r['gain_ci_low']:+.3f}, "
+            at = "; ".join(f"{r['budget_flops']:.3g} {data.get('cost', 'FLOPs')} {r['gain']:+.3f} [{r['gain_ci_low']:+.3f}, "
                            f"{r['gain_ci_high']:+.3f}]" for r in sorted(rs, key=lambda r: r["budget_flops"]))
             out.append(f"the {kind}-difficulty policy of {model} is not presented as compute-optimal at "
                        f"{len(rs)} budget{'s' * (len(rs) > 1)}, where its gain over its baseline {baseline} does "
