@@ -44,18 +44,19 @@ def test_max_tokens_caps_every_request_whatever_the_strategy_asks(server, arith_
 
 
 def test_a_dollar_ceiling_lowers_max_tokens_to_fit_and_is_never_crossed(server, arith_prompts):
-    prompt = "€€€€€€€€ " + arith_prompts[0]  # 8 characters of 3 bytes: one token each for the tiny tokenizer
-    bound = len(prompt.encode()) + 1  # no tokenizer named: the byte bound (and a BOS)
+    prompt = "€€€€€€€€ " + arith_prompts[0]  # 8 characters of 3 bytes: one token each (tiny tokenizer)
+    bound = len(prompt.encode()) + 2  # no tokenizer named: the byte bound (and 2 for special tokens)
     ceiling = (bound * 0.15 + 10 * 0.6) / 1e6  # room for exactly 10 output tokens at the bound
     client = OpenAIGenerator("tiny-0.3m", base_url=server.url, price=PRICE, max_request_dollars=ceiling)
     [[c]] = client.generate([prompt], FREE, [[3]])
     assert c.generated_tokens == 10 and c.finish_reason == "length"
-    assert c.dollars <= ceiling * (1 + 1e-12) and c.prompt_tokens == bound - 16  # the true prompt is shorter than its bound
+    assert c.dollars <= ceiling * (1 + 1e-12) and c.prompt_tokens == bound - 17  # the true prompt is shorter
     exact = OpenAIGenerator("tiny-0.3m", base_url=server.url, price=PRICE, max_request_dollars=ceiling,
                             tokenizer="tiny-0.3m")  # an exact prompt count leaves room for more output
     [[e]] = exact.generate([prompt], FREE, [[3]])
-    assert e.generated_tokens == 10 + 4 and e.dollars <= ceiling * (1 + 1e-12)  # 16 prompt tokens at 0.15 buy 4 at 0.6
+    assert e.generated_tokens == 10 + 4 and e.dollars <= ceiling * (1 + 1e-12)  # 17 prompt tokens at 0.15 buy 4 at 0.6
     assert client.usage_check.over_ceiling == exact.usage_check.over_ceiling == 0
+    assert client.usage_check.lowered == exact.usage_check.lowered == 1
 
 
 def test_a_prompt_that_alone_crosses_the_ceiling_sends_nothing(server, arith_prompts):
@@ -63,6 +64,9 @@ def test_a_prompt_that_alone_crosses_the_ceiling_sends_nothing(server, arith_pro
     client = OpenAIGenerator("tiny-0.3m", base_url=server.url, price=PRICE, max_request_dollars=1e-6)
     with pytest.raises(ConfigError, match=r"max_request_dollars=1e-06: a prompt of up to \d+ tokens costs"):
         client.generate(arith_prompts[:1], FREE, [[0]])
+    both = OpenAIGenerator("tiny-0.3m", base_url=server.url, price=PRICE, max_request_dollars=2e-6)
+    with pytest.raises(ConfigError, match="nothing was sent"):  # "1+1" fits; the long prompt stops the whole call
+        both.generate(["1+1", arith_prompts[0]], FREE, [[0, 1], [0]])
     assert server.requests == before
 
 
@@ -95,12 +99,16 @@ def test_a_misreporting_server_is_counted_and_said_once(arith_prompts, capsys):
         client = OpenAIGenerator("tiny-0.3m", base_url=srv.url, tokenizer="tiny-0.3m", price=PRICE,
                                  max_request_dollars=ceiling)
         [row] = client.generate([prompt], FREE, [[1, 2, 3]])
+        chat = OpenAIGenerator("tiny-0.3m", base_url=srv.url, tokenizer="tiny-0.3m", endpoint="chat")
+        chat.generate([prompt], FREE, [[1]])  # no chat template here: the prompt as sent cannot be counted
     finally:
         srv.stop()
     check = client.usage_check
     assert (check.requests, check.prompt_off, check.completion_off, check.over_ceiling) == (3, 3, 0, 3)
+    assert (chat.usage_check.requests, chat.usage_check.prompt_off) == (1, 0)
     err = capsys.readouterr().err
-    assert err.count("usage check") == 2 and "prompt tokens where generator.tokenizer counts" in err
+    assert err.count("usage check") == 3 and "prompt tokens where generator.tokenizer counts" in err
+    assert "max_tokens lowered from 40 to 5" in err and check.lowered == 3
     assert "above generator.max_request_dollars" in err
     for c in row:  # the record keeps what the provider charged, priced on its counts
         assert c.prompt_tokens == local + 3 and c.generated_tokens == 5
@@ -123,3 +131,31 @@ def test_a_run_configured_with_the_limits_keeps_them(server, tmp_path):
     execute(cfg, tmp_path, quiet=True)
     lines = read_samples(tmp_path)
     assert len(lines) == 4 and all(x["generated_tokens"] == 4 and 0 < x["dollars"] < 0.001 for x in lines)
+
+
+def test_a_run_recorded_before_the_limits_existed_still_resumes(server, tmp_path):
+    """New settings at their null default are the behaviour before they existed: an older run directory, whose
+    config lacks them, resumes; a new setting with a value is another run."""
+    import json
+
+    from hydra import compose, initialize_config_dir
+
+    from ttc.harness.cli import CONF_DIR
+    from ttc.harness.run import execute
+    from ttc.harness.store import same_config
+
+    def cfg(*extra):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose(config_name="config", overrides=[
+                "generator=openai", f"generator.base_url={server.url}", "strategy=greedy", "verifier=none",
+                "task.per_level=1", "task.levels=[1]", "logger=none", *extra])
+
+    execute(cfg(), tmp_path, quiet=True)
+    record = json.loads((tmp_path / "run.json").read_text())
+    for key in ("max_tokens", "max_request_dollars", "tokenizer"):  # as an older ttc wrote it
+        del record["config"]["generator"][key]
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    execute(cfg(), tmp_path, quiet=True)  # resumes: nothing left to do
+    with pytest.raises(ConfigError, match="holds a run with a different config"):
+        execute(cfg("generator.max_tokens=4"), tmp_path, quiet=True)
+    assert same_config({"a": {"b": 1}}, {"a": {"b": 1, "c": None}}) and not same_config({"a": 1, "b": 2}, {"a": 1})

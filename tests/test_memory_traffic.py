@@ -193,9 +193,10 @@ def test_seconds_from_two_machines_are_flagged(tmp_path):
     execute(cfg, tmp_path / "a", quiet=True)
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     record = json.loads((tmp_path / "b" / "run.json").read_text())
-    record["provenance"]["hardware"] = {"cpu": "NVIDIA Grace", "usable_cores": 72, "gpus": ["H100"]}
+    record["provenance"]["hardware"] = {"cpu": "NVIDIA Grace", "usable_cores": 72,  # as provenance writes it
+                                        "gpus": [{"name": "NVIDIA H100 80GB HBM3", "memory_gib": 79.1}]}
     (tmp_path / "b" / "run.json").write_text(json.dumps(record))
     report([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "rep"), "--cost", "seconds"])
     data = json.loads((tmp_path / "rep" / "report.json").read_text())
-    assert "NVIDIA Grace, 72 cores, 1x H100" in data["cost"]
+    assert "NVIDIA Grace, 72 cores, 1x NVIDIA H100 80GB HBM3" in data["cost"]
     assert any("2 different machines" in w for w in data["warnings"])

@@ -63,4 +63,18 @@ def test_lines_ledgers_curves_and_the_report_carry_weight_bytes(tmp_path):
     data = json.loads((tmp_path / "rep" / "report.json").read_text())
     at = {r["budget"]: r for r in data["curves"] if r["series"] == "majority" and r["level"] == "all"}
     want = {int(r["budget"]): float(r["kv_bytes_per_problem"]) + float(r["weight_bytes_per_problem"]) for r in rows}
-    assert data["cost"] == "memory bytes (KV + weights)" and at[4]["flops_per_problem"] == pytest.approx(want[4], rel=1e-4)
+    assert data["cost"] == "memory bytes (KV + weights)"
+    assert at[4]["flops_per_problem"] == pytest.approx(want[4], rel=1e-4)
+    # a run that booked none (vLLM, an API, an older record) is named when the axis reads weights
+    import shutil
+
+    shutil.copytree(tmp_path / "run", tmp_path / "older")
+    raw = [json.loads(x) for x in (tmp_path / "older" / "samples.jsonl").read_text().splitlines()]
+    for x in raw:
+        x.pop("weight_bytes", None)
+        if "ledger" in x:
+            x["ledger"].pop("weight_bytes", None)
+    (tmp_path / "older" / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in raw))
+    report([str(tmp_path / "run"), str(tmp_path / "older"), "--out", str(tmp_path / "rep2"), "--cost", "memory_bytes"])
+    warnings = json.loads((tmp_path / "rep2" / "report.json").read_text())["warnings"]
+    assert any("1 of 2 runs book no weight reads" in w and str(tmp_path / "older") in w for w in warnings)

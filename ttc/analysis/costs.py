@@ -1,6 +1,5 @@
-"""The cost axis of a report (`ttc report --cost flops|eflops|kv_bytes|weight_bytes|memory_bytes|tokens|dollars|seconds [--hardware h100]`): which measure
-of a per-problem record is its cost, so curves, Pareto frontiers, the compute-optimal choice and the exchange are
-all drawn on it.
+"""The cost axis of a report (`ttc report --cost COST [--hardware h100]`): which measure of a per-problem record
+is its cost, so curves, Pareto frontiers, the compute-optimal choice and the exchange are all drawn on it.
 
 - flops: generator + verifier FLOPs (ttc.contracts.cards), the default;
 - eflops: Kinetics' effective FLOPs, the FLOPs plus the KV-cache bytes the decode steps read times the
@@ -13,10 +12,11 @@ all drawn on it.
 - tokens: generated tokens;
 - dollars: what a priced API charged (generator.price); refused for runs without prices, never invented;
 - seconds: the wall-clock the strategy calls took on the machine that ran them (each run.json's provenance
-  says which, and the axis is labelled with it: `machine`), a batch's share per problem; a pool's budget k is k/n of its problem's seconds. Measured, so
-  not a curves.csv column (a resumed run's files must equal an uninterrupted one's): the report reads it
-  from the ledgers.
-Records written before kv_bytes was recorded count 0 bytes. `disagreements` names the arms two axes order
+  says which, and the axis is labelled with it: `machine`), a batch's share per problem; a pool's budget k is
+  k/n of its problem's seconds. Measured, so not a curves.csv column (a resumed run's files must equal an
+  uninterrupted one's): the report reads it from the ledgers.
+Records written before kv_bytes was recorded count 0 bytes, and so do engines that book no weight reads (the
+report names such runs when the axis reads weights: `unbooked`). `disagreements` names the arms two axes order
 differently: where memory traffic, not arithmetic, decides which strategy is cheaper (the Kinetics finding).
 """
 
@@ -44,10 +44,16 @@ def label(cost: Cost, hardware: str, machines: Iterable[str] = ()) -> str:
     return f"{LABELS[cost]} ({'; '.join(named)})" if cost == "seconds" and named else LABELS[cost]
 
 
+UNRECORDED = "a machine run.json does not name"
+
+
 def machine(record: dict) -> str:
-    """The machine a run's seconds were measured on, from its run.json provenance (`hardware`)."""
+    """The machine a run's seconds were measured on, from its run.json provenance (`hardware`: CPU, usable
+    cores, GPUs as ttc.harness.provenance records them); UNRECORDED where it has none."""
     hw = (record.get("provenance") or {}).get("hardware") or {}
-    gpus = hw.get("gpus") or []
+    if not hw:
+        return UNRECORDED
+    gpus = [g.get("name", "GPU") if isinstance(g, dict) else str(g) for g in hw.get("gpus") or []]
     cores = hw.get("usable_cores") or hw.get("cores")
     parts = [str(hw.get("cpu") or "unknown CPU")] + ([f"{cores} cores"] if cores else [])
     return ", ".join(parts + ([f"{len(gpus)}x {gpus[0]}"] if gpus else []))
@@ -71,6 +77,14 @@ def measure(record: dict, cost: Cost, hardware: str) -> float:
     if cost == "seconds":
         return record.get("seconds", 0.0)
     return float(record["gen_tokens"])
+
+
+def unbooked(runs: dict[str, list[dict]], cost: str) -> list[str]:
+    """The runs (name -> per-problem records) whose records book no weight reads, on an axis that reads them:
+    vLLM, an API, or a run written before weights were booked count KV reads alone there."""
+    if cost not in ("weight_bytes", "memory_bytes"):
+        return []
+    return sorted(name for name, records in runs.items() if not any(r.get("weight_bytes") for r in records))
 
 
 def on_axis(records: list[dict], cost: str, hardware: str) -> list[dict]:

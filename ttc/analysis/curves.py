@@ -26,8 +26,8 @@ from ttc.contracts.vocab import Span
 # `best_of_n` whatever rule reads it), `selection` the rule that picks the answer, `level` a difficulty or "all".
 COLUMNS = ["model", "series", "strategy", "selection", "verifier", "budget", "budget_unit", "level", "n_problems",
            "accuracy", "ci_low", "ci_high", "estimator", "mc_se", "gen_tokens_per_problem",
-           "thinking_tokens_per_problem", "flops_per_problem", "kv_bytes_per_problem", "weight_bytes_per_problem", "dollars_per_problem",
-           "pretrain_flops"]
+           "thinking_tokens_per_problem", "flops_per_problem", "kv_bytes_per_problem", "weight_bytes_per_problem",
+           "dollars_per_problem", "pretrain_flops"]
 METRICS = MEASURES  # selections that read the grades: measures, never arms (ttc.contracts.selections)
 __all__ = ["COLUMNS", "METRICS", "POOL_STRATEGY", "budgets", "per_problem", "problem_records", "series_label",
            "summarize"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ttc.analysis.collect import LoadedRun, find_records, incomplete, load
 from ttc.analysis.diagnostics import Scored, overoptimisation
-from ttc.analysis.costs import COSTS, disagreements, label, machine, on_axis
+from ttc.analysis.costs import COSTS, UNRECORDED, disagreements, label, machine, on_axis, unbooked
 from ttc.analysis.curves import summarize
 from ttc.analysis.exchange import RATIOS, exchange
 from ttc.contracts.rules import bin_of
@@ -80,9 +80,15 @@ def build(paths: list[str], n_bins: int = 5, probe_m: int = 4, ratios=RATIOS, al
     if cost != "flops":
         notes += [f"FLOPs and {axis} rank these arms differently: {line}"
                   for line in disagreements(summarize(counted), curves, cost)]
-    if cost == "seconds" and len(set(machines)) > 1:
-        notes.append(f"--cost seconds compares runs measured on {len(set(machines))} different machines ("
-                     f"{'; '.join(sorted(set(machines)))}): their seconds are not one currency")
+    blind = unbooked({str(run.path): run.records for run in runs}, cost)
+    if blind:
+        notes.append(f"--cost {cost}: {len(blind)} of {len(runs)} runs book no weight reads (an engine that batches "
+                     f"out of ttc's sight, vLLM or an API, or a run recorded before they were): {', '.join(blind)}; "
+                     f"their costs count KV reads alone")
+    named = set(machines) - {UNRECORDED}
+    if cost == "seconds" and len(named) > 1:
+        notes.append(f"--cost seconds compares runs measured on {len(named)} different machines ("
+                     f"{'; '.join(sorted(named))}): their seconds are not one currency")
     out: dict = {"runs": [str(r.path) for r in runs], "incomplete": unfinished, "curves": curves, "pareto": {},
                  "oracle": [], "predicted": [], "exchange": [], "policies": {}, "cost": axis}
     oracle_bins = {}
@@ -225,7 +231,8 @@ def warnings(data: dict) -> list[str]:
             if r["difficulty"] == "all" and r["gain"] is not None and r["gain_ci_low"] <= 0:
                 weak.setdefault((r["model"], r["baseline"].rsplit(" @", 1)[0]), []).append(r)
         for (model, baseline), rs in weak.items():
-            at = "; ".join(f"{r['budget_flops']:.3g} {data.get('cost', 'FLOPs')} {r['gain']:+.3f} [{r['gain_ci_low']:+.3f}, "
+            unit = data.get("cost", "FLOPs")
+            at = "; ".join(f"{r['budget_flops']:.3g} {unit} {r['gain']:+.3f} [{r['gain_ci_low']:+.3f}, "
                            f"{r['gain_ci_high']:+.3f}]" for r in sorted(rs, key=lambda r: r["budget_flops"]))
             out.append(f"the {kind}-difficulty policy of {model} is not presented as compute-optimal at "
                        f"{len(rs)} budget{'s' * (len(rs) > 1)}, where its gain over its baseline {baseline} does "

@@ -81,7 +81,8 @@ class SampleLine(RunMeta):
 
 META_FIELDS = tuple(RunMeta.__annotations__)
 SHARED = ("ledger", "prompt", "reference")  # per problem: on a problem's first line only (see `compact`)
-OPTIONAL = ("selection", "prompt", "reference", "speculation", "kv_bytes", "weight_bytes", "dollars")  # absent from lines written before they were recorded
+# absent from lines written before they were recorded
+OPTIONAL = ("selection", "prompt", "reference", "speculation", "kv_bytes", "weight_bytes", "dollars")
 REQUIRED = tuple(k for k in SampleLine.__annotations__ if k not in OPTIONAL)
 
 

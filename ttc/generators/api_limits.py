@@ -3,15 +3,18 @@
 - `generator.max_tokens` is a ceiling on every request's `max_tokens`, whatever the strategy asks for.
 - `generator.max_request_dollars` is a ceiling on one request's charge; it needs `generator.price`. Before a
   request is sent, its prompt is bounded from above (the local tokenizer's count where `generator.tokenizer`
-  names one, else the prompt's UTF-8 bytes plus `CHAT_MARGIN` tokens for a chat template: a byte-level BPE or
-  byte-fallback tokenizer never makes more tokens than bytes) and `max_tokens` is lowered so that the prompt at
-  the input price plus `max_tokens` at the output price stays within the ceiling. A prompt that alone costs more
-  is one line and nothing is sent. A provider that charges more than that (hidden reasoning tokens) is counted
-  in `UsageCheck.over_ceiling` and said once.
+  names one, else the prompt's UTF-8 bytes plus `CHAT_MARGIN` tokens for a chat template, or 2 for special
+  tokens and a dummy prefix: a byte-level BPE or byte-fallback tokenizer never makes more tokens than bytes) and
+  `max_tokens` is lowered so that the prompt at the input price plus `max_tokens` at the output price stays
+  within the ceiling (counted in `UsageCheck.lowered`, said once). Every prompt of a call is priced before any
+  request is sent: a prompt that alone costs more is one line and nothing of the call is sent. A provider that
+  charges more than that (hidden reasoning tokens) is counted in `UsageCheck.over_ceiling` and said once.
 - `generator.tokenizer` (a bundled model name or a directory, like `card`) counts each request's prompt and
-  completion locally; `UsageCheck` compares them with the provider's `usage`. The prompt must agree exactly; a
-  completion (with the stop string the provider names in `stop_reason`, which it generated and counted but cut
-  from the text) within `COMPLETION_SLACK` tokens: a text re-tokenised may merge differently at its ends. Disagreements are counted and the first is said once, on stderr.
+  completion locally; `UsageCheck` compares them with the provider's `usage`. The prompt must agree exactly
+  (not compared on the chat endpoint when the tokenizer has no chat template: the provider's template is
+  unknown); a completion (with the stop string the provider names in `stop_reason`, which it generated and
+  counted but cut from the text) within `COMPLETION_SLACK` tokens: a text re-tokenised may merge differently at
+  its ends. Disagreements are counted and the first of each kind is said once, on stderr.
 Knows nothing about HTTP: it turns prompts, prices and token counts into limits and verdicts.
 """
 
@@ -68,20 +71,23 @@ class RequestLimits:
 @dataclass
 class UsageCheck:
     """Running tallies of the provider's usage against local counts: `requests` compared, `prompt_off` and
-    `completion_off` disagreements, `over_ceiling` requests charged above the dollar ceiling."""
+    `completion_off` disagreements, `over_ceiling` requests charged above the dollar ceiling, and `lowered`
+    requests whose max_tokens the ceiling lowered."""
 
     requests: int = 0
     prompt_off: int = 0
     completion_off: int = 0
     over_ceiling: int = 0
+    lowered: int = 0
     said: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def compare(self, local_prompt: int, local_completion: int, prompt: int, completion: int) -> None:
-        """Count one request's local counts against the provider's; the first disagreement is said once."""
+    def compare(self, local_prompt: int | None, local_completion: int, prompt: int, completion: int) -> None:
+        """Count one request's local counts against the provider's (`local_prompt` None: not comparable); the
+        first disagreement of each kind is said once."""
         with self.lock:
             self.requests += 1
-            if local_prompt != prompt:
+            if local_prompt is not None and local_prompt != prompt:
                 self.prompt_off += 1
                 self._say("prompt", f"the provider counted {prompt} prompt tokens where generator.tokenizer "
                                     f"counts {local_prompt}")
@@ -89,6 +95,13 @@ class UsageCheck:
                 self.completion_off += 1
                 self._say("completion", f"the provider counted {completion} completion tokens where "
                                         f"generator.tokenizer counts {local_completion}")
+
+    def lower(self, wanted: int, sent: int, requests: int, ceiling: float) -> None:
+        """Count `requests` sent with max_tokens lowered from `wanted` to `sent` by the ceiling; said once."""
+        with self.lock:
+            self.lowered += requests
+            self._say("lowered", f"max_tokens lowered from {wanted} to {sent} to keep a request within "
+                                 f"generator.max_request_dollars={ceiling:g}; its output may be cut")
 
     def overcharged(self, dollars: float, ceiling: float) -> None:
         """Count a request charged above its ceiling; said once."""
@@ -114,6 +127,7 @@ class LocalCounter:
 
         self.tokenizer = AutoTokenizer.from_pretrained(str(resolve_model(source, "generator.tokenizer")))
         self.chat = chat and bool(getattr(self.tokenizer, "chat_template", None))
+        self.exact = self.chat or not chat  # counts the prompt as sent (a chat without a template: it cannot)
 
     def prompt(self, text: str) -> int:
         """Tokens of the prompt as sent: one user message in the chat template, or the raw prompt."""
@@ -132,4 +146,4 @@ def prompt_bound(text: str, chat: bool, counter: LocalCounter | None) -> int:
     (plus CHAT_MARGIN for a chat template)."""
     if counter is not None:
         return counter.prompt(text) + (CHAT_MARGIN if chat and not counter.chat else 0)
-    return len(text.encode()) + (CHAT_MARGIN if chat else 1)
+    return len(text.encode()) + (CHAT_MARGIN if chat else 2)

@@ -117,16 +117,20 @@ class OpenAIGenerator:
                  seeds: Sequence[Sequence[int]]) -> list[list[Completion]]:
         """Generator.generate (ttc.contracts.protocols): len(seeds[i]) seeded completions of prompts[i]."""
         refuse(params, "generator=openai")
+        chat = self.endpoint == "chat"  # every prompt's limit first: one over the ceiling stops the call unsent
+        limits = [self.limits.tokens(params.max_tokens, prompt_bound(p, chat, self.counter) if self.limits.max_dollars
+                                     else 0) for p in prompts]
         jobs = [(i, j, p, s) for i, (p, row) in enumerate(zip(prompts, seeds)) for j, s in enumerate(row)]
-        done = self._map(lambda job: self._one(job[2], params, job[3], job[1]), jobs)
+        for limit, row in zip(limits, seeds):
+            if limit < min(params.max_tokens, self.limits.max_tokens or params.max_tokens):
+                self.usage_check.lower(params.max_tokens, limit, len(row), self.limits.max_dollars)
+        done = self._map(lambda job: self._one(job[2], params, job[3], job[1], limits[job[0]]), jobs)
         out: list[list[Completion]] = [[] for _ in prompts]
         for (i, _, _, _), completion in zip(jobs, done):
             out[i].append(completion)
         return out
 
-    def _one(self, prompt: str, params: SamplingParams, seed: int, index: int) -> Completion:
-        limit = self.limits.tokens(params.max_tokens, prompt_bound(prompt, self.endpoint == "chat", self.counter)
-                                   if self.limits.max_dollars else 0)
+    def _one(self, prompt: str, params: SamplingParams, seed: int, index: int, limit: int) -> Completion:
         body = {"model": self.model, "max_tokens": limit, "temperature": params.temperature,
                 "top_p": params.top_p, "seed": int(seed) % 2**31, "n": 1}
         if params.top_k:
@@ -167,7 +171,8 @@ class OpenAIGenerator:
 
     def _check_usage(self, prompt: str, text: str, p_tok: int, g_tok: int, dollars: float | None) -> None:
         if self.counter is not None:
-            self.usage_check.compare(self.counter.prompt(prompt), self.counter.completion(text), p_tok, g_tok)
+            local = self.counter.prompt(prompt) if self.counter.exact else None
+            self.usage_check.compare(local, self.counter.completion(text), p_tok, g_tok)
         if self.limits.max_dollars is not None and dollars is not None and dollars > self.limits.max_dollars:
             self.usage_check.overcharged(dollars, self.limits.max_dollars)
 

@@ -66,12 +66,14 @@ class Spending:
                 continue
             unit = UNITS[measure]
             mine = f"{self.spent[measure]:.4g} {unit} spent on {self.problems} of {total} problems"
-            spent = mine if self.others is None else f"{before:.4g} {unit} spent by the sweep's jobs ({mine} of this one)"
+            spent = (mine if self.others is None
+                     else f"{before:.4g} {unit} spent by the sweep's jobs ({mine} of this one)")
+            ahead = (f"and the next batch of {batch} would spend ~{mean * batch:.4g} more" if before < cap
+                     else "so the cap is spent before this job's next batch")
             return (f"budget_cap.{measure}={cap:.4g} reached{' by the sweep' if self.others is not None else ''}: "
-                    f"{spent}, and the next batch of {batch} would spend ~{mean * batch:.4g} more; the finished "
-                    f"problems are kept and their curves written. Raise it (budget_cap.{measure}="
-                    f"{max(cap * 2, before + mean * batch):.3g}) or set budget_cap.{measure}=null and "
-                    f"{self.rerun} to resume")
+                    f"{spent}, {ahead}; the finished problems are kept and their curves written. Raise it "
+                    f"(budget_cap.{measure}={max(cap * 2, before + mean * batch):.3g}) or set "
+                    f"budget_cap.{measure}=null and {self.rerun} to resume")
         return None
 
 
@@ -173,8 +175,8 @@ class RunCap:
         if spend is None:
             return RunCap(None, None)
         if "dollars" in spend.caps and not priced:
-            raise ConfigError("budget_cap.dollars needs a priced generator (generator=openai with generator.price=...); "
-                              "a local model's dollars are not invented")
+            raise ConfigError("budget_cap.dollars needs a priced generator (generator=openai with "
+                              "generator.price=...); a local model's dollars are not invented")
         spend.add(finished)
         if sweep is None:
             return RunCap(spend, None)

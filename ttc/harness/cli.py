@@ -216,7 +216,7 @@ def _prepare(argv: list[str], side: Side, check: bool) -> None:
 def _hydra(side: Side) -> None:
     """Hydra's run or sweep with `side` handed to its jobs and its summary; `side` is stopped on every way out:
     after its queued work when all went well, at once on an error or Ctrl-C."""
-    global _side
+    global _side, _sweep_dir
     _side = side
     try:
         _app()
@@ -229,7 +229,7 @@ def _hydra(side: Side) -> None:
         side.stop(now=exit_.code not in (None, 0))
         raise
     finally:
-        _side = IN_PROCESS
+        _side, _sweep_dir = IN_PROCESS, None
     side.stop()
 
 
@@ -238,43 +238,46 @@ class SweepSummary(Callback):
     and print one table."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Merge shards, then write and print the sweep's merged curves."""
-        from ttc.analysis.outputs import asked_rows, format_table, read_csv, to_csv, write_png
-        from ttc.contracts.rundir import write_atomic
-
+        """Merge shards, then write and print the sweep's merged curves; a sweep its budget cap stopped ends with
+        one line naming the jobs it left unfinished (exit 2), whether or not its shards could be merged."""
         sweep, caps = Path(config.hydra.sweep.dir), config.get("budget_cap") or {}
         try:
-            runs = merge_sweep_shards(sweep)
+            _summarise(sweep, merge_sweep_shards(sweep))
         except ConfigError as err:
-            print(f"ttc: shards not merged: {err}", file=sys.stderr)
-            return
-        from ttc.analysis.collect import Series
-        from ttc.contracts.rundir import read_record
-
-        rows, asked, series = [], [], Series()
-        for run in sorted(r for r in runs if (r / "curves.csv").exists()):
-            config, own = read_record(run)["config"], read_csv(run / "curves.csv")
-            kept = series.take(run.name, config, own,
-                               key=lambda r: (r["series"], r["verifier"], r["model"], r["budget_unit"]),
-                               point=lambda r: (r["budget"], r["level"]),
-                               value=lambda r: (r["accuracy"], r["flops_per_problem"]), tag=run.name)
-            rows += kept
-            selection = config["strategy"].get("selection")
-            asked += asked_rows(kept, selection) or asked_rows(own, selection)  # a repeat: the earlier equal rows
-        for note in series.notes:
-            print(f"ttc: note: {note}", file=sys.stderr)
-        if rows:
-            write_atomic(sweep / "curves.csv", to_csv(rows))
-            _side.call(write_png, sweep / "curves.png", rows, str(sweep)).result()
-            print(format_table(rows, asked=asked))
-            print(f"sweep directory: {sweep}")
-            if list((sweep / "wandb").glob("offline-run-*")):
-                print(f"W&B (offline): upload the whole sweep with: wandb sync {sweep / 'wandb'}/offline-run-*")
+            print(f"ttc: shards not merged: {err} (in this sweep: {resume_sweep(sweep)})", file=sys.stderr)
         capped = capped_jobs(sweep) if any(v is not None for v in caps.values()) else []
         if capped:
             fail(ConfigError(f"budget_cap stopped the sweep: {len(capped)} of its jobs did not finish ("
                              f"{', '.join(capped)}); the finished problems are kept. Raise budget_cap or set it to "
                              f"null and {resume_sweep(sweep)} to resume"), _side)
+
+
+def _summarise(sweep: Path, runs: list[Path]) -> None:
+    """Every run's curves into the sweep directory (curves.csv, curves.png) and one table printed."""
+    from ttc.analysis.collect import Series
+    from ttc.analysis.outputs import asked_rows, format_table, read_csv, to_csv, write_png
+    from ttc.contracts.rundir import read_record, write_atomic
+
+    rows, asked, series = [], [], Series()
+    for run in sorted(r for r in runs if (r / "curves.csv").exists()):
+        config, own = read_record(run)["config"], read_csv(run / "curves.csv")
+        kept = series.take(run.name, config, own,
+                           key=lambda r: (r["series"], r["verifier"], r["model"], r["budget_unit"]),
+                           point=lambda r: (r["budget"], r["level"]),
+                           value=lambda r: (r["accuracy"], r["flops_per_problem"]), tag=run.name)
+        rows += kept
+        selection = config["strategy"].get("selection")
+        asked += asked_rows(kept, selection) or asked_rows(own, selection)  # a repeat: the earlier equal rows
+    for note in series.notes:
+        print(f"ttc: note: {note}", file=sys.stderr)
+    if not rows:
+        return
+    write_atomic(sweep / "curves.csv", to_csv(rows))
+    _side.call(write_png, sweep / "curves.png", rows, str(sweep)).result()
+    print(format_table(rows, asked=asked))
+    print(f"sweep directory: {sweep}")
+    if list((sweep / "wandb").glob("offline-run-*")):
+        print(f"W&B (offline): upload the whole sweep with: wandb sync {sweep / 'wandb'}/offline-run-*")
 
 
 def capped_jobs(sweep: Path) -> list[str]:

@@ -44,7 +44,7 @@ class RunStore:
         if not (self.root / RECORD).exists():
             return None
         old = read_record(self.root)
-        if {k: v for k, v in old["config"].items() if k not in NOT_IDENTITY} != config:
+        if not same_config({k: v for k, v in old["config"].items() if k not in NOT_IDENTITY}, config):
             raise ConfigError(
                 f"run directory {self.root} holds a run with a different config; "
                 f"pass hydra.run.dir=NEW_DIR or delete it"
@@ -128,6 +128,15 @@ class RunStore:
     def problems(self) -> SampleStream:
         """The finished problems' lines, one problem at a time (one pass, one problem's block in memory)."""
         return SampleStream(self.root)
+
+
+def same_config(old: Any, new: Any) -> bool:
+    """Whether a recorded config and this run's are one run: equal, except that a setting added since the record
+    was written (absent from it) is the same run at its null default, which is the behaviour before it existed."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return (set(old) <= set(new) and all(same_config(old[k], new[k]) for k in old)
+                and all(new[k] is None for k in set(new) - set(old)))
+    return old == new
 
 
 def _append(path: Path, text: str) -> None:

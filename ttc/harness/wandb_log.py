@@ -41,7 +41,7 @@ from ttc.contracts.rundir import TREES, SampleStream, read_trees
 
 MODES = ("online", "offline", "disabled")
 CURVE_KEYS = ("accuracy", "ci_low", "ci_high")
-COST_KEYS = ("kv_bytes_per_problem", "weight_bytes_per_problem", "dollars_per_problem")  # the other cost axes, logged too
+COST_KEYS = ("kv_bytes_per_problem", "weight_bytes_per_problem", "dollars_per_problem")  # other cost axes, logged
 CHART_COLUMNS = ("series", "log10_flops_per_problem", "accuracy", "ci_low", "ci_high", "budget", "budget_unit")
 TREE_ROWS = 1_000  # problems whose tree goes into the W&B trees table (HTML media: ~10-100 KB each)
 TABLE_ROWS = 10_000  # W&B's row limit for a logged table (wandb.Table.MAX_ROWS): the first problems, beyond it none

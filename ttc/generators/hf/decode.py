@@ -2,8 +2,9 @@
 its n sample rows, so samples 2..n count their prompt as cached tokens; every row then decodes one token per
 forward with its own seed (ttc.generators.hf.sampling), and rows that finish are pruned from the batch so they stop
 costing decode steps. Each row is booked 1/rows of every forward it is part of (its share of the weights read:
-the batch's prefill counts as one forward over every row). The cache appends in place (ttc.generators.hf.cache); the records and their FLOPs are
-ttc.generators.hf.records'. Knows nothing about tasks, strategies or configs.
+the batch's prefill counts as one forward over every row; a call that first reads prefixes several prompts share
+runs one more prefill forward, not booked). The cache appends in place (ttc.generators.hf.cache); the records and
+their FLOPs are ttc.generators.hf.records'. Knows nothing about tasks, strategies or configs.
 """
 
 from __future__ import annotations
