@@ -55,3 +55,26 @@ def test_a_sweep_shares_its_cap_in_launch_order_and_resumes(tmp_path):
     for job in JOBS:
         assert _texts(capped / job) == _texts(whole / job)
         assert (capped / job / "curves.csv").read_text() == (whole / job / "curves.csv").read_text()
+
+
+def test_a_capped_sweep_whose_shards_cannot_merge_still_ends_with_its_line(tmp_path, monkeypatch, capsys):
+    """A shard the cap stopped leaves its run unmergeable; the sweep still names its unfinished jobs (exit 2)."""
+    import pytest
+    from omegaconf import OmegaConf
+
+    from ttc.contracts.errors import ConfigError
+    from ttc.harness import cli
+
+    for job in ("shard=0", "shard=1"):
+        (tmp_path / job / ".hydra").mkdir(parents=True)
+
+    def unmergeable(sweep):
+        raise ConfigError("merge: shards [1] of 2 are missing; have [0]")
+
+    monkeypatch.setattr(cli, "merge_sweep_shards", unmergeable)
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}, "budget_cap": {"flops": 1e9}})
+    with pytest.raises(SystemExit) as stopped:
+        cli.SweepSummary().on_multirun_end(config)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and f"(in this sweep: rerun the same command with hydra.sweep.dir={tmp_path})" in err
+    assert "2 of its jobs did not finish (shard=0, shard=1)" in err
