@@ -63,7 +63,7 @@ def test_a_capped_sweep_whose_shards_cannot_merge_still_ends_with_its_line(tmp_p
     from omegaconf import OmegaConf
 
     from ttc.contracts.errors import ConfigError
-    from ttc.harness import cli
+    from ttc.harness import sweep
 
     for job in ("shard=0", "shard=1"):
         (tmp_path / job / ".hydra").mkdir(parents=True)
@@ -71,10 +71,10 @@ def test_a_capped_sweep_whose_shards_cannot_merge_still_ends_with_its_line(tmp_p
     def unmergeable(sweep):
         raise ConfigError("merge: shards [1] of 2 are missing; have [0]")
 
-    monkeypatch.setattr(cli, "merge_sweep_shards", unmergeable)
+    monkeypatch.setattr(sweep, "merge_sweep_shards", unmergeable)
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}, "budget_cap": {"flops": 1e9}})
     with pytest.raises(SystemExit) as stopped:
-        cli.SweepSummary().on_multirun_end(config)
+        sweep.SweepSummary().on_multirun_end(config)
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and f"(in this sweep: rerun the same command with hydra.sweep.dir={tmp_path})" in err
     assert "2 of its jobs did not finish (shard=0, shard=1)" in err

@@ -19,11 +19,9 @@ import errno
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from ttc.contracts.errors import ConfigError, bad_choice
@@ -36,8 +34,8 @@ register()  # ${model_dir:NAME} in configs
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = ("task", "generator", "strategy", "verifier", "logger", "experiment")
 # The command's side worker while `main` runs Hydra (InProcess otherwise). Hydra calls the job (`_app`) and the
-# sweep's summary (`SweepSummary`, built from the config) with no argument of ours: they read it here, and hand
-# it on to the run (run.execute) as an argument. A launcher that runs jobs in other processes sends this as
+# sweep's summary (ttc.harness.sweep.SweepSummary, built from the config) with no argument of ours: they read it
+# here, and hand it on to the run (run.execute) as an argument. A launcher that runs jobs in other processes sends this as
 # InProcess (SideWorker pickles so). `_sweep_dir`: the sweep's directory once a sweep's job has started (an
 # interrupted sweep names it: its default is dated, so the same command alone would start another sweep).
 _side: Side = IN_PROCESS
@@ -231,81 +229,6 @@ def _hydra(side: Side) -> None:
     finally:
         _side, _sweep_dir = IN_PROCESS, None
     side.stop()
-
-
-class SweepSummary(Callback):
-    """After a multirun: merge the shards of each run, then every run's curves into the sweep directory,
-    and print one table."""
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Merge shards, then write and print the sweep's merged curves; a sweep its budget cap stopped ends with
-        one line naming the jobs it left unfinished (exit 2), whether or not its shards could be merged."""
-        sweep, caps = Path(config.hydra.sweep.dir), config.get("budget_cap") or {}
-        try:
-            _summarise(sweep, merge_sweep_shards(sweep))
-        except ConfigError as err:
-            print(f"ttc: shards not merged: {err} (in this sweep: {resume_sweep(sweep)})", file=sys.stderr)
-        capped = capped_jobs(sweep) if any(v is not None for v in caps.values()) else []
-        if capped:
-            fail(ConfigError(f"budget_cap stopped the sweep: {len(capped)} of its jobs did not finish ("
-                             f"{', '.join(capped)}); the finished problems are kept. Raise budget_cap or set it to "
-                             f"null and {resume_sweep(sweep)} to resume"), _side)
-
-
-def _summarise(sweep: Path, runs: list[Path]) -> None:
-    """Every run's curves into the sweep directory (curves.csv, curves.png) and one table printed."""
-    from ttc.analysis.collect import Series
-    from ttc.analysis.outputs import asked_rows, format_table, read_csv, to_csv, write_png
-    from ttc.contracts.rundir import read_record, write_atomic
-
-    rows, asked, series = [], [], Series()
-    for run in sorted(r for r in runs if (r / "curves.csv").exists()):
-        config, own = read_record(run)["config"], read_csv(run / "curves.csv")
-        kept = series.take(run.name, config, own,
-                           key=lambda r: (r["series"], r["verifier"], r["model"], r["budget_unit"]),
-                           point=lambda r: (r["budget"], r["level"]),
-                           value=lambda r: (r["accuracy"], r["flops_per_problem"]), tag=run.name)
-        rows += kept
-        selection = config["strategy"].get("selection")
-        asked += asked_rows(kept, selection) or asked_rows(own, selection)  # a repeat: the earlier equal rows
-    for note in series.notes:
-        print(f"ttc: note: {note}", file=sys.stderr)
-    if not rows:
-        return
-    write_atomic(sweep / "curves.csv", to_csv(rows))
-    _side.call(write_png, sweep / "curves.png", rows, str(sweep)).result()
-    print(format_table(rows, asked=asked))
-    print(f"sweep directory: {sweep}")
-    if list((sweep / "wandb").glob("offline-run-*")):
-        print(f"W&B (offline): upload the whole sweep with: wandb sync {sweep / 'wandb'}/offline-run-*")
-
-
-def capped_jobs(sweep: Path) -> list[str]:
-    """The jobs of a sweep that did not finish (a cap stopped them before or between batches): job directories
-    (Hydra's `.hydra`) with no run.json or none that records an end."""
-    from ttc.contracts.rundir import read_record
-
-    out = []
-    for job in sorted(p.parent for p in sweep.glob("*/.hydra")):
-        record = read_record(job) if (job / "run.json").exists() else {}
-        if "ended" not in (record.get("provenance") or {}):
-            out.append(job.name)
-    return out
-
-
-def merge_sweep_shards(sweep: Path) -> list[Path]:
-    """Merge the shard jobs of every sharded run of a sweep into `sweep/merged/NAME`; return the run
-    directories to summarise (merged runs and unsharded jobs)."""
-    from ttc.contracts.rundir import read_record, shard_of
-    from ttc.harness.shards import merge, merged_name
-
-    runs, shards = [], {}
-    for record in sorted(sweep.glob("*/run.json")):
-        if shard_of(read_record(record.parent)["config"])[1] > 1:
-            shards.setdefault(merged_name(record.parent.name), []).append(record.parent)
-        else:
-            runs.append(record.parent)
-    return runs + [merge(sweep / "merged" / name, dirs) for name, dirs in shards.items()]
 
 
 def merge_command(argv: list[str]) -> None:

@@ -206,7 +206,7 @@ def _execute(cfg: DictConfig, strategy: Strategy, run_dir: Path, quiet: bool, be
 
 def _stopped(line: str, beside: _Beside, rows: list[dict]) -> list[dict]:
     """A run stopped by its budget cap: one line. A run alone raises it (exit 2); a sweep's job says it and
-    returns, so the sweep goes on to its summary (ttc.harness.cli.SweepSummary says what the cap left)."""
+    returns, so the sweep goes on to its summary (ttc.harness.sweep.SweepSummary says what the cap left)."""
     if beside.where is None:
         raise ConfigError(line)
     print(f"ttc: {line}", file=sys.stderr, flush=True)
