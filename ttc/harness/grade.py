@@ -23,7 +23,7 @@ from ttc.analysis.estimators import pass_at_k
 from ttc.contracts.errors import ConfigError
 from ttc.contracts.protocols import BatchGrader, Task
 from ttc.contracts.records import Problem
-from ttc.harness.run import build
+from ttc.harness.components import build
 from ttc.harness.resolvers import register
 from ttc.tasks.files import iter_jsonl
 from ttc.tasks.code_task import CodeTask, check_report

@@ -23,7 +23,7 @@ from hydra import compose, initialize_config_dir
 from ttc.contracts.errors import ConfigError
 from ttc.harness.resolvers import register
 from ttc.harness.progress import RunBar
-from ttc.harness.run import build, build_verifier
+from ttc.harness.components import build, build_verifier
 from ttc.tasks.files import iter_jsonl
 
 KEYS = ("data", "limit", "threshold", "delim")

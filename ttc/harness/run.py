@@ -15,19 +15,17 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from ttc.analysis.outputs import asked_rows, derive_curves, format_table, write_png
 from ttc.contracts.cards import pretraining_flops
 from ttc.contracts.errors import ConfigError
-from ttc.contracts.protocols import (BatchGrader, Carded, ChoiceScorer, Encoding, Generator, Reachable, Strategy,
-                                     SelectionRule, Task, Verifier, VerifierNeed,
-                                     VerifierUse)
+from ttc.contracts.protocols import (BatchGrader, Carded, Generator, Reachable, SelectionRule, Strategy, Task,
+                                     Verifier, VerifierNeed)
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.contracts.samples import sample_lines
 from ttc.harness.cap import RunCap
+from ttc.harness.components import build, build_verifier, check_context, check_fit
 from ttc.harness.fingerprint import model_fingerprints
 from ttc.harness.live import Mirror
 from ttc.harness.meta import card_record, run_meta
@@ -37,29 +35,6 @@ from ttc.harness.provenance import now, provenance
 from ttc.harness.shards import check_shard, shard_batches
 from ttc.harness.side import IN_PROCESS, Side
 from ttc.harness.store import NOT_IDENTITY, RunStore
-
-
-def build(node: Any, group: str, **given: Any) -> Any:
-    """Instantiate a component (with runtime objects `given` as extra arguments); errors in its arguments
-    become one-line ConfigErrors naming the group."""
-    try:
-        return instantiate(node, **given)
-    except InstantiationException as err:
-        cause = err.__cause__ or err
-        if isinstance(cause, ConfigError):
-            raise cause from None
-        raise ConfigError(f"{group}: {cause}") from None
-
-
-def build_verifier(cfg: DictConfig, generator: Generator, strategy: Strategy | None = None) -> Verifier | None:
-    """The run's verifier, built only when the strategy reads it (VerifierUse); one whose config leaves `judge`
-    unset (null) judges with the run's own generator, passed at construction."""
-    node = cfg.get("verifier")
-    if not node or "_target_" not in node or (isinstance(strategy, VerifierUse) and not strategy.reads_verifier()):
-        return None
-    if "judge" in node and node.judge is None:
-        return build(node, "verifier", judge=generator)
-    return build(node, "verifier")
 
 
 def grades(task: Task, batch: Sequence[Problem], results: Sequence[ProblemResult], done: set[str]) -> list[list[bool]]:
@@ -109,31 +84,6 @@ def execute(cfg: DictConfig, run_dir: Path, quiet: bool = False, group: str | No
               f"(set strategy.selection=... to choose another rule)", file=sys.stderr)
     with RunLock(run_dir):
         return _execute(cfg, strategy, Path(run_dir), quiet, _Beside(group, sweep_dir, side))
-
-
-def check_context(generator: Generator, problems: Sequence[Problem], task: str) -> None:
-    """The longest prompt must leave room to generate in the model's context; else one line, before any work."""
-    if not (isinstance(generator, Encoding) and isinstance(generator, Carded)):
-        return
-    sizes = [(len(generator.encode(p.prompt)), p.id) for p in problems]
-    longest, pid = max(sizes)
-    if longest + 1 > generator.card.context:
-        over = sum(1 for n, _ in sizes if n + 1 > generator.card.context)
-        raise ConfigError(f"task={task}: the longest prompt ({pid}) is {longest} tokens and {over} of {len(sizes)} "
-                          f"prompts do not fit the context of {generator.card.context} of {generator.name}; use "
-                          f"a zero-shot chat prompt (task.mode=chat where the task has one) or a longer-context model")
-
-
-def _check_fit(strategy: Strategy, problems: Sequence[Problem]) -> None:
-    """A strategy the task's problems cannot use stops here, before any model loads."""
-    listed = all(p.metadata.get("choices") for p in problems)
-    scorer = isinstance(strategy, ChoiceScorer) and strategy.scores_choices()
-    if scorer and not listed:
-        raise ConfigError(f"strategy={strategy.name} scores the choices a problem lists, and this task's problems "
-                          f"list none (MNLI: task.mode=score); use a generating strategy")
-    if listed and not scorer:
-        raise ConfigError(f"task.mode=score lists label choices for strategy=label_scoring; strategy={strategy.name} "
-                          f"generates, so use task.mode=generate (or strategy=label_scoring)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,7 +171,7 @@ def _open(cfg: DictConfig, strategy: Strategy, run_dir: Path) -> _Opened:
     problems = task.problems()
     if not problems:
         raise ConfigError("task: the task has no problems; check task.path / task.levels")
-    _check_fit(strategy, problems)
+    check_fit(strategy, problems)
     index = {p.id: i for i, p in enumerate(problems)}
     batches = shard_batches(problems, cfg.batch_size, *shard)
     mine = {p.id for b in batches for p in b}

@@ -37,7 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 from ttc.contracts.errors import ConfigError, UpstreamError
 from ttc.contracts.records import Problem, ProblemResult
 from ttc.harness.resolvers import register
-from ttc.harness.run import build, build_verifier
+from ttc.harness.components import build, build_verifier
 from ttc.harness.serve_api import SAMPLING, Request, RequestError, chunks, completion, parse
 from ttc.harness.serve_batch import Batcher, Waiting
 from ttc.harness.serve_record import Recorder
