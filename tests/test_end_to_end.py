@@ -124,11 +124,14 @@ def test_no_verifier_is_built_for_a_strategy_that_never_reads_one(tmp_path, monk
     built nor charged, and the records say `none` (before: loaded, and scoring every sample of the pool)."""
     import json
 
+    from ttc.harness import components
     from ttc.harness import run as run_loop
 
     built = []
-    real = run_loop.build
-    monkeypatch.setattr(run_loop, "build", lambda node, group, **given: built.append(group) or real(node, group, **given))
+    real = components.build
+    spy = lambda node, group, **given: built.append(group) or real(node, group, **given)  # noqa: E731
+    for module in (run_loop, components):  # the run loop's own builds, and build_verifier's
+        monkeypatch.setattr(module, "build", spy)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"strategy={strategy}", "task.per_level=1", "logger=none"])
     assert cfg.verifier._target_  # the default verifier (model_prob on tiny-4m) is configured
