@@ -88,11 +88,17 @@ def test_an_unfinished_shard_is_refused_and_a_finished_one_loads_no_model(tmp_pa
     samples.write_text("\n".join(kept) + "\n")
     with pytest.raises(ConfigError, match=r"shard 0 of 2 .* has 4/5 problems done; re-launch"):
         merge(tmp_path / "m", [d, tmp_path / "s1"])
+    import ttc.harness.components as components
     import ttc.harness.run as run_loop
 
     built = []
-    real = run_loop.build
-    monkeypatch.setattr(run_loop, "build", lambda node, group, **given: built.append(group) or real(node, group, **given))
+    real = components.build
+    def spy(node, group, **given):
+        built.append(group)
+        return real(node, group, **given)
+
+    for module in (run_loop, components):  # the run loop's own builds, and build_verifier's
+        monkeypatch.setattr(module, "build", spy)
     _run(d, ["num_shards=2", "shard=0"])  # resumes: the missing problem's batch is redone
     assert "generator" in built
     built.clear()
