@@ -68,9 +68,10 @@ class _Cost:
         """(generated tokens, FLOPs) of budget k."""
         return k * self.tokens / self.n, self.prompt + k * (self.gen + (self.ver if uses_verifier else 0.0))
 
-    def kv_at(self, k: int) -> float:
-        """The KV bytes k samples' decode steps read (each sample reads its own cache: k times the mean)."""
-        return k * self.kv
+    def bytes_at(self, k: int) -> tuple[float, float]:
+        """(KV bytes, weight bytes) k samples read: each reads its own cache and pays its own share of the
+        forwards' weights at the run's batch width, so k times the mean of each."""
+        return k * self.kv, k * self.weights
 
     def dollars_at(self, k: int) -> float | None:
         """What k samples would have been charged (each request pays its prompt: k times the mean); None unpriced."""
@@ -108,8 +109,8 @@ def _pooled_records(pool: list[SampleLine], base: dict) -> list[dict]:
             toks, flops = cost.at(k, rule.charged(head.get("verifier", "none")))
             out.append({**base, "series": rule.series, "strategy": POOL_STRATEGY, "selection": rule.selection,
                         "verifier": vname, "budget": k, "budget_unit": "samples",
-                        "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops, "kv_bytes": cost.kv_at(k),
-                        "weight_bytes": k * cost.weights,
+                        "accuracy": acc, "mc_se": se, "gen_tokens": toks, "flops": flops,
+                        **dict(zip(("kv_bytes", "weight_bytes"), cost.bytes_at(k))),
                         "dollars": cost.dollars_at(k), "seconds": cost.wall * k / cost.n})
     return out
 

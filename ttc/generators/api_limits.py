@@ -141,9 +141,9 @@ class LocalCounter:
         return len(self.tokenizer(text, add_special_tokens=False).input_ids)
 
 
-def prompt_bound(text: str, chat: bool, counter: LocalCounter | None) -> int:
-    """An upper bound on a prompt's tokens: the local count where there is a tokenizer, else its UTF-8 bytes
-    (plus CHAT_MARGIN for a chat template)."""
+def prompt_bound(text: str, chat: bool, counter: LocalCounter | None, counted: int | None = None) -> int:
+    """An upper bound on a prompt's tokens: the local count where there is a tokenizer (`counted`, if the caller
+    has it already), else its UTF-8 bytes (plus CHAT_MARGIN for a chat template)."""
     if counter is not None:
-        return counter.prompt(text) + (CHAT_MARGIN if chat and not counter.chat else 0)
+        return (counter.prompt(text) if counted is None else counted) + (CHAT_MARGIN if chat and not counter.chat else 0)
     return len(text.encode()) + (CHAT_MARGIN if chat else 2)

@@ -118,19 +118,21 @@ class OpenAIGenerator:
         """Generator.generate (ttc.contracts.protocols): len(seeds[i]) seeded completions of prompts[i]."""
         refuse(params, "generator=openai")
         chat = self.endpoint == "chat"  # every prompt's limit first: one over the ceiling stops the call unsent
-        limits = [self.limits.tokens(params.max_tokens, prompt_bound(p, chat, self.counter) if self.limits.max_dollars
-                                     else 0) for p in prompts]
+        local = [self.counter.prompt(p) if self.counter and self.counter.exact else None for p in prompts]
+        limits = [self.limits.tokens(params.max_tokens, prompt_bound(p, chat, self.counter, n)
+                                     if self.limits.max_dollars else 0) for p, n in zip(prompts, local)]
         jobs = [(i, j, p, s) for i, (p, row) in enumerate(zip(prompts, seeds)) for j, s in enumerate(row)]
         for limit, row in zip(limits, seeds):
             if limit < min(params.max_tokens, self.limits.max_tokens or params.max_tokens):
                 self.usage_check.lower(params.max_tokens, limit, len(row), self.limits.max_dollars)
-        done = self._map(lambda job: self._one(job[2], params, job[3], job[1], limits[job[0]]), jobs)
+        done = self._map(lambda job: self._one(job[2], params, job[3], job[1], limits[job[0]], local[job[0]]), jobs)
         out: list[list[Completion]] = [[] for _ in prompts]
         for (i, _, _, _), completion in zip(jobs, done):
             out[i].append(completion)
         return out
 
-    def _one(self, prompt: str, params: SamplingParams, seed: int, index: int, limit: int) -> Completion:
+    def _one(self, prompt: str, params: SamplingParams, seed: int, index: int, limit: int,
+             local_prompt: int | None) -> Completion:
         body = {"model": self.model, "max_tokens": limit, "temperature": params.temperature,
                 "top_p": params.top_p, "seed": int(seed) % 2**31, "n": 1}
         if params.top_k:
@@ -162,17 +164,17 @@ class OpenAIGenerator:
         kv_bytes = self.card.generation_kv_bytes(p_tok, g_tok) if self.card else 0.0  # 16-bit K/V assumed
         dollars = self.price.dollars(p_tok, cached, g_tok) if self.price else None
         stop_reason = choice.get("stop_reason") if isinstance(choice.get("stop_reason"), str) else None
-        self._check_usage(prompt, text + (stop_reason or ""), p_tok, g_tok, dollars)
+        self._check_usage(local_prompt, text + (stop_reason or ""), p_tok, g_tok, dollars)
         return Completion(index=index, seed=int(seed), text=text, prompt_tokens=p_tok, cached_tokens=cached,
                           generated_tokens=g_tok, logprob=float(sum(lps)), finish_reason=choice.get("finish_reason")
                           or "length", flops=flops, prompt_flops=prompt_flops, token_logprobs=tuple(lps),
                           kv_bytes=kv_bytes, dollars=dollars,
                           stop_reason=stop_reason)
 
-    def _check_usage(self, prompt: str, text: str, p_tok: int, g_tok: int, dollars: float | None) -> None:
-        if self.counter is not None:
-            local = self.counter.prompt(prompt) if self.counter.exact else None
-            self.usage_check.compare(local, self.counter.completion(text), p_tok, g_tok)
+    def _check_usage(self, local_prompt: int | None, text: str, p_tok: int, g_tok: int,
+                     dollars: float | None) -> None:
+        if self.counter is not None:  # the prompt counted once per prompt, in generate
+            self.usage_check.compare(local_prompt, self.counter.completion(text), p_tok, g_tok)
         if self.limits.max_dollars is not None and dollars is not None and dollars > self.limits.max_dollars:
             self.usage_check.overcharged(dollars, self.limits.max_dollars)
 
